@@ -1,0 +1,124 @@
+"""Deal folding (contract section 2, rules 1-3).
+
+A deal's state is the fold of its own events sorted by event time, ties by arrival. The fold is
+recomputed from the deal's remembered events whenever one arrives, so a late event (a won before
+its created, a reopen, a re-assignment) lands exactly where a recomputation from scratch puts it.
+What the deal contributes to KPIs is reduced to a small, comparable ``DealContribution``: the
+streaming core emits the difference between the old and the new contribution as a correction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+OPEN, WON, LOST = "open", "won", "lost"
+ATTRIBUTES = ("rep_id", "team_id", "customer_id", "amount", "channel")
+
+
+@dataclass(frozen=True, slots=True)
+class DealEvent:
+    """One event of a deal as the fold needs it.
+
+    ``seq`` is the arrival order (the offset in the deal's partition); ``attrs`` holds only the
+    deal attributes the event carried, with ``amount`` already in micro-units.
+    """
+
+    at_us: int
+    seq: int
+    kind: str  # created | updated | won | lost | reopened
+    attrs: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class DealState:
+    status: str = OPEN
+    created_at: int | None = None
+    won_at: int | None = None
+    lost_at: int | None = None
+    attrs: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DealContribution:
+    """Everything about a deal that any KPI reads, after attribution to its final owners."""
+
+    rep_id: str
+    team_id: str
+    channel: str | None
+    customer_id: str | None
+    amount: int
+    created_at: int | None
+    won_at: int | None
+    lost_at: int | None
+
+
+def fold_deal(events: Iterable[DealEvent]) -> DealState:
+    state = DealState(attrs={})
+    for event in sorted(events, key=lambda e: (e.at_us, e.seq)):
+        _apply(state, event)
+    return state
+
+
+def _apply(state: DealState, event: DealEvent) -> None:
+    assert state.attrs is not None
+    state.attrs.update(event.attrs)
+    if event.kind == "created":
+        state.created_at = event.at_us
+    elif event.kind == "won":
+        state.status, state.won_at = WON, event.at_us
+    elif event.kind == "lost":
+        state.status, state.lost_at = LOST, event.at_us
+    elif event.kind == "reopened":
+        state.status, state.won_at, state.lost_at = OPEN, None, None
+
+
+def contribution_of(state: DealState) -> DealContribution | None:
+    """``None`` for a deal that counts nowhere (no final rep or team)."""
+    attrs = state.attrs or {}
+    rep_id, team_id = attrs.get("rep_id"), attrs.get("team_id")
+    if not rep_id or not team_id:
+        return None
+    return DealContribution(
+        rep_id=rep_id,
+        team_id=team_id,
+        channel=attrs.get("channel"),
+        customer_id=attrs.get("customer_id"),
+        amount=attrs.get("amount") or 0,
+        created_at=state.created_at,
+        won_at=state.won_at if state.status == WON else None,
+        lost_at=state.lost_at if state.status == LOST else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerWin:
+    """A won deal as customer acquisition sees it: the earliest one acquires the customer."""
+
+    won_at: int
+    deal_id: str
+    rep_id: str
+    team_id: str
+    channel: str | None
+
+    def order(self) -> tuple[int, str]:
+        return (self.won_at, self.deal_id)
+
+
+def customer_win_of(deal_id: str, contribution: DealContribution | None) -> tuple[str, CustomerWin] | None:
+    """The (customer_id, win) this deal offers to its customer's acquisition, if it is won."""
+    if contribution is None or contribution.won_at is None or not contribution.customer_id:
+        return None
+    return contribution.customer_id, CustomerWin(
+        won_at=contribution.won_at,
+        deal_id=deal_id,
+        rep_id=contribution.rep_id,
+        team_id=contribution.team_id,
+        channel=contribution.channel,
+    )
+
+
+def acquiring_win(wins: Iterable[CustomerWin]) -> CustomerWin | None:
+    """Rule 4: the earliest won deal acquires the customer (ties: smaller deal_id)."""
+    return min(wins, key=CustomerWin.order, default=None)

@@ -1,0 +1,122 @@
+"""What a deal, an acquisition, a call or a cost adds to which (scope, id) at which quarter-hour.
+
+``Deltas`` is the unit of exchange between agents: scope key -> quarter-hour -> ``Tally``. A batch
+of events is pre-aggregated into one ``Deltas`` and shipped as one message per scope key. A change
+of a deal is ``record(new) - record(old)``, so corrections retract exactly what was counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from projections.deal import CustomerWin, DealContribution
+from projections.tally import Tally
+from projections.timebase import quarter_of
+
+REP, TEAM, COMPANY, CHANNEL = "rep", "team", "company", "channel"
+SCOPES = (REP, TEAM, COMPANY, CHANNEL)
+
+
+def scope_key(scope: str, scope_id: str) -> str:
+    return f"{scope}|{scope_id}"
+
+
+def split_scope_key(key: str) -> tuple[str, str]:
+    scope, _, scope_id = key.partition("|")
+    return scope, scope_id
+
+
+COMPANY_KEY = scope_key(COMPANY, "")
+
+
+def deal_scopes(rep_id: str, team_id: str, channel: str | None) -> list[str]:
+    keys = [scope_key(REP, rep_id), scope_key(TEAM, team_id), COMPANY_KEY]
+    if channel:
+        keys.append(scope_key(CHANNEL, channel))
+    return keys
+
+
+class Deltas:
+    """Pre-aggregated corrections for many (scope, id) keys and quarter-hours."""
+
+    __slots__ = ("by_key",)
+
+    def __init__(self) -> None:
+        self.by_key: dict[str, dict[int, Tally]] = {}
+
+    def at(self, key: str, quarter: int) -> Tally:
+        buckets = self.by_key.setdefault(key, {})
+        tally = buckets.get(quarter)
+        if tally is None:
+            tally = buckets[quarter] = Tally()
+        return tally
+
+    def merge(self, other: Deltas, sign: int = 1) -> None:
+        for key, buckets in other.by_key.items():
+            for quarter, tally in buckets.items():
+                self.at(key, quarter).add(tally, sign)
+
+    def items(self) -> Iterator[tuple[str, list[tuple[int, Tally]]]]:
+        """Non-empty corrections per key; keys whose corrections cancel out are skipped."""
+        for key, buckets in self.by_key.items():
+            live = [(q, t) for q, t in sorted(buckets.items()) if not t.is_empty()]
+            if live:
+                yield key, live
+
+    def is_empty(self) -> bool:
+        return not any(True for _ in self.items())
+
+
+def add_deal(deltas: Deltas, deal: DealContribution | None, sign: int = 1) -> None:
+    """Rule 3: opportunity at creation, won (revenue, customer) at win, lost at loss."""
+    if deal is None:
+        return
+    keys = deal_scopes(deal.rep_id, deal.team_id, deal.channel)
+    for at_us, kind in ((deal.created_at, "created"), (deal.won_at, "won"), (deal.lost_at, "lost")):
+        if at_us is None:
+            continue
+        quarter = quarter_of(at_us)
+        for key in keys:
+            tally = deltas.at(key, quarter)
+            tally.rep(deal.rep_id, sign)
+            if kind == "created":
+                tally.count("opportunities", sign)
+            elif kind == "won":
+                tally.count("deals_won", sign)
+                tally.count("revenue", sign * deal.amount)
+                if deal.customer_id:
+                    tally.customer(deal.customer_id, sign)
+            else:
+                tally.count("deals_lost", sign)
+
+
+def add_acquisition(deltas: Deltas, win: CustomerWin | None, sign: int = 1) -> None:
+    """Rule 4: a new customer counts at its acquiring win, attributed like that deal."""
+    if win is None:
+        return
+    quarter = quarter_of(win.won_at)
+    for key in deal_scopes(win.rep_id, win.team_id, win.channel):
+        deltas.at(key, quarter).count("new_customers", sign)
+
+
+def add_call(deltas: Deltas, at_us: int, rep_id: str, team_id: str) -> None:
+    """Rule 5: a call counts for its rep, team and the company; its rep is active there."""
+    quarter = quarter_of(at_us)
+    for key in (scope_key(REP, rep_id), scope_key(TEAM, team_id), COMPANY_KEY):
+        tally = deltas.at(key, quarter)
+        tally.count("calls", 1)
+        tally.rep(rep_id, 1)
+
+
+def add_cost(
+    deltas: Deltas, at_us: int, category: str, amount: int, team_id: str | None, channel: str | None
+) -> None:
+    """Rule 5: company always, team and channel when the cost names them."""
+    keys = [COMPANY_KEY]
+    if team_id:
+        keys.append(scope_key(TEAM, team_id))
+    if channel:
+        keys.append(scope_key(CHANNEL, channel))
+    quarter = quarter_of(at_us)
+    for key in keys:
+        deltas.at(key, quarter).count(f"cost_{category}", amount)

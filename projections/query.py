@@ -1,0 +1,69 @@
+"""The JSON read API's parameters and answer (contract section 5), free of any web framework."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from projections.effects import COMPANY, SCOPES, scope_key
+from projections.windows import WINDOWS
+
+
+class QueryError(ValueError):
+    """Bad parameters: the API answers 400 with this message."""
+
+
+@dataclass(frozen=True)
+class KpiQuery:
+    scope: str
+    scope_id: str
+    window: str
+    as_of: datetime
+
+    @property
+    def key(self) -> str:
+        return scope_key(self.scope, self.scope_id)
+
+
+def parse_kpi_query(params: Mapping[str, str], now: datetime) -> KpiQuery:
+    scope = params.get("scope")
+    if scope not in SCOPES:
+        raise QueryError(f"scope: must be one of {', '.join(SCOPES)}")
+    scope_id = params.get("id", "")
+    if scope == COMPANY and scope_id:
+        raise QueryError("id: must be empty for scope=company")
+    if scope != COMPANY and not scope_id:
+        raise QueryError(f"id: required for scope={scope}")
+    window = params.get("window")
+    if window not in WINDOWS:
+        raise QueryError(f"window: must be one of {', '.join(WINDOWS)}")
+    as_of = params.get("as_of")
+    return KpiQuery(scope, scope_id, window, _parse_as_of(as_of) if as_of else now)
+
+
+def _parse_as_of(raw: str) -> datetime:
+    # An unescaped '+' of an offset arrives as a space in a query string.
+    raw = raw.strip().replace(" ", "+")
+    try:
+        moment = datetime.fromisoformat(raw.replace("z", "Z"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None or "T" not in raw.upper():
+        raise QueryError("as_of: must be an RFC 3339 timestamp with an offset, "
+                         "e.g. 2026-02-14T15:20:00Z")
+    return moment
+
+
+def render_instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def kpi_answer(query: KpiQuery, kpis: Mapping[str, float | int]) -> dict:
+    return {
+        "scope": query.scope,
+        "id": query.scope_id,
+        "window": query.window,
+        "as_of": render_instant(query.as_of),
+        "kpis": dict(kpis),
+    }

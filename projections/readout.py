@@ -1,0 +1,88 @@
+"""Read side: sum a scope key's buckets over the six windows and derive its KPIs.
+
+Bucket storage is abstract (a lookup function), so the same code reads the Faust tables of a
+worker and the in-memory store of a from-scratch recomputation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from projections.effects import Deltas, split_scope_key
+from projections.kpis import derive_kpis
+from projections.tally import Tally, WindowTotals
+from projections.timebase import BucketGrid
+from projections.windows import WINDOWS, window_span
+
+BucketLookup = Callable[[str, str, int], Tally | None]
+
+
+def window_totals(lookup: BucketLookup, key: str, window: str, now: datetime, grid: BucketGrid) -> WindowTotals:
+    span = window_span(window, now, grid)
+    totals = WindowTotals()
+    for index in span.indexes():
+        bucket = lookup(key, span.grid, index)
+        if bucket is not None:
+            totals.include(bucket)
+    return totals
+
+
+def read_kpis(lookup: BucketLookup, key: str, window: str, now: datetime, grid: BucketGrid) -> dict:
+    scope, _ = split_scope_key(key)
+    return derive_kpis(scope, window_totals(lookup, key, window, now, grid))
+
+
+def report(lookup: BucketLookup, key: str, now: datetime, grid: BucketGrid) -> dict[str, dict] | None:
+    """KPIs of all six windows, or ``None`` when the key contributes to none of them.
+
+    Contract section 4: a (scope, id) with a contribution in any window is reported for all six.
+    """
+    scope, _ = split_scope_key(key)
+    totals = {window: window_totals(lookup, key, window, now, grid) for window in WINDOWS}
+    if not any(t.touched for t in totals.values()):
+        return None
+    return {window: derive_kpis(scope, t) for window, t in totals.items()}
+
+
+def bucket_updates(quarters: Iterable[tuple[int, Tally]], grid: BucketGrid) -> dict[tuple[str, int], Tally]:
+    """Fold quarter-hour corrections of one key into corrections of its grid buckets."""
+    updates: dict[tuple[str, int], Tally] = {}
+    for quarter, tally in quarters:
+        for bucket in grid.buckets_of(quarter):
+            target = updates.get(bucket)
+            if target is None:
+                target = updates[bucket] = Tally()
+            target.add(tally)
+    return updates
+
+
+class BucketStore:
+    """Plain in-memory buckets: the state of a from-scratch recomputation."""
+
+    def __init__(self, grid: BucketGrid) -> None:
+        self.grid = grid
+        self.buckets: dict[tuple[str, str, int], Tally] = {}
+
+    def apply(self, deltas: Deltas) -> None:
+        for key, quarters in deltas.items():
+            for (grid_name, index), update in bucket_updates(quarters, self.grid).items():
+                bucket = self.buckets.setdefault((key, grid_name, index), Tally())
+                bucket.add(update)
+                if bucket.is_empty():
+                    del self.buckets[(key, grid_name, index)]
+
+    def lookup(self, key: str, grid_name: str, index: int) -> Tally | None:
+        return self.buckets.get((key, grid_name, index))
+
+    def keys(self) -> set[str]:
+        return {key for key, _, _ in self.buckets}
+
+    def report_all(self, now: datetime) -> dict[str, dict]:
+        """``scope|id|window`` -> KPIs for every reported key, like ``golden/expected.json``."""
+        out: dict[str, dict] = {}
+        for key in sorted(self.keys()):
+            windows = report(self.lookup, key, now, self.grid)
+            for window, kpis in (windows or {}).items():
+                out[f"{key}|{window}"] = kpis
+        return out

@@ -1,0 +1,112 @@
+"""Incremental KPI state: what one bucket of one (scope, id) holds, and the deltas that change it.
+
+A ``Tally`` is both a bucket's state and a correction to it: counts and sums add, and the two sets
+the KPIs need distinctness for (active reps, customers) are multisets, so a retraction removes
+exactly what an earlier contribution added. Amounts are integer micro-units of the reporting
+currency: sums and retractions are exact and independent of arrival order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+AMOUNT_SCALE = 1_000_000
+
+# Additive fields. Amount fields (revenue, costs) are in micro-units.
+COUNT_FIELDS = (
+    "opportunities",
+    "deals_won",
+    "deals_lost",
+    "revenue",
+    "calls",
+    "new_customers",
+    "cost_marketing",
+    "cost_sales",
+)
+AMOUNT_FIELDS = frozenset({"revenue", "cost_marketing", "cost_sales"})
+
+
+def to_micros(amount: float | int) -> int:
+    return round(amount * AMOUNT_SCALE)
+
+
+class Tally:
+    """Counts plus two multisets; zero entries are dropped so an empty tally means no contribution."""
+
+    __slots__ = ("counts", "reps", "customers")
+
+    def __init__(
+        self,
+        counts: dict[str, int] | None = None,
+        reps: dict[str, int] | None = None,
+        customers: dict[str, int] | None = None,
+    ) -> None:
+        self.counts = counts if counts is not None else {}
+        self.reps = reps if reps is not None else {}
+        self.customers = customers if customers is not None else {}
+
+    def count(self, name: str, delta: int) -> None:
+        _bump(self.counts, name, delta)
+
+    def rep(self, rep_id: str, delta: int) -> None:
+        _bump(self.reps, rep_id, delta)
+
+    def customer(self, customer_id: str, delta: int) -> None:
+        _bump(self.customers, customer_id, delta)
+
+    def add(self, other: Tally, sign: int = 1) -> None:
+        for name, value in other.counts.items():
+            _bump(self.counts, name, sign * value)
+        for rep_id, value in other.reps.items():
+            _bump(self.reps, rep_id, sign * value)
+        for customer_id, value in other.customers.items():
+            _bump(self.customers, customer_id, sign * value)
+
+    def is_empty(self) -> bool:
+        return not (self.counts or self.reps or self.customers)
+
+    def to_json(self) -> list[dict[str, int]]:
+        return [self.counts, self.reps, self.customers]
+
+    @classmethod
+    def from_json(cls, raw: Iterable[Mapping[str, int]] | None) -> Tally:
+        if not raw:
+            return cls()
+        counts, reps, customers = raw
+        return cls(dict(counts), dict(reps), dict(customers))
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, Tally) and self.to_json() == other.to_json()
+
+    def __repr__(self) -> str:
+        return f"Tally(counts={self.counts}, reps={self.reps}, customers={self.customers})"
+
+
+def _bump(target: dict[str, int], key: str, delta: int) -> None:
+    value = target.get(key, 0) + delta
+    if value:
+        target[key] = value
+    else:
+        target.pop(key, None)
+
+
+class WindowTotals:
+    """The sum of a window's buckets: additive totals plus the distinct members of both sets."""
+
+    __slots__ = ("counts", "reps", "customers", "touched")
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.reps: set[str] = set()
+        self.customers: set[str] = set()
+        self.touched = False
+
+    def include(self, bucket: Tally) -> None:
+        if bucket.is_empty():
+            return
+        self.touched = True
+        for name, value in bucket.counts.items():
+            self.counts[name] = self.counts.get(name, 0) + value
+        self.reps.update(rep for rep, n in bucket.reps.items() if n > 0)
+        self.customers.update(c for c, n in bucket.customers.items() if n > 0)

@@ -1,0 +1,84 @@
+"""The six reporting windows of contract section 3, as bucket ranges of the grids.
+
+A window is half-open ``[start, end)``. Rolling windows truncate ``now`` in UTC; ``mtd`` and
+``qtd`` follow the calendar of the reporting time zone. The end lies after ``now``: events later
+than ``now`` but inside the window still count (``as_of`` moves the window, it hides nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from projections.timebase import (
+    DAILY,
+    HOUR_US,
+    HOURLY,
+    LOCAL_DAILY,
+    US,
+    BucketGrid,
+    day_index,
+    from_us,
+    to_us,
+)
+
+WINDOWS = ("1h", "24h", "7d", "30d", "mtd", "qtd")
+
+
+class UnknownWindow(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class WindowSpan:
+    """Which buckets of which grid a window sums: indexes ``first`` to ``last`` inclusive."""
+
+    grid: str
+    first: int
+    last: int
+
+    def indexes(self) -> range:
+        return range(self.first, self.last + 1)
+
+
+def window_span(window: str, now: datetime, grid: BucketGrid) -> WindowSpan:
+    now_us = to_us(now)
+    hour = now_us // HOUR_US
+    day = now_us // (86_400 * US)
+    if window == "1h":
+        return WindowSpan(HOURLY, hour, hour)
+    if window == "24h":
+        return WindowSpan(HOURLY, hour - 23, hour)
+    if window == "7d":
+        return WindowSpan(DAILY, day - 6, day)
+    if window == "30d":
+        return WindowSpan(DAILY, day - 29, day)
+    if window in ("mtd", "qtd"):
+        local_grid = DAILY if grid.local_is_utc else LOCAL_DAILY
+        first, end = _calendar_period(window, now.astimezone(grid.tz).date())
+        return WindowSpan(local_grid, day_index(first), day_index(end) - 1)
+    raise UnknownWindow(f"window: must be one of {', '.join(WINDOWS)}")
+
+
+def window_bounds(window: str, now: datetime, grid: BucketGrid) -> tuple[datetime, datetime]:
+    """The window as aware datetimes (UTC for rolling windows, the reporting zone for calendar)."""
+    span = window_span(window, now, grid)
+    if span.grid == HOURLY:
+        return from_us(span.first * HOUR_US), from_us((span.last + 1) * HOUR_US)
+    if span.grid == DAILY:
+        day_us = 86_400 * US
+        return from_us(span.first * day_us), from_us((span.last + 1) * day_us)
+    first, end = _calendar_period(window, now.astimezone(grid.tz).date())
+    return (
+        datetime(first.year, first.month, first.day, tzinfo=grid.tz),
+        datetime(end.year, end.month, end.day, tzinfo=grid.tz),
+    )
+
+
+def _calendar_period(window: str, today: date) -> tuple[date, date]:
+    months = 1 if window == "mtd" else 3
+    first_month = today.month if months == 1 else 3 * ((today.month - 1) // 3) + 1
+    first = date(today.year, first_month, 1)
+    end_month = first_month + months
+    end = date(today.year + (end_month - 1) // 12, (end_month - 1) % 12 + 1, 1)
+    return first, end

@@ -1,0 +1,98 @@
+"""The one settings class of salespulse: every process (worker, ingest, tools) reads it.
+
+Values come from the environment (prefix ``SALESPULSE_``) or a ``.env`` file; command-line options
+override individual fields. Nothing reads the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SALESPULSE_", env_file=".env", extra="ignore")
+
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092",
+        description="Kafka bootstrap servers, comma-separated host:port. Point it at an existing "
+        "cluster to use that instead of the local broker.",
+    )
+    topic_prefix: str = Field(
+        "",
+        description="Prefix for every topic and consumer group (tests, several tenants on one "
+        "cluster), e.g. 'acme.' gives 'acme.sales.deal-events'.",
+    )
+    partitions: int = Field(
+        8, ge=1, le=1024,
+        description="Partitions of every topic created by salespulse. All topics share it, so "
+        "that keys and tables stay co-partitioned; changing it later needs a rebuild.",
+    )
+    replication_factor: int = Field(
+        1, ge=1, description="Replication factor of created topics (1 for a single dev broker)."
+    )
+    reporting_currency: str = Field(
+        "EUR", pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code all amounts are reported in; events in another currency "
+        "need a configured rate.",
+    )
+    time_zone: str = Field(
+        "UTC", description="IANA time zone of the calendar windows (mtd, qtd)."
+    )
+    ingest_token: str | None = Field(
+        None,
+        description="When set, POST /v1/events requires 'Authorization: Bearer <token>'.",
+    )
+    ingest_host: str = Field("127.0.0.1", description="Address the ingest HTTP server binds.")
+    ingest_port: int = Field(8080, ge=1, le=65535, description="Port of the ingest HTTP server.")
+    ingest_max_body_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024,
+        description="Largest accepted request body; larger requests get 413.",
+    )
+    ingest_max_batch: int = Field(
+        1000, ge=1, le=1000, description="Most events accepted in one POST /v1/events."
+    )
+    ingest_ack_timeout_s: float = Field(
+        15.0, gt=0,
+        description="How long ingest waits for the broker's acknowledgement before answering 503.",
+    )
+    worker_host: str = Field("127.0.0.1", description="Address a worker's web server binds.")
+    worker_web_port: int = Field(
+        6066, ge=1, le=65535,
+        description="Port of a worker's web server (/metrics, /v1/kpis, health).",
+    )
+    worker_id: str | None = Field(
+        None, description="Stable name of this worker (defaults to host:port of its web server)."
+    )
+    data_dir: Path = Field(
+        Path(".local/state/worker-0"),
+        description="Directory for a worker's local table state.",
+    )
+    table_store: str = Field(
+        "memory://",
+        description="Faust table store URL: 'memory://' (state rebuilt from changelogs at start) "
+        "or 'rocksdb://' (persistent, via rocksdict).",
+    )
+    batch_max_events: int = Field(
+        2000, ge=1, description="Most events an agent folds per batch (one table write per key)."
+    )
+    batch_within_s: float = Field(
+        0.2, gt=0, description="Longest an agent waits to fill a batch before folding it."
+    )
+    log_level: str = Field("INFO", description="Log level of every salespulse process.")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return [server.strip() for server in self.kafka_bootstrap.split(",") if server.strip()]
