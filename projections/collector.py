@@ -31,8 +31,9 @@ class KpiSource(Protocol):
 
 
 class KpiCollector(Collector):
-    def __init__(self, source: KpiSource, grid: BucketGrid, currency: str,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, source: KpiSource, grid: BucketGrid, currency: str, clock: Callable[[], datetime]
+    ) -> None:
         self._source, self._grid, self._currency, self._clock = source, grid, currency, clock
 
     def describe(self) -> list[Metric]:

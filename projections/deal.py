@@ -106,7 +106,9 @@ class CustomerWin:
         return (self.won_at, self.deal_id)
 
 
-def customer_win_of(deal_id: str, contribution: DealContribution | None) -> tuple[str, CustomerWin] | None:
+def customer_win_of(
+    deal_id: str, contribution: DealContribution | None
+) -> tuple[str, CustomerWin] | None:
     """The (customer_id, win) this deal offers to its customer's acquisition, if it is won."""
     if contribution is None or contribution.won_at is None or not contribution.customer_id:
         return None

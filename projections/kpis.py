@@ -39,8 +39,16 @@ def derive_kpis(scope: str, totals: WindowTotals) -> dict[str, float | int]:
     counts = totals.counts
     value = {
         name: counts.get(name, 0) / AMOUNT_SCALE if name in AMOUNT_FIELDS else counts.get(name, 0)
-        for name in ("revenue", "opportunities", "deals_won", "deals_lost", "calls",
-                     "new_customers", "cost_marketing", "cost_sales")
+        for name in (
+            "revenue",
+            "opportunities",
+            "deals_won",
+            "deals_lost",
+            "calls",
+            "new_customers",
+            "cost_marketing",
+            "cost_sales",
+        )
     }
     value["active_reps"] = len(totals.reps)
     value["customers"] = len(totals.customers)

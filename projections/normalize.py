@@ -28,4 +28,6 @@ def deal_event_of(event, seq: int) -> DealEvent:
     attrs = dict(event.attributes())
     if attrs.get("amount") is not None:
         attrs["amount"] = to_micros(attrs["amount"])
-    return DealEvent(at_us=to_us(event.occurred_at), seq=seq, kind=DEAL_KINDS[event.type], attrs=attrs)
+    return DealEvent(
+        at_us=to_us(event.occurred_at), seq=seq, kind=DEAL_KINDS[event.type], attrs=attrs
+    )

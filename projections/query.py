@@ -50,8 +50,9 @@ def _parse_as_of(raw: str) -> datetime:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None or "T" not in raw.upper():
-        raise QueryError("as_of: must be an RFC 3339 timestamp with an offset, "
-                         "e.g. 2026-02-14T15:20:00Z")
+        raise QueryError(
+            "as_of: must be an RFC 3339 timestamp with an offset, e.g. 2026-02-14T15:20:00Z"
+        )
     return moment
 
 

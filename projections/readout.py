@@ -18,7 +18,9 @@ from projections.windows import WINDOWS, window_span
 BucketLookup = Callable[[str, str, int], Tally | None]
 
 
-def window_totals(lookup: BucketLookup, key: str, window: str, now: datetime, grid: BucketGrid) -> WindowTotals:
+def window_totals(
+    lookup: BucketLookup, key: str, window: str, now: datetime, grid: BucketGrid
+) -> WindowTotals:
     span = window_span(window, now, grid)
     totals = WindowTotals()
     for index in span.indexes():
@@ -33,7 +35,9 @@ def read_kpis(lookup: BucketLookup, key: str, window: str, now: datetime, grid: 
     return derive_kpis(scope, window_totals(lookup, key, window, now, grid))
 
 
-def report(lookup: BucketLookup, key: str, now: datetime, grid: BucketGrid) -> dict[str, dict] | None:
+def report(
+    lookup: BucketLookup, key: str, now: datetime, grid: BucketGrid
+) -> dict[str, dict] | None:
     """KPIs of all six windows, or ``None`` when the key contributes to none of them.
 
     Contract section 4: a (scope, id) with a contribution in any window is reported for all six.
@@ -45,7 +49,9 @@ def report(lookup: BucketLookup, key: str, now: datetime, grid: BucketGrid) -> d
     return {window: derive_kpis(scope, t) for window, t in totals.items()}
 
 
-def bucket_updates(quarters: Iterable[tuple[int, Tally]], grid: BucketGrid) -> dict[tuple[str, int], Tally]:
+def bucket_updates(
+    quarters: Iterable[tuple[int, Tally]], grid: BucketGrid
+) -> dict[tuple[str, int], Tally]:
     """Fold quarter-hour corrections of one key into corrections of its grid buckets."""
     updates: dict[tuple[str, int], Tally] = {}
     for quarter, tally in quarters:

@@ -38,8 +38,14 @@ def recompute(events_in_arrival_order: Iterable, grid: BucketGrid) -> BucketStor
         elif event.type == "call.logged":
             add_call(deltas, to_us(event.occurred_at), event.rep_id, event.team_id)
         elif event.type == "cost.incurred":
-            add_cost(deltas, to_us(event.occurred_at), event.category, to_micros(event.amount),
-                     event.team_id, event.channel)
+            add_cost(
+                deltas,
+                to_us(event.occurred_at),
+                event.category,
+                to_micros(event.amount),
+                event.team_id,
+                event.channel,
+            )
     wins: dict[str, list[CustomerWin]] = defaultdict(list)
     for deal_id, deal_events in deals.items():
         contribution = contribution_of(fold_deal(deal_events))

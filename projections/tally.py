@@ -32,7 +32,7 @@ def to_micros(amount: float | int) -> int:
 
 
 class Tally:
-    """Counts plus two multisets; zero entries are dropped so an empty tally means no contribution."""
+    """Counts plus two multisets; zero entries are dropped: empty means no contribution."""
 
     __slots__ = ("counts", "reps", "customers")
 

@@ -27,7 +27,9 @@ class Settings(BaseSettings):
         "cluster), e.g. 'acme.' gives 'acme.sales.deal-events'.",
     )
     partitions: int = Field(
-        8, ge=1, le=1024,
+        8,
+        ge=1,
+        le=1024,
         description="Partitions of every topic created by salespulse. All topics share it, so "
         "that keys and tables stay co-partitioned; changing it later needs a rebuild.",
     )
@@ -35,13 +37,12 @@ class Settings(BaseSettings):
         1, ge=1, description="Replication factor of created topics (1 for a single dev broker)."
     )
     reporting_currency: str = Field(
-        "EUR", pattern=r"^[A-Z]{3}$",
+        "EUR",
+        pattern=r"^[A-Z]{3}$",
         description="ISO 4217 code all amounts are reported in; events in another currency "
         "need a configured rate.",
     )
-    time_zone: str = Field(
-        "UTC", description="IANA time zone of the calendar windows (mtd, qtd)."
-    )
+    time_zone: str = Field("UTC", description="IANA time zone of the calendar windows (mtd, qtd).")
     ingest_token: str | None = Field(
         None,
         description="When set, POST /v1/events requires 'Authorization: Bearer <token>'.",
@@ -49,19 +50,23 @@ class Settings(BaseSettings):
     ingest_host: str = Field("127.0.0.1", description="Address the ingest HTTP server binds.")
     ingest_port: int = Field(8080, ge=1, le=65535, description="Port of the ingest HTTP server.")
     ingest_max_body_bytes: int = Field(
-        5 * 1024 * 1024, ge=1024,
+        5 * 1024 * 1024,
+        ge=1024,
         description="Largest accepted request body; larger requests get 413.",
     )
     ingest_max_batch: int = Field(
         1000, ge=1, le=1000, description="Most events accepted in one POST /v1/events."
     )
     ingest_ack_timeout_s: float = Field(
-        15.0, gt=0,
+        15.0,
+        gt=0,
         description="How long ingest waits for the broker's acknowledgement before answering 503.",
     )
     worker_host: str = Field("127.0.0.1", description="Address a worker's web server binds.")
     worker_web_port: int = Field(
-        6066, ge=1, le=65535,
+        6066,
+        ge=1,
+        le=65535,
         description="Port of a worker's web server (/metrics, /v1/kpis, health).",
     )
     worker_id: str | None = Field(

@@ -1,0 +1,195 @@
+"""The native ingest API (contract section 6): JSON events in, acknowledged Kafka records out.
+
+Validation is all-or-nothing per request: one bad event and nothing of the request is published,
+so a client can fix and resend the whole batch. Every refusal is a JSON body
+``{"error": {"code", "message", ...}}``; no input can make a handler raise.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from events.codec import encode_event
+from events.models import EventPolicy, InvalidEvent, validate_event
+from events.publisher import BrokerUnavailable, EventPublisher, Outgoing
+from events.topics import TopicNames, route
+
+log = logging.getLogger(__name__)
+
+EVENTS_BODY_SCHEMA = {
+    "description": "One native event object, or an array of 1 to 1000 of them.",
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    {"$ref": "#/components/schemas/NativeEvent"},
+                    {
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/NativeEvent"},
+                        "minItems": 1,
+                        "maxItems": 1000,
+                    },
+                ]
+            }
+        }
+    },
+}
+
+
+class Refusal(Exception):
+    """A request the API answers with a 4xx/5xx JSON error instead of 202."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(
+            {"error": {"code": self.code, "message": self.message, **self.extra}},
+            status_code=self.status,
+        )
+
+
+def create_ingest_app(settings, publisher: EventPublisher | None = None) -> FastAPI:
+    """Build the ingest app for ``settings``; ``publisher`` is injectable for tests."""
+    names = TopicNames(settings.topic_prefix)
+    policy = EventPolicy(reporting_currency=settings.reporting_currency)
+    publisher = publisher or EventPublisher(
+        settings.bootstrap_servers, settings.ingest_ack_timeout_s
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        await publisher.close()
+
+    app = FastAPI(title="salespulse ingest", version="1", lifespan=lifespan)
+    app.state.publisher = publisher
+
+    @app.exception_handler(Refusal)
+    async def _refused(_: Request, exc: Refusal) -> JSONResponse:
+        return exc.response()
+
+    @app.post(
+        "/v1/events",
+        status_code=202,
+        openapi_extra={"requestBody": EVENTS_BODY_SCHEMA},
+        responses={400: {}, 401: {}, 413: {}, 422: {}, 503: {}},
+    )
+    async def post_events(request: Request) -> dict[str, int]:
+        """Validate every event, publish all of them, answer once the broker acknowledged all."""
+        _authorize(request, settings.ingest_token)
+        body = await _read_body(request, settings.ingest_max_body_bytes)
+        items = _event_list(body, settings.ingest_max_batch)
+        outgoing = _validate_all(items, policy, names)
+        try:
+            await publisher.publish(outgoing)
+        except BrokerUnavailable as exc:
+            raise Refusal(
+                503, "broker_unavailable", "events were not stored; retry later", detail=str(exc)
+            ) from exc
+        return {"accepted": len(outgoing)}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", responses={503: {}})
+    async def readyz() -> dict[str, str]:
+        try:
+            await publisher.check()
+        except BrokerUnavailable as exc:
+            raise Refusal(503, "broker_unavailable", str(exc)) from exc
+        return {"status": "ready"}
+
+    _document_event_schema(app)
+    return app
+
+
+def _authorize(request: Request, token: str | None) -> None:
+    if not token:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    ):
+        raise Refusal(401, "unauthorized", "missing or wrong 'Authorization: Bearer <token>'")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Refusal(413, "too_large", f"request body exceeds {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Refusal(413, "too_large", f"request body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _event_list(body: bytes, max_batch: int) -> list[Any]:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise Refusal(400, "invalid_json", f"body is not valid JSON: {exc}") from exc
+    if isinstance(parsed, dict):
+        return [parsed]
+    if not isinstance(parsed, list):
+        raise Refusal(400, "invalid_body", "body must be an event object or an array of events")
+    if not parsed:
+        raise Refusal(422, "empty_batch", "an array must hold at least one event")
+    if len(parsed) > max_batch:
+        raise Refusal(413, "batch_too_large", f"at most {max_batch} events per request")
+    return parsed
+
+
+def _validate_all(items: list[Any], policy: EventPolicy, names: TopicNames) -> list[Outgoing]:
+    outgoing, invalid = [], []
+    for index, item in enumerate(items):
+        try:
+            event = validate_event(item, policy)
+        except InvalidEvent as exc:
+            event_id = item.get("event_id") if isinstance(item, dict) else None
+            invalid.append({"index": index, "event_id": event_id, "reasons": exc.reasons})
+            continue
+        topic, key = route(event, names)
+        outgoing.append(Outgoing(topic, key, encode_event(item)))
+    if invalid:
+        raise Refusal(
+            422,
+            "invalid_events",
+            f"{len(invalid)} of {len(items)} events are invalid; nothing was published",
+            invalid=invalid,
+        )
+    return outgoing
+
+
+def _document_event_schema(app: FastAPI) -> None:
+    """Put the native event union into the OpenAPI spec the body schema refers to."""
+    from events.models import event_json_schema
+
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        event_schema = event_json_schema()
+        components.update(event_schema.pop("$defs", {}))
+        components["NativeEvent"] = event_schema
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi

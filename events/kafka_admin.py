@@ -1,0 +1,60 @@
+"""Creating the event-log topics (contract section 7), idempotently.
+
+Auto topic creation is off on our brokers: every process that needs the topics calls
+``ensure_topics`` at start, and ``salespulse topics create`` does the same for operators.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+
+log = logging.getLogger(__name__)
+
+TOPIC_ALREADY_EXISTS = 36
+# The event log is the source of truth: keep it forever unless an operator decides otherwise.
+EVENT_TOPIC_CONFIG = {"retention.ms": "-1", "cleanup.policy": "delete"}
+DEAD_LETTER_CONFIG = {"retention.ms": str(90 * 24 * 3600 * 1000)}
+
+
+class TopicCreationFailed(RuntimeError):
+    pass
+
+
+async def ensure_topics(
+    bootstrap_servers: list[str],
+    event_topics: tuple[str, ...],
+    dead_letter_topic: str,
+    partitions: int,
+    replication_factor: int,
+) -> list[str]:
+    """Create missing topics; return the names that were created now."""
+    wanted = [
+        NewTopic(name, partitions, replication_factor, topic_configs=EVENT_TOPIC_CONFIG)
+        for name in event_topics
+    ]
+    wanted.append(
+        NewTopic(
+            dead_letter_topic, partitions, replication_factor, topic_configs=DEAD_LETTER_CONFIG
+        )
+    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        response = await admin.create_topics(wanted, timeout_ms=15000)
+    except KafkaError as exc:
+        raise TopicCreationFailed(f"could not create topics: {exc!r}") from exc
+    finally:
+        await admin.close()
+    created = []
+    for name, code, *rest in response.topic_errors:
+        if code == 0:
+            created.append(name)
+        elif code != TOPIC_ALREADY_EXISTS:
+            message = rest[0] if rest else ""
+            raise TopicCreationFailed(f"could not create topic {name}: error {code} {message}")
+    if created:
+        log.info("created topics %s", ", ".join(created))
+    return created

@@ -1,0 +1,233 @@
+"""Native event models and the one gate every payload passes: `validate_event`.
+
+The rules are contract section 1. Shape rules live on the models; the two rules that depend on
+deployment configuration (how far in the future an event may be, which currencies have a rate)
+read an `EventPolicy` from the pydantic validation context, so nothing here reads globals or the
+wall clock on its own.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from events._fields import (
+    Amount,
+    Category,
+    Id,
+    MaybeAmount,
+    MaybeDuration,
+    MaybeId,
+    Text,
+    Timestamp,
+    refusal,
+    shown,
+)
+from events._reasons import NOT_AN_OBJECT, reasons_from
+
+EVENT_TYPES = (
+    "deal.created",
+    "deal.updated",
+    "deal.won",
+    "deal.lost",
+    "deal.reopened",
+    "call.logged",
+    "cost.incurred",
+)
+DEAL_ATTRIBUTES = ("rep_id", "team_id", "customer_id", "amount", "channel")
+POLICY_CONTEXT_KEY = "policy"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class EventPolicy:
+    """Deployment-specific validation rules, passed to every validation.
+
+    `clock` must return an aware datetime; tests pin it to make "the future" deterministic.
+    """
+
+    reporting_currency: str = "EUR"
+    rated_currencies: frozenset[str] = frozenset()
+    max_future: timedelta = timedelta(minutes=5)
+    clock: Callable[[], datetime] = _utcnow
+
+    def __post_init__(self) -> None:
+        # Accept any iterable of codes from configuration, but keep the policy hashable.
+        object.__setattr__(self, "rated_currencies", frozenset(self.rated_currencies))
+
+
+class InvalidEvent(ValueError):
+    """An event the contract refuses; `reasons` are sentences naming the field and the rule."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        self.reasons = list(reasons) or ["event: is not valid"]
+        # args carries the list itself so that the exception survives pickling unchanged.
+        super().__init__(self.reasons)
+
+    def __str__(self) -> str:
+        return "; ".join(self.reasons)
+
+
+class EventBase(BaseModel):
+    """Fields common to every event.
+
+    Building a model directly (tests, re-reading already accepted events) checks the shape only;
+    the policy rules apply when a policy is in the context, as `validate_event` always does.
+    Unknown fields are ignored here: the original object, not the model, is what gets published.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+    event_id: Id
+    occurred_at: Timestamp
+    source: Text = None
+    currency: Text = None
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _not_too_far_in_the_future(cls, value: datetime, info: ValidationInfo) -> datetime:
+        policy = _policy_of(info)
+        if policy is not None:
+            now = policy.clock()
+            if value > now + policy.max_future:
+                raise refusal(
+                    f"must not be more than {_span(policy.max_future)} in the future "
+                    f"(got {_iso(value)}, now is {_iso(now)})"
+                )
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _has_a_rate(cls, value: str | None, info: ValidationInfo) -> str | None:
+        policy = _policy_of(info)
+        if policy is None or value is None:
+            return value
+        if value == policy.reporting_currency or value in policy.rated_currencies:
+            return value
+        raise refusal(f"must be {_currencies_text(policy)}, not {shown(value)}")
+
+
+class DealEvent(EventBase):
+    """Any `deal.*` event: a deal id plus whichever deal attributes the client sent."""
+
+    deal_id: Id
+    rep_id: MaybeId = None
+    team_id: MaybeId = None
+    customer_id: MaybeId = None
+    amount: MaybeAmount = None
+    channel: MaybeId = None
+
+    def attributes(self) -> dict[str, object]:
+        """The deal attributes this event carries, to overwrite the deal's current ones.
+
+        Only attributes present in the input are listed: an absent attribute leaves the deal's
+        value alone, which a plain `None` could not express.
+        """
+        present = self.model_fields_set
+        return {name: getattr(self, name) for name in DEAL_ATTRIBUTES if name in present}
+
+
+class DealCreated(DealEvent):
+    type: Literal["deal.created"]
+    rep_id: Id
+    team_id: Id
+    customer_id: Id
+    amount: Amount
+
+
+class DealUpdated(DealEvent):
+    type: Literal["deal.updated"]
+
+
+class DealWon(DealEvent):
+    """An `amount` on it is the deal's final amount."""
+
+    type: Literal["deal.won"]
+
+
+class DealLost(DealEvent):
+    type: Literal["deal.lost"]
+    reason: Text = None
+
+
+class DealReopened(DealEvent):
+    type: Literal["deal.reopened"]
+
+
+class CallLogged(EventBase):
+    type: Literal["call.logged"]
+    rep_id: Id
+    team_id: Id
+    deal_id: MaybeId = None
+    duration_s: MaybeDuration = None
+
+
+class CostIncurred(EventBase):
+    """A cost; without `team_id` it counts at company (and channel) scope only."""
+
+    type: Literal["cost.incurred"]
+    amount: Amount
+    category: Category
+    team_id: MaybeId = None
+    channel: MaybeId = None
+
+
+Event = Annotated[
+    DealCreated | DealUpdated | DealWon | DealLost | DealReopened | CallLogged | CostIncurred,
+    Field(discriminator="type"),
+]
+
+_EVENTS: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def validate_event(obj: object, policy: EventPolicy) -> Event:
+    """The typed event for a decoded JSON value, or InvalidEvent listing every problem found."""
+    if not isinstance(obj, dict):
+        raise InvalidEvent([NOT_AN_OBJECT])
+    try:
+        return _EVENTS.validate_python(obj, context={POLICY_CONTEXT_KEY: policy})
+    except ValidationError as error:
+        raise InvalidEvent(reasons_from(error, EVENT_TYPES)) from error
+
+
+def event_json_schema() -> dict[str, Any]:
+    """JSON Schema of the native event union, for API documentation (shape rules only)."""
+    return _EVENTS.json_schema()
+
+
+def _policy_of(info: ValidationInfo) -> EventPolicy | None:
+    context: Any = info.context
+    policy = context.get(POLICY_CONTEXT_KEY) if isinstance(context, dict) else None
+    return policy if isinstance(policy, EventPolicy) else None
+
+
+def _currencies_text(policy: EventPolicy) -> str:
+    if not policy.rated_currencies:
+        return f"the reporting currency {policy.reporting_currency} (no other currency has a rate)"
+    rated = ", ".join(sorted(policy.rated_currencies))
+    return f"the reporting currency {policy.reporting_currency} or one with a rate ({rated})"
+
+
+def _span(duration: timedelta) -> str:
+    seconds = int(duration.total_seconds())
+    if seconds % 60 == 0:
+        minutes = seconds // 60
+        return f"{minutes} minute" if minutes == 1 else f"{minutes} minutes"
+    return f"{seconds} seconds"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

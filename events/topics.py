@@ -1,0 +1,78 @@
+"""Kafka topic names, keys and dead-letter headers (contract section 7).
+
+Keys decide partitions, and partitions decide which worker folds what: every event of a deal must
+reach the same partition, hence the deal id as key; calls are keyed by rep and costs by team.
+"""
+
+from dataclasses import dataclass
+
+from events.models import CallLogged, CostIncurred, DealEvent, Event
+
+DEAL_EVENTS = "sales.deal-events"
+CALL_EVENTS = "sales.call-events"
+COST_EVENTS = "sales.cost-events"
+DEAD_LETTERS = "sales.dead-letters"
+
+COMPANY_KEY = "company"
+"""Key of a cost without team_id: it counts at company scope only."""
+
+DLQ_REASON = "x-salespulse-reason"
+DLQ_SOURCE_TOPIC = "x-salespulse-source-topic"
+DLQ_SOURCE_PARTITION = "x-salespulse-source-partition"
+DLQ_SOURCE_OFFSET = "x-salespulse-source-offset"
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """The topic names of one deployment; the prefix separates tests and tenants on a cluster."""
+
+    prefix: str = ""
+
+    @property
+    def deal_events(self) -> str:
+        return self.prefix + DEAL_EVENTS
+
+    @property
+    def call_events(self) -> str:
+        return self.prefix + CALL_EVENTS
+
+    @property
+    def cost_events(self) -> str:
+        return self.prefix + COST_EVENTS
+
+    @property
+    def dead_letters(self) -> str:
+        return self.prefix + DEAD_LETTERS
+
+    @property
+    def event_topics(self) -> tuple[str, str, str]:
+        """The three topics that make up the event log."""
+        return (self.deal_events, self.call_events, self.cost_events)
+
+    @property
+    def all(self) -> tuple[str, str, str, str]:
+        """Every topic to create or check at startup, dead letters included."""
+        return (*self.event_topics, self.dead_letters)
+
+
+def route(event: Event, names: TopicNames) -> tuple[str, str]:
+    """(topic, key) under which `event` is published."""
+    if isinstance(event, DealEvent):
+        return names.deal_events, event.deal_id
+    if isinstance(event, CallLogged):
+        return names.call_events, event.rep_id
+    if isinstance(event, CostIncurred):
+        return names.cost_events, event.team_id or COMPANY_KEY
+    raise TypeError(f"not a routable event: {type(event).__name__}")
+
+
+def dead_letter_headers(
+    reason: str, topic: str, partition: int, offset: int
+) -> list[tuple[str, bytes]]:
+    """Kafka headers of a dead letter: why it was refused and where the original bytes came from."""
+    return [
+        (DLQ_REASON, reason.encode("utf-8")),
+        (DLQ_SOURCE_TOPIC, topic.encode("utf-8")),
+        (DLQ_SOURCE_PARTITION, str(partition).encode("ascii")),
+        (DLQ_SOURCE_OFFSET, str(offset).encode("ascii")),
+    ]

@@ -1,0 +1,128 @@
+"""The Faust app factory: topics, tables and agents of one salespulse worker.
+
+Data flow (every topic has ``settings.partitions`` partitions, keys placed by murmur2):
+
+    deal-events --fold_deals--> customer-wins --fold_customers--+
+         |                                                       v
+         +------------------------------------------------> kpi-deltas --apply_kpis--> buckets
+    call-events, cost-events --fold_activity-----------------^
+
+``fold_deals`` keeps each deal's own events (table ``deals``) and emits corrections of what the
+deal contributes; ``fold_customers`` moves acquisitions (table ``customers``); ``apply_kpis`` adds
+corrections to hourly and daily buckets of each (scope, id) (tables ``buckets`` and ``live_keys``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from events.models import EventPolicy
+from events.topics import TopicNames
+from projections.collector import KpiCollector
+from projections.timebase import BucketGrid
+from streams.ownership import Ownership
+from streams.pipeline import Pipeline
+from streams.routing import RoutedTable, declare_routed_table, routing_of_composite
+from streams.settings import Settings
+from streams.web import register_views
+
+
+@dataclass
+class Worker:
+    """Everything a running worker exposes besides the Faust app itself."""
+
+    app: faust.App
+    settings: Settings
+    pipeline: Pipeline
+    ownership: Ownership
+    registry: CollectorRegistry
+
+
+def create_app(settings: Settings) -> faust.App:
+    """Build a worker's Faust app; the ``Worker`` parts hang off ``app.salespulse``."""
+    names = TopicNames(settings.topic_prefix)
+    app = faust.App(
+        f"{settings.topic_prefix}salespulse",
+        broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
+        store=settings.table_store,
+        datadir=str(settings.data_dir),
+        web_host=settings.worker_host,
+        web_port=settings.worker_web_port,
+        canonical_url=f"http://{settings.worker_host}:{settings.worker_web_port}",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        table_standby_replicas=0,
+        producer_acks=-1,
+        Table=RoutedTable,
+        autodiscover=False,
+        web_in_thread=False,
+    )
+    n = settings.partitions
+    internal = f"{settings.topic_prefix}salespulse"
+    topics = SimpleNamespace(
+        deal_events=_external(app, names.deal_events, n),
+        call_events=_external(app, names.call_events, n),
+        cost_events=_external(app, names.cost_events, n),
+        dead_letters=_external(app, names.dead_letters, n),
+        customer_wins=_internal(app, f"{internal}.customer-wins", n),
+        kpi_deltas=_internal(app, f"{internal}.kpi-deltas", n),
+    )
+    tables = SimpleNamespace(
+        deals=declare_routed_table(app, "deals", n),
+        customers=declare_routed_table(app, "customers", n),
+        seen=declare_routed_table(app, "seen-events", n, routing=routing_of_composite),
+        buckets=declare_routed_table(app, "kpi-buckets", n, routing=routing_of_composite),
+        live_keys=declare_routed_table(app, "kpi-keys", n),
+    )
+    grid = BucketGrid(settings.time_zone)
+    policy = EventPolicy(reporting_currency=settings.reporting_currency)
+    pipeline = Pipeline(topics=topics, tables=tables, grid=grid, policy=policy)
+    _declare_agents(app, settings, topics, pipeline)
+
+    ownership = Ownership(
+        app, tables.live_keys, tables.buckets, topics.kpi_deltas.get_topic_name(), n
+    )
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(KpiCollector(ownership, grid, settings.reporting_currency, _utcnow))
+    app.salespulse = Worker(app, settings, pipeline, ownership, registry)
+    register_views(app, app.salespulse)
+    return app
+
+
+def _declare_agents(app: faust.App, settings: Settings, topics, pipeline: Pipeline) -> None:
+    size, within = settings.batch_max_events, settings.batch_within_s
+
+    def batched(name, topic, handler):
+        async def agent(stream):
+            async for events in stream.take_events(size, within):
+                await handler(events)
+
+        agent.__name__ = agent.__qualname__ = name
+        app.agent(topic, name=name)(agent)
+
+    batched("fold-deals", topics.deal_events, lambda ev: pipeline.on_event_batch("deal", ev))
+    batched("fold-calls", topics.call_events, lambda ev: pipeline.on_event_batch("call", ev))
+    batched("fold-costs", topics.cost_events, lambda ev: pipeline.on_event_batch("cost", ev))
+    batched("fold-customers", topics.customer_wins, pipeline.on_customer_batch)
+    batched("apply-kpis", topics.kpi_deltas, pipeline.on_kpi_batch)
+
+
+def _external(app: faust.App, name: str, partitions: int) -> faust.TopicT:
+    return app.topic(name, partitions=partitions, key_serializer="raw", value_serializer="raw")
+
+
+def _internal(app: faust.App, name: str, partitions: int) -> faust.TopicT:
+    return app.topic(
+        name, partitions=partitions, internal=True, key_serializer="raw", value_serializer="raw"
+    )
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)

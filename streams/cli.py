@@ -1,0 +1,107 @@
+"""``salespulse`` command line: run a worker or the ingest API, manage topics, feed a demo."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from streams.settings import Settings
+
+cli = typer.Typer(
+    help="salespulse: live sales KPIs from CRM events.", no_args_is_help=True, add_completion=False
+)
+topics_cli = typer.Typer(help="Manage the event-log topics.", no_args_is_help=True)
+cli.add_typer(topics_cli, name="topics")
+
+
+def _settings(**overrides) -> Settings:
+    return Settings(**{name: value for name, value in overrides.items() if value is not None})
+
+
+def _ensure_topics(settings: Settings) -> list[str]:
+    from events.kafka_admin import ensure_topics
+    from events.topics import TopicNames
+
+    names = TopicNames(settings.topic_prefix)
+    return asyncio.run(
+        ensure_topics(
+            settings.bootstrap_servers,
+            names.event_topics,
+            names.dead_letters,
+            settings.partitions,
+            settings.replication_factor,
+        )
+    )
+
+
+@topics_cli.command("create")
+def topics_create() -> None:
+    """Create the event-log and dead-letter topics if they are missing."""
+    settings = Settings()
+    created = _ensure_topics(settings)
+    typer.echo(f"created: {', '.join(created)}" if created else "all topics already exist")
+
+
+@cli.command()
+def worker(
+    web_port: Annotated[int | None, typer.Option(help="Web port (/metrics, /v1/kpis).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Local table state directory.")] = None,
+) -> None:
+    """Run a stream worker: fold the event log into KPI tables and serve them."""
+    from faust.worker import Worker
+
+    from streams.app import create_app
+
+    settings = _settings(worker_web_port=web_port, data_dir=data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _ensure_topics(settings)
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    app = create_app(settings)
+    Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+
+
+@cli.command()
+def ingest(
+    port: Annotated[int | None, typer.Option(help="HTTP port.")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+) -> None:
+    """Run the ingest HTTP API (POST /v1/events)."""
+    import uvicorn
+
+    from events.ingest_api import create_ingest_app
+
+    settings = _settings(ingest_port=port, ingest_host=host)
+    logging.basicConfig(level=settings.log_level)
+    _ensure_topics(settings)
+    app = create_ingest_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.ingest_host,
+        port=settings.ingest_port,
+        log_level=settings.log_level.lower(),
+        timeout_keep_alive=15,
+    )
+
+
+@cli.command()
+def demo(
+    ingest_url: Annotated[str, typer.Option(help="Ingest base URL.")] = "http://127.0.0.1:8080",
+    worker_url: Annotated[
+        str, typer.Option(help="Any worker's base URL.")
+    ] = "http://127.0.0.1:6066",
+    days: Annotated[int, typer.Option(help="Days of history to backfill.")] = 21,
+    live_seconds: Annotated[float, typer.Option(help="Seconds of live trickle after it.")] = 10.0,
+    seed: Annotated[int, typer.Option(help="Random seed of the demo company.")] = 7,
+) -> None:
+    """Feed a realistic demo stream through the ingest API and print the KPIs it produced."""
+    from streams.demo_run import run_demo
+
+    raise typer.Exit(run_demo(Settings(), ingest_url, worker_url, days, live_seconds, seed))
+
+
+def main() -> None:
+    cli()

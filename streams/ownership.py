@@ -1,0 +1,66 @@
+"""Which (scope, id) keys this worker owns right now, and who owns the others.
+
+A key is owned by the worker that actively holds its ``kpi-deltas`` partition (its buckets live in
+the co-partitioned tables). A worker exports and answers only for owned keys, and only once its
+tables have recovered after the last rebalance: during a rebalance it exports no KPI series rather
+than stale or half-recovered ones, so series are never reported by two workers at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from projections.tally import Tally
+from streams.folds import bucket_key
+from streams.routing import partition_of
+
+
+class Ownership:
+    def __init__(
+        self, app: Any, live_keys: Any, buckets: Any, kpi_topic: str, partitions: int
+    ) -> None:
+        self._app, self._live_keys, self._buckets = app, live_keys, buckets
+        self._topic, self._partitions = kpi_topic, partitions
+
+    def is_ready(self) -> bool:
+        """Tables recovered and no rebalance under way."""
+        return bool(not self._app.rebalancing and self._app.tables.actives_ready)
+
+    def owned_partitions(self) -> set[int]:
+        if not self.is_ready():
+            return set()
+        return {
+            tp.partition for tp in self._app.assignor.assigned_actives() if tp.topic == self._topic
+        }
+
+    def partition_of(self, key: str) -> int:
+        return partition_of(key, self._partitions)
+
+    def owns(self, key: str) -> bool:
+        return self.partition_of(key) in self.owned_partitions()
+
+    def owned_keys(self) -> Iterator[str]:
+        owned = self.owned_partitions()
+        if not owned:
+            return iter(())
+        return (key for key in list(self._live_keys.keys()) if self.partition_of(key) in owned)
+
+    def is_known(self, key: str) -> bool:
+        return key in self._live_keys
+
+    def lookup(self, key: str, grid_name: str, index: int) -> Tally | None:
+        raw = self._buckets.get(bucket_key(key, grid_name, index))
+        return None if raw is None else Tally.from_json(raw)
+
+    def owner_url(self, key: str) -> str | None:
+        """Web URL of the worker whose tables hold ``key`` (from the group's assignment)."""
+        partition = self.partition_of(key)
+        changelog = self._live_keys.changelog_topic.get_topic_name()
+        for url, topics in self._app.router.tables_metadata().items():
+            if partition in topics.get(changelog, ()):
+                return str(url)
+        return None
+
+    def my_url(self) -> str:
+        return str(self._app.conf.canonical_url)

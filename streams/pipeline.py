@@ -1,0 +1,144 @@
+"""What each agent does with a batch of Kafka messages: decode, dead-letter, fold, send on.
+
+The agents (``streams.app``) only iterate batches; this class holds the topics and tables they share
+and turns messages into the inputs of the pure batch folds (``streams.folds``). Inter-agent
+messages are compact JSON written with orjson:
+
+- ``kpi-deltas`` (key: scope key): ``[[quarter, counts, reps, customers], ...]``
+- ``customer-wins`` (key: customer id): ``[deal_id, [won_at, rep, team, channel] | null]``
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from events.codec import decode_event
+from events.models import EventPolicy, InvalidEvent
+from events.topics import dead_letter_headers
+from projections.effects import Deltas
+from projections.normalize import deal_event_of
+from projections.tally import Tally, to_micros
+from projections.timebase import BucketGrid, to_us
+from streams.folds import (
+    CustomerWinChange,
+    IncomingCall,
+    IncomingCost,
+    IncomingDealEvent,
+    apply_kpi_batch,
+    fold_activity_batch,
+    fold_customer_batch,
+    fold_deal_batch,
+    win_from_json,
+    win_to_json,
+)
+
+log = logging.getLogger(__name__)
+
+EXPECTED_TYPES = {
+    "deal": lambda event_type: event_type.startswith("deal."),
+    "call": lambda event_type: event_type == "call.logged",
+    "cost": lambda event_type: event_type == "cost.incurred",
+}
+
+
+class Pipeline:
+    """Shared state of the agents of one worker; built by ``create_app``."""
+
+    def __init__(self, *, topics: Any, tables: Any, grid: BucketGrid, policy: EventPolicy) -> None:
+        self.topics, self.tables, self.grid, self.policy = topics, tables, grid, policy
+
+    async def on_event_batch(self, kind: str, events: Sequence[Any]) -> None:
+        """Fold a batch from one of the three event topics (``kind``: deal, call or cost)."""
+        valid = []
+        for event in events:
+            decoded = await self._decode_or_dead_letter(event.message, EXPECTED_TYPES[kind])
+            if decoded is not None:
+                valid.append((event.message, decoded))
+        if kind == "deal":
+            await self._fold_deals(valid)
+        else:
+            deltas = fold_activity_batch(self.tables.seen, [_activity_of(m, e) for m, e in valid])
+            await self.send_deltas(deltas)
+
+    async def _fold_deals(self, valid: list) -> None:
+        batch = [
+            IncomingDealEvent(event.deal_id, event.event_id, deal_event_of(event, message.offset))
+            for message, event in valid
+        ]
+        result = fold_deal_batch(self.tables.deals, batch)
+        for change in result.customer_changes:
+            await self.topics.customer_wins.send(
+                key=change.customer_id.encode(),
+                value=orjson.dumps([change.deal_id, win_to_json(change.win)]),
+            )
+        await self.send_deltas(result.deltas)
+
+    async def on_customer_batch(self, events: Sequence[Any]) -> None:
+        changes = []
+        for event in events:
+            deal_id, win = orjson.loads(event.message.value)
+            customer_id = event.message.key.decode()
+            changes.append(CustomerWinChange(customer_id, deal_id, win_from_json(deal_id, win)))
+        await self.send_deltas(fold_customer_batch(self.tables.customers, changes))
+
+    async def on_kpi_batch(self, events: Sequence[Any]) -> None:
+        corrections = [
+            (
+                event.message.key.decode(),
+                [
+                    (q, Tally(counts, reps, customers))
+                    for q, counts, reps, customers in orjson.loads(event.message.value)
+                ],
+            )
+            for event in events
+        ]
+        apply_kpi_batch(self.tables.buckets, self.tables.live_keys, corrections, self.grid)
+
+    async def send_deltas(self, deltas: Deltas) -> None:
+        for key, quarters in deltas.items():
+            payload = orjson.dumps([[q, *tally.to_json()] for q, tally in quarters])
+            await self.topics.kpi_deltas.send(key=key.encode(), value=payload)
+
+    async def _decode_or_dead_letter(self, message: Any, expected) -> Any | None:
+        try:
+            event, _ = decode_event(message.value or b"", self.policy)
+            if not expected(event.type):
+                raise InvalidEvent([f"type: {event.type} does not belong on topic {message.topic}"])
+            return event
+        except InvalidEvent as exc:
+            await self.dead_letter(message, str(exc))
+            return None
+
+    async def dead_letter(self, message: Any, reason: str) -> None:
+        log.warning(
+            "dead letter from %s[%s]@%s: %s",
+            message.topic,
+            message.partition,
+            message.offset,
+            reason,
+        )
+        await self.topics.dead_letters.send(
+            key=message.key,
+            value=message.value,
+            headers=dead_letter_headers(reason, message.topic, message.partition, message.offset),
+        )
+
+
+def _activity_of(message: Any, event: Any) -> IncomingCall | IncomingCost:
+    routing_key = (message.key or b"").decode(errors="replace")
+    at_us = to_us(event.occurred_at)
+    if event.type == "call.logged":
+        return IncomingCall(routing_key, event.event_id, at_us, event.rep_id, event.team_id)
+    return IncomingCost(
+        routing_key,
+        event.event_id,
+        at_us,
+        event.category,
+        to_micros(event.amount),
+        event.team_id,
+        event.channel,
+    )

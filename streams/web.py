@@ -1,0 +1,86 @@
+"""A worker's HTTP endpoints, served by Faust's web server: /metrics, /v1/kpis, health.
+
+``/v1/kpis`` is answered by the worker that owns the key; any other worker forwards the request
+once (marked with a header, so a request never bounces between workers during a rebalance).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import faust
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from projections.query import QueryError, kpi_answer, parse_kpi_query
+from projections.readout import read_kpis
+
+FORWARDED = "X-Salespulse-Forwarded"
+
+
+def register_views(app: faust.App, worker: Any) -> None:
+    ownership = worker.ownership
+    grid = worker.pipeline.grid
+
+    def error(view: View, status: int, code: str, message: str) -> Response:
+        return view.json({"error": {"code": code, "message": message}}, status=status)
+
+    @app.page("/metrics")
+    class Metrics(View):
+        async def get(self, request: Request) -> Response:
+            body = generate_latest(worker.registry)
+            return self.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @app.page("/healthz")
+    class Health(View):
+        async def get(self, request: Request) -> Response:
+            return self.json({"status": "ok"})
+
+    @app.page("/readyz")
+    class Ready(View):
+        async def get(self, request: Request) -> Response:
+            if not ownership.is_ready():
+                return error(self, 503, "not_ready", "rebalancing or recovering tables")
+            return self.json(
+                {"status": "ready", "partitions": sorted(ownership.owned_partitions())}
+            )
+
+    @app.page("/v1/kpis")
+    class Kpis(View):
+        async def get(self, request: Request) -> Response:
+            try:
+                query = parse_kpi_query(request.query, datetime.now(UTC))
+            except QueryError as exc:
+                return error(self, 400, "bad_request", str(exc))
+            if not ownership.owns(query.key):
+                return await self._forward(request, query.key)
+            if not ownership.is_known(query.key):
+                return error(
+                    self,
+                    404,
+                    "unknown_key",
+                    f"no KPIs for scope={query.scope} id={query.scope_id!r}",
+                )
+            kpis = read_kpis(ownership.lookup, query.key, query.window, query.as_of, grid)
+            return self.json(kpi_answer(query, kpis))
+
+        async def _forward(self, request: Request, key: str) -> Response:
+            owner = ownership.owner_url(key)
+            if request.headers.get(FORWARDED) or owner is None or owner == ownership.my_url():
+                return error(
+                    self,
+                    503,
+                    "owner_unavailable",
+                    "the worker owning this key is not available; retry shortly",
+                )
+            url = f"{owner.rstrip('/')}{request.path}?{request.query_string}"
+            try:
+                async with app.http_client.get(url, headers={FORWARDED: "1"}) as answer:
+                    body = await answer.read()
+                    return self.bytes(
+                        body, status=answer.status, headers={"Content-Type": "application/json"}
+                    )
+            except aiohttp.ClientError as exc:
+                return error(self, 503, "owner_unavailable", f"forwarding failed: {exc}")
