@@ -1,0 +1,86 @@
+"""Small real-Kafka helpers for tests: create a prefix's topics, read a topic back, produce raw."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from events.kafka_admin import ensure_topics
+from events.topics import TopicNames
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes]
+
+
+async def create_event_topics(bootstrap: str, prefix: str, partitions: int = 4) -> TopicNames:
+    names = TopicNames(prefix)
+    await ensure_topics([bootstrap], names.event_topics, names.dead_letters, partitions, 1)
+    return names
+
+
+async def read_topic(
+    bootstrap: str, topic: str, expect: int | None = None, timeout_s: float = 20.0
+) -> list[Record]:
+    """Every record of ``topic`` from the start: until ``expect`` are read, or quiet for a while."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        quiet_until = loop.time() + 3
+        while loop.time() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for messages in batch.values():
+                for m in messages:
+                    records.append(
+                        Record(
+                            m.topic,
+                            m.partition,
+                            m.offset,
+                            m.key,
+                            m.value,
+                            {k: v for k, v in (m.headers or ())},
+                        )
+                    )
+                quiet_until = loop.time() + 3
+            if expect is not None and len(records) >= expect:
+                break
+            if expect is None and loop.time() > quiet_until:
+                break
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def produce_raw(
+    bootstrap: str, messages: list[tuple[str, bytes | None, bytes | None]]
+) -> None:
+    """(topic, key, value) in order, acknowledged by the broker."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        max_request_size=4 * 1024 * 1024,
+    )
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key) for topic, key, value in messages]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()

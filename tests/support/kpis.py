@@ -1,0 +1,53 @@
+"""Reading KPIs back over HTTP and comparing them the way the contract says (rel. tol. 1e-9)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import httpx
+
+
+def kpi_mismatches(got: dict, want: dict) -> list[str]:
+    """Human-readable differences between two KPI dicts; ratios must be absent where absent."""
+    problems = []
+    for name in sorted(set(got) | set(want)):
+        if name not in got or name not in want:
+            problems.append(f"{name}: got {got.get(name)!r}, want {want.get(name)!r}")
+        elif not math.isclose(got[name], want[name], rel_tol=1e-9):
+            problems.append(f"{name}: got {got[name]!r}, want {want[name]!r}")
+    return problems
+
+
+def fetch_kpis(base_url: str, key: str, as_of: str | None) -> tuple[int, dict]:
+    scope, scope_id, window = key.split("|")
+    params = {"scope": scope, "id": scope_id, "window": window}
+    if as_of:
+        params["as_of"] = as_of
+    response = httpx.get(f"{base_url}/v1/kpis", params=params, timeout=10)
+    body = response.json()
+    return response.status_code, body.get("kpis", body)
+
+
+def compare_all(base_url: str, expected: dict[str, dict], as_of: str | None) -> list[str]:
+    problems = []
+    for key, want in expected.items():
+        status, got = fetch_kpis(base_url, key, as_of)
+        if status != 200:
+            problems.append(f"{key}: HTTP {status} {got}")
+            continue
+        problems += [f"{key} {p}" for p in kpi_mismatches(got, want)]
+    return problems
+
+
+def eventually(
+    check: Callable[[], list[str]], timeout_s: float = 60, pause_s: float = 1
+) -> list[str]:
+    """Re-run ``check`` until it reports no problem or time is up; return the last problems."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        problems = check()
+        if not problems or time.monotonic() > deadline:
+            return problems
+        time.sleep(pause_s)
