@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from events.timestamps import parse_rfc3339
 from projections.effects import COMPANY, SCOPES, scope_key
 from projections.windows import WINDOWS
 
@@ -44,12 +45,8 @@ def parse_kpi_query(params: Mapping[str, str], now: datetime) -> KpiQuery:
 
 def _parse_as_of(raw: str) -> datetime:
     # An unescaped '+' of an offset arrives as a space in a query string.
-    raw = raw.strip().replace(" ", "+")
-    try:
-        moment = datetime.fromisoformat(raw.replace("z", "Z"))
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None or "T" not in raw.upper():
+    moment = parse_rfc3339(raw.strip().replace(" ", "+"))
+    if moment is None:
         raise QueryError(
             "as_of: must be an RFC 3339 timestamp with an offset, e.g. 2026-02-14T15:20:00Z"
         )

@@ -1,19 +1,18 @@
 """Bytes to events and back: what is refused before validation, and what gets published."""
 
 import json
-import os
 from datetime import UTC, datetime
-from pathlib import Path
 
 import orjson
 import pytest
 
 from events.codec import decode_event, encode_event
 from events.models import CostIncurred, DealWon, EventPolicy, InvalidEvent
+from tests.support.golden import GOLDEN_DIR
 
 NOW = datetime(2026, 2, 14, 15, 20, tzinfo=UTC)
 POLICY = EventPolicy(clock=lambda: NOW)
-GOLDEN = Path(os.environ.get("SALESPULSE_GOLDEN_DIR", "/work/shared/golden")) / "events.jsonl"
+GOLDEN = GOLDEN_DIR / "events.jsonl"
 WON = b'{"event_id":"ev-1","type":"deal.won","occurred_at":"2026-02-14T15:00:00Z","deal_id":"d-1"}'
 
 

@@ -1,20 +1,19 @@
 """The golden event log, the shape of InvalidEvent, and a property over arbitrary JSON input."""
 
 import json
-import os
 import pickle
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events.models import EVENT_TYPES, EventBase, EventPolicy, InvalidEvent, validate_event
+from tests.support.golden import GOLDEN_DIR
 
 NOW = datetime(2026, 2, 14, 15, 20, tzinfo=UTC)
 POLICY = EventPolicy(clock=lambda: NOW)
-GOLDEN = Path(os.environ.get("SALESPULSE_GOLDEN_DIR", "/work/shared/golden")) / "events.jsonl"
+GOLDEN = GOLDEN_DIR / "events.jsonl"
 PYDANTIC_WORDING = ("Input should", "pydantic", "http", "Value error", "validation error")
 
 BAD_TIMESTAMP = (

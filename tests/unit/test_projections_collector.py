@@ -1,0 +1,177 @@
+"""Contract section 5, Prometheus: ``KpiCollector`` over a fake source and a fresh registry."""
+
+import math
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from projections.collector import KpiCollector
+from projections.deal import DealContribution
+from projections.effects import Deltas, add_deal
+from projections.kpis import KPI_DEFINITIONS
+from projections.readout import report
+from tests.unit.factories import call, cost, created, lost, store_of, ts, us, won
+
+NOW = ts("2026-02-14T15:20:00Z")
+EVENTS = [
+    created("d-1", "2026-02-14T15:01:00Z", amount=100),
+    won("d-1", "2026-02-14T15:05:00Z", amount=250),
+    created("d-2", "2026-02-03T09:00:00Z", rep_id="rep-2", channel="linkedin", customer_id="c2"),
+    lost("d-2", "2026-02-10T09:00:00Z"),
+    call("2026-02-14T10:00:00Z", rep_id="rep-3", team_id="team-2"),
+    cost("2026-02-12T10:00:00Z", amount=40, category="sales", team_id="team-1", channel="email"),
+    created("d-old", "2025-06-01T09:00:00Z", rep_id="rep-old", team_id="team-1", channel=None),
+]
+
+
+class FakeSource:
+    """A worker's view: the keys it owns now, and bucket lookups. Counts how often it is read."""
+
+    def __init__(self, store, owned=None):
+        self.store, self.owned, self.reads = store, owned, 0
+
+    def owned_keys(self):
+        self.reads += 1
+        return sorted(self.store.keys() if self.owned is None else self.owned)
+
+    def lookup(self, key, grid_name, index):
+        return self.store.lookup(key, grid_name, index)
+
+
+def scrape_registry(source, currency="EUR", clock=lambda: NOW):
+    registry = CollectorRegistry()
+    registry.register(KpiCollector(source, source.store.grid, currency, clock))
+    return registry
+
+
+def samples(registry) -> dict[tuple, float]:
+    text = generate_latest(registry).decode()
+    return {
+        (s.name, s.labels.get("scope"), s.labels.get("id"), s.labels.get("window")): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name.startswith("sales_") and s.name != "sales_reporting_currency_info"
+    }
+
+
+@pytest.fixture
+def store():
+    return store_of(EVENTS)
+
+
+def test_registering_does_not_collect_and_describe_is_empty(store):
+    source = FakeSource(store)
+    clock_calls = []
+    collector = KpiCollector(source, store.grid, "EUR", lambda: clock_calls.append(1) or NOW)
+    CollectorRegistry().register(collector)
+    assert collector.describe() == []
+    assert (source.reads, clock_calls) == (0, [])
+
+
+def test_the_reporting_currency_is_stated_once(store):
+    text = generate_latest(scrape_registry(FakeSource(store))).decode()
+    assert text.count('sales_reporting_currency_info{currency="EUR"} 1.0\n') == 1
+    usd = scrape_registry(FakeSource(store), currency="USD")
+    assert usd.get_sample_value("sales_reporting_currency_info", {"currency": "USD"}) == 1.0
+    assert usd.get_sample_value("sales_reporting_currency_info", {"currency": "EUR"}) is None
+
+
+@pytest.mark.parametrize(
+    ("scope", "scope_id", "window", "name", "value"),
+    [
+        ("company", "", "1h", "revenue", 250.0),
+        ("company", "", "mtd", "opportunities", 2.0),
+        ("company", "", "7d", "win_ratio", 0.5),
+        ("company", "", "7d", "cac", 40.0),
+        ("rep", "rep-1", "1h", "conversion_ratio", 1.0),
+        ("rep", "rep-2", "1h", "deals_lost", 0.0),
+        ("rep", "rep-2", "7d", "win_ratio", 0.0),
+        ("rep", "rep-3", "24h", "calls_per_rep", 1.0),
+        ("team", "team-2", "24h", "calls", 1.0),
+        ("team", "team-1", "7d", "cost_sales", 40.0),
+        ("channel", "email", "30d", "average_basket", 250.0),
+        ("channel", "linkedin", "mtd", "active_reps", 1.0),
+    ],
+)
+def test_each_kpi_is_a_gauge_labelled_scope_id_window(store, scope, scope_id, window, name, value):
+    registry = scrape_registry(FakeSource(store))
+    labels = {"scope": scope, "id": scope_id, "window": window}
+    assert registry.get_sample_value(f"sales_{name}", labels) == value
+
+
+@pytest.mark.parametrize(
+    ("name", "labels"),
+    [
+        ("sales_conversion_ratio", {"scope": "team", "id": "team-2", "window": "24h"}),
+        ("sales_conversion_ratio", {"scope": "rep", "id": "rep-2", "window": "1h"}),
+        ("sales_win_ratio", {"scope": "team", "id": "team-2", "window": "qtd"}),
+        ("sales_cac", {"scope": "channel", "id": "linkedin", "window": "mtd"}),
+        ("sales_calls", {"scope": "channel", "id": "email", "window": "1h"}),
+        ("sales_cost_sales", {"scope": "rep", "id": "rep-1", "window": "1h"}),
+        ("sales_average_basket", {"scope": "rep", "id": "rep-3", "window": "1h"}),
+    ],
+)
+def test_absent_ratios_and_kpis_a_scope_lacks_have_no_series(store, name, labels):
+    assert scrape_registry(FakeSource(store)).get_sample_value(name, labels) is None
+
+
+def test_the_export_is_exactly_the_report_of_every_owned_key(store):
+    exported = samples(scrape_registry(FakeSource(store)))
+    expected = {}
+    for key in sorted(store.keys()):
+        scope, _, scope_id = key.partition("|")
+        for window, kpis in (report(store.lookup, key, NOW, store.grid) or {}).items():
+            for name, value in kpis.items():
+                expected[(f"sales_{name}", scope, scope_id, window)] = float(value)
+    assert exported == expected
+    assert all(math.isfinite(value) for value in exported.values())
+    assert {name for name, *_ in exported} == {f"sales_{name}" for name in KPI_DEFINITIONS}
+
+
+def test_keys_not_owned_are_not_exported(store):
+    registry = scrape_registry(FakeSource(store, owned={"team|team-1", "rep|rep-3"}))
+    keys = {(scope, scope_id) for _, scope, scope_id, _ in samples(registry)}
+    assert keys == {("team", "team-1"), ("rep", "rep-3")}
+    assert (
+        registry.get_sample_value("sales_revenue", {"scope": "company", "id": "", "window": "1h"})
+        is None
+    )
+
+
+def test_an_owned_key_without_contribution_in_any_window_is_not_exported(store):
+    registry = scrape_registry(FakeSource(store, owned={"rep|rep-old", "rep|unknown"}))
+    assert samples(registry) == {}
+    text = generate_latest(registry).decode()
+    assert 'sales_reporting_currency_info{currency="EUR"} 1.0' in text
+    assert 'scope="' not in text
+
+
+def test_two_workers_with_disjoint_keys_never_export_the_same_series(store):
+    keys = sorted(store.keys())
+    one = samples(scrape_registry(FakeSource(store, owned=set(keys[::2]))))
+    two = samples(scrape_registry(FakeSource(store, owned=set(keys[1::2]))))
+    assert set(one).isdisjoint(two)
+    assert one | two == samples(scrape_registry(FakeSource(store)))
+
+
+def test_every_scrape_reads_the_buckets_and_the_clock_as_they_are_then(store):
+    now = [NOW]
+    source = FakeSource(store)
+    registry = scrape_registry(source, clock=lambda: now[0])
+    labels = {"scope": "company", "id": "", "window": "1h"}
+    assert registry.get_sample_value("sales_revenue", labels) == 250.0
+    late_win = Deltas()
+    add_deal(
+        late_win,
+        DealContribution(
+            "rep-9", "team-9", None, "c9", 5_000_000, None, us("2026-02-14T15:30:00Z"), None
+        ),
+    )
+    store.apply(late_win)
+    assert registry.get_sample_value("sales_revenue", labels) == 255.0
+    rep_9 = labels | {"scope": "rep", "id": "rep-9"}
+    assert registry.get_sample_value("sales_revenue", rep_9) == 5.0
+    now[0] = ts("2026-02-14T16:00:00Z")
+    assert registry.get_sample_value("sales_revenue", labels) == 0.0
+    assert source.reads == 4

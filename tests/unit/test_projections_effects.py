@@ -1,0 +1,199 @@
+"""Which (scope, id) a deal, acquisition, call or cost touches, and how tallies retract exactly."""
+
+import pytest
+
+from projections.deal import CustomerWin, DealContribution
+from projections.effects import (
+    COMPANY_KEY,
+    Deltas,
+    add_acquisition,
+    add_call,
+    add_cost,
+    add_deal,
+    scope_key,
+    split_scope_key,
+)
+from projections.tally import Tally, WindowTotals, to_micros
+from projections.timebase import quarter_of
+from tests.unit.factories import us
+
+AT = us("2026-02-14T15:20:00Z")
+Q = quarter_of(AT)
+
+
+def deal(channel="email", customer="c1", created=AT, won=None, lost=None, amount=5_000_000):
+    return DealContribution("r1", "t1", channel, customer, amount, created, won, lost)
+
+
+def touched(deltas: Deltas) -> dict[str, dict]:
+    """key -> the single quarter's tally as json, for non-empty keys only."""
+    return {key: {q: t.to_json() for q, t in quarters} for key, quarters in deltas.items()}
+
+
+@pytest.mark.parametrize(
+    ("scope", "scope_id", "key"),
+    [("rep", "r1", "rep|r1"), ("company", "", "company|"), ("channel", "a|b", "channel|a|b")],
+)
+def test_scope_keys_round_trip(scope, scope_id, key):
+    assert scope_key(scope, scope_id) == key
+    assert split_scope_key(key) == (scope, scope_id)
+
+
+@pytest.mark.parametrize(
+    ("channel", "keys"),
+    [
+        ("email", ["rep|r1", "team|t1", COMPANY_KEY, "channel|email"]),
+        (None, ["rep|r1", "team|t1", COMPANY_KEY]),
+    ],
+)
+def test_a_deal_counts_for_its_rep_team_company_and_channel_if_any(channel, keys):
+    deltas = Deltas()
+    add_deal(deltas, deal(channel=channel, won=AT + 1))
+    expected = [{"opportunities": 1, "deals_won": 1, "revenue": 5_000_000}, {"r1": 2}, {"c1": 1}]
+    assert touched(deltas) == {key: {Q: expected} for key in keys}
+
+
+@pytest.mark.parametrize(
+    ("milestones", "counts"),
+    [
+        (dict(created=AT), {"opportunities": 1}),
+        (dict(created=None, won=AT), {"deals_won": 1, "revenue": 5_000_000}),
+        (dict(created=None, lost=AT), {"deals_lost": 1}),
+        (dict(created=None), None),
+    ],
+)
+def test_each_milestone_adds_its_count_and_marks_the_rep_active(milestones, counts):
+    deltas = Deltas()
+    add_deal(deltas, deal(**milestones))
+    if counts is None:
+        assert deltas.is_empty()
+    else:
+        assert touched(deltas)["rep|r1"][Q][:2] == [counts, {"r1": 1}]
+
+
+def test_a_won_deal_without_customer_adds_revenue_but_no_customer():
+    deltas = Deltas()
+    add_deal(deltas, deal(customer=None, created=None, won=AT))
+    assert touched(deltas)[COMPANY_KEY][Q][2] == {}
+
+
+def test_a_counted_nowhere_deal_adds_nothing():
+    deltas = Deltas()
+    add_deal(deltas, None)
+    add_acquisition(deltas, None)
+    assert deltas.is_empty()
+
+
+def test_retracting_a_deal_cancels_it_exactly_and_drops_the_keys():
+    deltas = Deltas()
+    add_deal(deltas, deal(won=AT + 3600 * 10**6))
+    add_deal(deltas, deal(won=AT + 3600 * 10**6), -1)
+    assert deltas.is_empty()
+    assert list(deltas.items()) == []
+
+
+def test_a_moved_win_is_a_retraction_in_one_quarter_and_an_addition_in_another():
+    later = AT + 900 * 10**6
+    deltas = Deltas()
+    add_deal(deltas, deal(created=None, won=AT), -1)
+    add_deal(deltas, deal(created=None, won=later))
+    quarters = dict(dict(deltas.items())["team|t1"])
+    assert quarters[Q].counts == {"deals_won": -1, "revenue": -5_000_000}
+    assert quarters[Q + 1].counts == {"deals_won": 1, "revenue": 5_000_000}
+
+
+@pytest.mark.parametrize(
+    ("channel", "keys"),
+    [
+        ("event", ["rep|r1", "team|t1", COMPANY_KEY, "channel|event"]),
+        (None, ["rep|r1", "team|t1", COMPANY_KEY]),
+    ],
+)
+def test_an_acquisition_counts_a_new_customer_where_its_deal_counts(channel, keys):
+    deltas = Deltas()
+    add_acquisition(deltas, CustomerWin(AT, "d-1", "r1", "t1", channel))
+    assert touched(deltas) == {key: {Q: [{"new_customers": 1}, {}, {}]} for key in keys}
+
+
+def test_a_call_counts_for_rep_team_and_company_never_a_channel():
+    deltas = Deltas()
+    add_call(deltas, AT, "r1", "t1")
+    add_call(deltas, AT + 1, "r1", "t1")
+    assert touched(deltas) == {
+        key: {Q: [{"calls": 2}, {"r1": 2}, {}]} for key in ["rep|r1", "team|t1", COMPANY_KEY]
+    }
+
+
+@pytest.mark.parametrize(
+    ("team", "channel", "keys"),
+    [
+        (None, None, [COMPANY_KEY]),
+        ("t1", None, [COMPANY_KEY, "team|t1"]),
+        (None, "linkedin", [COMPANY_KEY, "channel|linkedin"]),
+        ("t1", "linkedin", [COMPANY_KEY, "team|t1", "channel|linkedin"]),
+    ],
+)
+@pytest.mark.parametrize("category", ["marketing", "sales"])
+def test_a_cost_counts_for_the_company_and_its_team_and_channel_if_named(
+    team, channel, keys, category
+):
+    deltas = Deltas()
+    add_cost(deltas, AT, category, 1_500_000, team, channel)
+    assert touched(deltas) == {key: {Q: [{f"cost_{category}": 1_500_000}, {}, {}]} for key in keys}
+
+
+@pytest.mark.parametrize(
+    ("amount", "micros"),
+    [(0, 0), (0.1, 100_000), (1234.567891, 1_234_567_891), (10**12, 10**18), (0.0000005, 0)],
+)
+def test_amounts_become_integer_micro_units(amount, micros):
+    assert to_micros(amount) == micros
+    assert isinstance(to_micros(amount), int)
+
+
+def test_a_tally_is_a_multiset_whose_zero_entries_vanish():
+    tally = Tally()
+    tally.rep("r1", 1)
+    tally.rep("r1", 1)
+    tally.rep("r1", -1)
+    assert tally.reps == {"r1": 1}
+    tally.rep("r1", -1)
+    tally.count("calls", 0)
+    assert tally.is_empty()
+    assert tally == Tally()
+
+
+def test_adding_a_tally_with_sign_minus_one_retracts_it_exactly():
+    added = Tally({"revenue": 7, "calls": 1}, {"r1": 1}, {"c1": 2})
+    bucket = Tally({"revenue": 3}, {"r2": 1}, {})
+    bucket.add(added)
+    bucket.add(added, -1)
+    assert bucket == Tally({"revenue": 3}, {"r2": 1}, {})
+
+
+@pytest.mark.parametrize("raw", [None, [], [{"calls": 1}, {"r": 1}, {"c": 1}]])
+def test_a_tally_round_trips_through_json(raw):
+    tally = Tally.from_json(raw)
+    assert Tally.from_json(tally.to_json()) == tally
+    assert tally.is_empty() is (not raw)
+
+
+def test_window_totals_union_members_skip_empty_buckets_and_ignore_negative_members():
+    window = WindowTotals()
+    window.include(Tally())
+    assert not window.touched
+    window.include(Tally({"calls": 2}, {"r1": 1, "r2": -1}, {"c1": 1}))
+    window.include(Tally({"calls": 3}, {"r1": 4}, {"c1": 1, "c2": 1}))
+    assert window.touched
+    assert (window.counts, window.reps, window.customers) == ({"calls": 5}, {"r1"}, {"c1", "c2"})
+
+
+def test_merging_deltas_adds_or_retracts_all_keys():
+    one, other = Deltas(), Deltas()
+    add_call(one, AT, "r1", "t1")
+    add_call(other, AT, "r1", "t1")
+    one.merge(other)
+    assert touched(one)["rep|r1"] == {Q: [{"calls": 2}, {"r1": 2}, {}]}
+    one.merge(other, -1)
+    one.merge(other, -1)
+    assert one.is_empty()
