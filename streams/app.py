@@ -53,7 +53,7 @@ def create_app(settings: Settings) -> faust.App:
         datadir=str(settings.data_dir),
         web_host=settings.worker_host,
         web_port=settings.worker_web_port,
-        canonical_url=f"http://{settings.worker_host}:{settings.worker_web_port}",
+        canonical_url=settings.advertised_worker_url,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         topic_disable_leader=True,

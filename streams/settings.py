@@ -69,8 +69,11 @@ class Settings(BaseSettings):
         le=65535,
         description="Port of a worker's web server (/metrics, /v1/kpis, health).",
     )
-    worker_id: str | None = Field(
-        None, description="Stable name of this worker (defaults to host:port of its web server)."
+    worker_url: str | None = Field(
+        None,
+        description="URL other workers use to reach this one's web server, for forwarded "
+        "/v1/kpis requests (default http://<worker_host>:<worker_web_port>; set it when binding "
+        "0.0.0.0, e.g. http://worker-1:6066).",
     )
     data_dir: Path = Field(
         Path(".local/state/worker-0"),
@@ -97,6 +100,10 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
+
+    @property
+    def advertised_worker_url(self) -> str:
+        return self.worker_url or f"http://{self.worker_host}:{self.worker_web_port}"
 
     @property
     def bootstrap_servers(self) -> list[str]:
