@@ -83,7 +83,7 @@ def create_app(settings: Settings) -> faust.App:
     )
     grid = BucketGrid(settings.time_zone)
     policy = EventPolicy(reporting_currency=settings.reporting_currency)
-    pipeline = Pipeline(topics=topics, tables=tables, grid=grid, policy=policy)
+    pipeline = Pipeline(names=names, topics=topics, tables=tables, grid=grid, policy=policy)
     _declare_agents(app, settings, topics, pipeline)
 
     ownership = Ownership(

@@ -18,7 +18,7 @@ import orjson
 
 from events.codec import decode_event
 from events.models import EventPolicy, InvalidEvent
-from events.topics import dead_letter_headers
+from events.topics import TopicNames, dead_letter_headers, route
 from projections.effects import Deltas
 from projections.normalize import deal_event_of
 from projections.tally import Tally, to_micros
@@ -38,24 +38,21 @@ from streams.folds import (
 
 log = logging.getLogger(__name__)
 
-EXPECTED_TYPES = {
-    "deal": lambda event_type: event_type.startswith("deal."),
-    "call": lambda event_type: event_type == "call.logged",
-    "cost": lambda event_type: event_type == "cost.incurred",
-}
-
 
 class Pipeline:
     """Shared state of the agents of one worker; built by ``create_app``."""
 
-    def __init__(self, *, topics: Any, tables: Any, grid: BucketGrid, policy: EventPolicy) -> None:
-        self.topics, self.tables, self.grid, self.policy = topics, tables, grid, policy
+    def __init__(
+        self, *, names: TopicNames, topics: Any, tables: Any, grid: BucketGrid, policy: EventPolicy
+    ) -> None:
+        self.names, self.topics, self.tables = names, topics, tables
+        self.grid, self.policy = grid, policy
 
     async def on_event_batch(self, kind: str, events: Sequence[Any]) -> None:
         """Fold a batch from one of the three event topics (``kind``: deal, call or cost)."""
         valid = []
         for event in events:
-            decoded = await self._decode_or_dead_letter(event.message, EXPECTED_TYPES[kind])
+            decoded = await self._decode_or_dead_letter(event.message)
             if decoded is not None:
                 valid.append((event.message, decoded))
         if kind == "deal":
@@ -80,22 +77,30 @@ class Pipeline:
     async def on_customer_batch(self, events: Sequence[Any]) -> None:
         changes = []
         for event in events:
-            deal_id, win = orjson.loads(event.message.value)
-            customer_id = event.message.key.decode()
-            changes.append(CustomerWinChange(customer_id, deal_id, win_from_json(deal_id, win)))
+            message = event.message
+            try:
+                deal_id, win = orjson.loads(message.value)
+                change = CustomerWinChange(
+                    message.key.decode(), deal_id, win_from_json(deal_id, win)
+                )
+            except (ValueError, TypeError, AttributeError, IndexError) as exc:
+                await self.dead_letter(message, f"value: not a customer-win change ({exc})")
+                continue
+            changes.append(change)
         await self.send_deltas(fold_customer_batch(self.tables.customers, changes))
 
     async def on_kpi_batch(self, events: Sequence[Any]) -> None:
-        corrections = [
-            (
-                event.message.key.decode(),
-                [
-                    (q, Tally(counts, reps, customers))
-                    for q, counts, reps, customers in orjson.loads(event.message.value)
-                ],
-            )
-            for event in events
-        ]
+        corrections = []
+        for event in events:
+            message = event.message
+            try:
+                quarters = [
+                    (int(q), Tally(dict(counts), dict(reps), dict(customers)))
+                    for q, counts, reps, customers in orjson.loads(message.value)
+                ]
+                corrections.append((message.key.decode(), quarters))
+            except (ValueError, TypeError, AttributeError) as exc:
+                await self.dead_letter(message, f"value: not a KPI correction ({exc})")
         apply_kpi_batch(self.tables.buckets, self.tables.live_keys, corrections, self.grid)
 
     async def send_deltas(self, deltas: Deltas) -> None:
@@ -103,11 +108,19 @@ class Pipeline:
             payload = orjson.dumps([[q, *tally.to_json()] for q, tally in quarters])
             await self.topics.kpi_deltas.send(key=key.encode(), value=payload)
 
-    async def _decode_or_dead_letter(self, message: Any, expected) -> Any | None:
+    async def _decode_or_dead_letter(self, message: Any) -> Any | None:
+        """The valid event, or ``None`` after dead-lettering the message with the reason.
+
+        An event must sit on the topic and under the key of contract section 7: the key decides
+        the partition, and a deal's or a rep's state lives in exactly one partition.
+        """
         try:
             event, _ = decode_event(message.value or b"", self.policy)
-            if not expected(event.type):
+            topic, key = route(event, self.names)
+            if topic != message.topic:
                 raise InvalidEvent([f"type: {event.type} does not belong on topic {message.topic}"])
+            if (message.key or b"") != key.encode():
+                raise InvalidEvent([f"key: must be {key!r} for this {event.type} event"])
             return event
         except InvalidEvent as exc:
             await self.dead_letter(message, str(exc))
