@@ -1,0 +1,53 @@
+# salespulse developer entry points (GNU make). `make` alone lists them.
+# Local services are real Apache Kafka + salespulse processes, no Docker:
+#   deploy/kafka/kafka.sh (the broker) and deploy/local/stack.sh (the whole stack); logs in .local/.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+WORKERS ?= 1
+export WORKERS
+
+.PHONY: help install kafka-start kafka-stop up down clean status test run lint
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+install: $(STAMP) ## .venv with salespulse and its dev tools (re-run when pyproject.toml changes)
+
+$(STAMP): pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV) \
+	  || { echo "could not create $(VENV): on Debian, apt-get install python3-venv" >&2; exit 1; }
+	$(VENV)/bin/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+kafka-start: ## start the local Kafka broker alone (127.0.0.1:9092)
+	deploy/kafka/kafka.sh start
+
+kafka-stop: ## stop the local Kafka broker
+	deploy/kafka/kafka.sh stop
+
+up: install ## start Kafka, WORKERS workers (default 1) and the ingest API in the background
+	deploy/local/stack.sh up
+
+down: ## stop everything `up` started
+	deploy/local/stack.sh down
+
+clean: ## down, then delete Kafka data and worker state
+	deploy/local/stack.sh clean
+
+status: ## what runs and whether it answers
+	deploy/local/stack.sh status
+
+test: install ## the test suite; it starts and stops its own broker (127.0.0.1:19092)
+	$(VENV)/bin/python -m pytest tests/
+
+run: install ## up, then feed demo events and print KPIs; the stack keeps running
+	deploy/local/stack.sh up
+	$(VENV)/bin/salespulse demo || { echo "demo failed; the stack is still up: make down" >&2; exit 1; }
+	@echo "The stack keeps running (logs in .local/logs). Stop it with: make down"
+
+lint: install ## ruff
+	$(VENV)/bin/ruff check .

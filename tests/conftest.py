@@ -1,0 +1,104 @@
+"""Fixtures shared by the whole suite.
+
+``kafka_bootstrap`` (session): "host:port" of a real Apache Kafka broker. With
+``SALESPULSE_TEST_KAFKA_BOOTSTRAP`` set, that cluster is used as is. Otherwise a dedicated test
+broker is started with ``deploy/kafka/kafka.sh`` on 127.0.0.1:19092 (controller 19093, state in
+``.local/test-kafka``, wiped at session start), apart from any dev stack on 9092, and stopped at
+session end, pass or fail. Only tests that request it start the broker: unit tests need no Java.
+Two sessions in one checkout take turns (a lock file), so one never wipes the other's broker.
+
+``topic_prefix`` (function): a topic-name prefix unique to the test, ``t-<test-name>-<uuid8>.``;
+tests create the topics they need under it, so they never see each other's data.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
+TEST_KAFKA_ENV = {
+    "KAFKA_HOST": "127.0.0.1",
+    "KAFKA_PORT": "19092",
+    "KAFKA_CONTROLLER_PORT": "19093",
+    "KAFKA_STATE_DIR": str(REPO / ".local" / "test-kafka"),
+}
+LOCK_WAIT_S = 240
+
+
+def run_kafka_sh(command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``deploy/kafka/kafka.sh <command>`` against the test broker; output is captured."""
+    return subprocess.run(
+        [str(KAFKA_SH), command],
+        env={**os.environ, **TEST_KAFKA_ENV},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    external = os.environ.get("SALESPULSE_TEST_KAFKA_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    lock_path = REPO / ".local" / "test-kafka.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as lock:
+        _take_turn(lock)
+        yield from _dedicated_broker()
+
+
+def _take_turn(lock) -> None:
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                lock.seek(0)
+                pytest.fail(
+                    f"another test session (pid {lock.read().strip() or '?'}) has held the test "
+                    f"broker for {LOCK_WAIT_S}s; or set SALESPULSE_TEST_KAFKA_BOOTSTRAP",
+                    pytrace=False,
+                )
+            time.sleep(1)
+    lock.truncate(0)
+    lock.write(str(os.getpid()))
+    lock.flush()
+
+
+def _dedicated_broker() -> Iterator[str]:
+    cleaned = run_kafka_sh("clean")
+    if cleaned.returncode != 0:
+        pytest.fail(f"kafka.sh clean failed:\n{cleaned.stdout}", pytrace=False)
+    try:
+        # The first run on a machine also fetches the broker jars (Maven): allow for it.
+        started = run_kafka_sh("start")
+        if started.returncode != 0:
+            pytest.fail(f"the test Kafka broker did not start:\n{started.stdout}", pytrace=False)
+        yield f"{TEST_KAFKA_ENV['KAFKA_HOST']}:{TEST_KAFKA_ENV['KAFKA_PORT']}"
+    finally:
+        stopped = run_kafka_sh("stop", timeout=120)
+        if stopped.returncode != 0:
+            print(f"kafka.sh stop failed:\n{stopped.stdout}")
+
+
+@pytest.fixture
+def topic_prefix(request: pytest.FixtureRequest) -> str:
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:48].strip("-")
+    return f"t-{name}-{uuid.uuid4().hex[:8]}."
