@@ -10,37 +10,19 @@ import pytest
 from events.topics import DLQ_REASON, DLQ_SOURCE_TOPIC, TopicNames
 from tests.support.kafka import produce_raw, read_topic
 from tests.support.kpis import eventually, fetch_kpis
+from tests.support.native import call_logged, deal_created
 
 pytestmark = pytest.mark.e2e
 
 
 def created(event_id: str, deal_id: str) -> bytes:
-    return orjson.dumps(
-        {
-            "event_id": event_id,
-            "type": "deal.created",
-            "occurred_at": "2026-02-14T10:00:00Z",
-            "deal_id": deal_id,
-            "rep_id": "rep-1",
-            "team_id": "team-1",
-            "customer_id": "c-1",
-            "amount": 100,
-        }
-    )
+    return orjson.dumps(deal_created(event_id, deal_id))
 
 
 def test_poison_and_misplaced_events_are_dead_lettered_and_the_rest_still_counts(make_stack):
     stack = make_stack(workers=1, ingest=False)
     names = TopicNames(stack.prefix)
-    call = orjson.dumps(
-        {
-            "event_id": "c-1",
-            "type": "call.logged",
-            "rep_id": "rep-1",
-            "team_id": "team-1",
-            "occurred_at": "2026-02-14T10:00:00Z",
-        }
-    )
+    call = orjson.dumps(call_logged("c-1"))
     poison = [
         (names.deal_events, b"d-x", b"\xff\xfe not utf-8"),
         (names.deal_events, b"d-x", b"{not json"),
