@@ -14,9 +14,11 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from events.codec import encode_event
+from events.ingest_telemetry import IngestTelemetry
 from events.models import EventPolicy, InvalidEvent, validate_event
 from events.publisher import BrokerUnavailable, EventPublisher, Outgoing
 from events.topics import TopicNames, route
@@ -58,9 +60,13 @@ class Refusal(Exception):
         )
 
 
-def create_ingest_app(settings, publisher: EventPublisher | None = None) -> FastAPI:
-    """Build the ingest app for ``settings``; ``publisher`` is injectable for tests."""
+def create_ingest_app(
+    settings, publisher: EventPublisher | None = None, registry: CollectorRegistry | None = None
+) -> FastAPI:
+    """Build the ingest app for ``settings``; ``publisher`` and ``registry`` are injectable."""
     names = TopicNames(settings.topic_prefix)
+    registry = registry if registry is not None else CollectorRegistry()
+    telemetry = IngestTelemetry(registry)
     policy = EventPolicy(reporting_currency=settings.reporting_currency)
     publisher = publisher or EventPublisher(
         settings.bootstrap_servers, settings.ingest_ack_timeout_s
@@ -73,6 +79,8 @@ def create_ingest_app(settings, publisher: EventPublisher | None = None) -> Fast
 
     app = FastAPI(title="salespulse ingest", version="1", lifespan=lifespan)
     app.state.publisher = publisher
+    app.state.registry = registry
+    telemetry.instrument(app)
 
     @app.exception_handler(Refusal)
     async def _refused(_: Request, exc: Refusal) -> JSONResponse:
@@ -91,12 +99,18 @@ def create_ingest_app(settings, publisher: EventPublisher | None = None) -> Fast
         items = _event_list(body, settings.ingest_max_batch)
         outgoing = _validate_all(items, policy, names)
         try:
-            await publisher.publish(outgoing)
+            with telemetry.broker_ack.time():
+                await publisher.publish(outgoing)
         except BrokerUnavailable as exc:
             raise Refusal(
                 503, "broker_unavailable", "events were not stored; retry later", detail=str(exc)
             ) from exc
+        telemetry.accepted.inc(len(outgoing))
         return {"accepted": len(outgoing)}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -21,6 +21,7 @@ from types import SimpleNamespace
 import faust
 from prometheus_client import CollectorRegistry
 
+from events.build_info import register_build_info
 from events.models import EventPolicy
 from events.topics import TopicNames
 from projections.collector import KpiCollector
@@ -29,6 +30,7 @@ from streams.ownership import Ownership
 from streams.pipeline import Pipeline
 from streams.routing import RoutedTable, declare_routed_table, routing_of_composite
 from streams.settings import Settings
+from streams.telemetry import WorkerStatusCollector, WorkerTelemetry
 from streams.web import register_views
 
 
@@ -83,14 +85,19 @@ def create_app(settings: Settings) -> faust.App:
     )
     grid = BucketGrid(settings.time_zone)
     policy = EventPolicy(reporting_currency=settings.reporting_currency)
-    pipeline = Pipeline(names=names, topics=topics, tables=tables, grid=grid, policy=policy)
+    registry = CollectorRegistry(auto_describe=False)
+    telemetry = WorkerTelemetry(registry)
+    pipeline = Pipeline(
+        names=names, topics=topics, tables=tables, grid=grid, policy=policy, telemetry=telemetry
+    )
     _declare_agents(app, settings, topics, pipeline)
 
     ownership = Ownership(
         app, tables.live_keys, tables.buckets, topics.kpi_deltas.get_topic_name(), n
     )
-    registry = CollectorRegistry(auto_describe=False)
     registry.register(KpiCollector(ownership, grid, settings.reporting_currency, _utcnow))
+    registry.register(WorkerStatusCollector(app, ownership, telemetry, n))
+    register_build_info(registry)
     app.salespulse = Worker(app, settings, pipeline, ownership, registry)
     register_views(app, app.salespulse)
     return app
@@ -103,6 +110,7 @@ def _declare_agents(app: faust.App, settings: Settings, topics, pipeline: Pipeli
         async def agent(stream):
             async for events in stream.take_events(size, within):
                 await handler(events)
+                pipeline.telemetry.batch_done(name, [e.message.timestamp for e in events])
 
         agent.__name__ = agent.__qualname__ = name
         app.agent(topic, name=name)(agent)

@@ -35,6 +35,7 @@ from streams.folds import (
     win_from_json,
     win_to_json,
 )
+from streams.telemetry import WorkerTelemetry
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,17 @@ class Pipeline:
     """Shared state of the agents of one worker; built by ``create_app``."""
 
     def __init__(
-        self, *, names: TopicNames, topics: Any, tables: Any, grid: BucketGrid, policy: EventPolicy
+        self,
+        *,
+        names: TopicNames,
+        topics: Any,
+        tables: Any,
+        grid: BucketGrid,
+        policy: EventPolicy,
+        telemetry: WorkerTelemetry,
     ) -> None:
         self.names, self.topics, self.tables = names, topics, tables
-        self.grid, self.policy = grid, policy
+        self.grid, self.policy, self.telemetry = grid, policy, telemetry
 
     async def on_event_batch(self, kind: str, events: Sequence[Any]) -> None:
         """Fold a batch from one of the three event topics (``kind``: deal, call or cost)."""
@@ -55,6 +63,9 @@ class Pipeline:
             decoded = await self._decode_or_dead_letter(event.message)
             if decoded is not None:
                 valid.append((event.message, decoded))
+                self.telemetry.event_processed(
+                    event.message.topic, decoded.type, decoded.occurred_at.timestamp()
+                )
         if kind == "deal":
             await self._fold_deals(valid)
         else:
@@ -127,6 +138,7 @@ class Pipeline:
             return None
 
     async def dead_letter(self, message: Any, reason: str) -> None:
+        self.telemetry.dead_lettered(message.topic, reason)
         log.warning(
             "dead letter from %s[%s]@%s: %s",
             message.topic,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from events.topics import DLQ_REASON, DLQ_SOURCE_TOPIC, TopicNames
 from tests.support.kafka import produce_raw, read_topic
@@ -17,6 +19,16 @@ pytestmark = pytest.mark.e2e
 
 def created(event_id: str, deal_id: str) -> bytes:
     return orjson.dumps(deal_created(event_id, deal_id))
+
+
+def dead_letter_counts(url: str) -> dict[tuple[str, str], float]:
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    return {
+        (s.labels["topic"], s.labels["reason"]): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "salespulse_dead_letters_total"
+    }
 
 
 def test_poison_and_misplaced_events_are_dead_lettered_and_the_rest_still_counts(make_stack):
@@ -47,6 +59,13 @@ def test_poison_and_misplaced_events_are_dead_lettered_and_the_rest_still_counts
     assert reasons[created("e-wrong-key", "d-2")].startswith("key: must be 'd-2'")
     assert "does not belong on topic" in reasons[call]
     assert "JSON object" in reasons[b"[]"]
+    counted_by_reason = dead_letter_counts(stack.workers[0].url)
+    assert counted_by_reason == {
+        (names.deal_events, "value"): 2,
+        (names.deal_events, "key"): 1,
+        (names.deal_events, "type"): 1,
+        (names.call_events, "event"): 1,
+    }
     assert {record.headers[DLQ_SOURCE_TOPIC].decode() for record in dead} == {
         names.deal_events,
         names.call_events,

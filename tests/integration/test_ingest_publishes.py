@@ -166,3 +166,30 @@ async def test_health_readiness_and_openapi_are_served(make_ingest):
     spec = (await client.get("/openapi.json")).json()
     assert "/v1/events" in spec["paths"]
     assert "NativeEvent" in spec["components"]["schemas"]
+
+
+async def test_ingest_metrics_count_answers_and_acknowledged_events(make_ingest):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    client = await make_ingest()
+    await client.post("/v1/events", json=[call_logged("m1"), call_logged("m2")])
+    await client.post("/v1/events", json={**call_logged("m3"), "team_id": 7})
+
+    text = (await client.get("/metrics")).text
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+    assert samples[("salespulse_ingest_events_accepted_total", ())] == 2
+    assert (
+        samples[("salespulse_ingest_requests_total", (("path", "/v1/events"), ("status", "202")))]
+        == 1
+    )
+    assert (
+        samples[("salespulse_ingest_requests_total", (("path", "/v1/events"), ("status", "422")))]
+        == 1
+    )
+    assert samples[("salespulse_ingest_broker_ack_seconds_count", ())] == 1
+    assert any(name == "salespulse_build_info" for name, _ in samples)

@@ -1,0 +1,125 @@
+"""Operational metrics of a worker (docs/METRICS.md), on the same registry as the KPI gauges.
+
+Counters and the latency histogram are updated by the pipeline as batches are folded; everything
+that describes the worker's current state (lag, ownership, recovery) is read from the Faust app at
+scrape time by ``WorkerStatusCollector``, so it can never be stale.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_FIELD = re.compile(r"^([a-z_]+):")
+
+
+def reason_label(reason: str) -> str:
+    """The field a refusal names ("amount: must be ..." -> "amount"): a bounded label value."""
+    match = _FIELD.match(reason)
+    return match.group(1) if match else "other"
+
+
+class WorkerTelemetry:
+    """What the agents count as they fold batches."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.processed = Counter(
+            "salespulse_events_processed",
+            "Events folded by topic and type",
+            ["topic", "type"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "salespulse_dead_letters",
+            "Messages sent to the dead-letter topic, by source topic and refused field",
+            ["topic", "reason"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "salespulse_processing_latency_seconds",
+            "From a message's Kafka timestamp to the end of the batch that folded it",
+            ["agent"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.last_event_time: dict[str, float] = {}
+
+    def event_processed(self, topic: str, event_type: str, occurred_at_s: float) -> None:
+        self.processed.labels(topic, event_type).inc()
+        self.last_event_time[topic] = occurred_at_s
+
+    def dead_lettered(self, topic: str, reason: str) -> None:
+        self.dead_letters.labels(topic, reason_label(reason)).inc()
+
+    def batch_done(self, agent: str, kafka_timestamps_s: list[float | None]) -> None:
+        now = time.time()
+        histogram = self.latency.labels(agent)
+        for stamp in kafka_timestamps_s:
+            if stamp:
+                histogram.observe(max(0.0, now - stamp))
+
+
+class WorkerStatusCollector(Collector):
+    """Scrape-time view of the worker: lag, ownership, recovery, rebalances."""
+
+    def __init__(self, app: Any, ownership: Any, telemetry: WorkerTelemetry, partitions: int):
+        self._app, self._ownership, self._telemetry = app, ownership, telemetry
+        self._partitions = partitions
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        yield self._consumer_lag()
+        event_lag = GaugeMetricFamily(
+            "salespulse_event_time_lag_seconds",
+            "Now minus occurred_at of the last processed event",
+            labels=["topic"],
+        )
+        now = time.time()
+        for topic, occurred in sorted(self._telemetry.last_event_time.items()):
+            event_lag.add_metric([topic], now - occurred)
+        yield event_lag
+        yield CounterMetricFamily(
+            "salespulse_rebalances",
+            "Consumer-group rebalances seen",
+            value=getattr(self._app, "rebalancing_count", 0),
+        )
+        yield GaugeMetricFamily(
+            "salespulse_table_recovery_in_progress",
+            "1 while tables recover or a rebalance is under way",
+            value=0 if self._ownership.is_ready() else 1,
+        )
+        yield GaugeMetricFamily(
+            "salespulse_owned_partitions",
+            "kpi-deltas partitions this worker actively owns",
+            value=len(self._ownership.owned_partitions()),
+        )
+        yield GaugeMetricFamily(
+            "salespulse_partitions", "Configured partitions per topic", value=self._partitions
+        )
+
+    def _consumer_lag(self) -> Metric:
+        lag = GaugeMetricFamily(
+            "salespulse_consumer_lag",
+            "Messages not yet consumed on partitions this worker owns",
+            labels=["topic", "partition"],
+        )
+        monitor = getattr(self._app, "monitor", None)
+        if monitor is None or monitor.tp_end_offsets is None:
+            return lag
+        read = monitor.tp_read_offsets or {}
+        for tp in sorted(self._app.assignor.assigned_actives()):
+            end = monitor.tp_end_offsets.get(tp)
+            if end is None:
+                continue
+            position = read.get(tp, -1) + 1
+            lag.add_metric([tp.topic, str(tp.partition)], max(0, end - position))
+        return lag
