@@ -3,6 +3,10 @@
 Validation is all-or-nothing per request: one bad event and nothing of the request is published,
 so a client can fix and resend the whole batch. Every refusal is a JSON body
 ``{"error": {"code", "message", ...}}``; no input can make a handler raise.
+
+The same app receives CRM webhooks (``/v1/webhooks/{hubspot,pipedrive,salesforce}``, see
+``events.crm``): they are turned into native events here, at the edge, and published through the
+same validation and publishing steps (``events.http_edge``).
 """
 
 from __future__ import annotations
@@ -17,11 +21,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from events.codec import encode_event
+from events.crm.mapping import load_mapping
+from events.crm.router import create_webhook_router
+from events.http_edge import Refusal, publish_acknowledged, read_body, validate_all
+
+__all__ = ["Refusal", "create_ingest_app"]
 from events.ingest_telemetry import IngestTelemetry
-from events.models import EventPolicy, InvalidEvent, validate_event
-from events.publisher import BrokerUnavailable, EventPublisher, Outgoing
-from events.topics import TopicNames, route
+from events.models import EventPolicy
+from events.publisher import BrokerUnavailable, EventPublisher
+from events.topics import TopicNames
 
 log = logging.getLogger(__name__)
 
@@ -46,20 +54,6 @@ EVENTS_BODY_SCHEMA = {
 }
 
 
-class Refusal(Exception):
-    """A request the API answers with a 4xx/5xx JSON error instead of 202."""
-
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.extra = status, code, message, extra
-
-    def response(self) -> JSONResponse:
-        return JSONResponse(
-            {"error": {"code": self.code, "message": self.message, **self.extra}},
-            status_code=self.status,
-        )
-
-
 def create_ingest_app(
     settings, publisher: EventPublisher | None = None, registry: CollectorRegistry | None = None
 ) -> FastAPI:
@@ -71,6 +65,8 @@ def create_ingest_app(
     publisher = publisher or EventPublisher(
         settings.bootstrap_servers, settings.ingest_ack_timeout_s
     )
+    # Loaded now so that a broken mapping file stops the process at start, not at the first call.
+    mapping = load_mapping(settings.crm_mapping_file)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -95,18 +91,14 @@ def create_ingest_app(
     async def post_events(request: Request) -> dict[str, int]:
         """Validate every event, publish all of them, answer once the broker acknowledged all."""
         _authorize(request, settings.ingest_token)
-        body = await _read_body(request, settings.ingest_max_body_bytes)
+        body = await read_body(request, settings.ingest_max_body_bytes)
         items = _event_list(body, settings.ingest_max_batch)
-        outgoing = _validate_all(items, policy, names)
-        try:
-            with telemetry.broker_ack.time():
-                await publisher.publish(outgoing)
-        except BrokerUnavailable as exc:
-            raise Refusal(
-                503, "broker_unavailable", "events were not stored; retry later", detail=str(exc)
-            ) from exc
-        telemetry.accepted.inc(len(outgoing))
-        return {"accepted": len(outgoing)}
+        outgoing = validate_all(items, policy, names)
+        return {"accepted": await publish_acknowledged(publisher, outgoing, telemetry)}
+
+    app.include_router(
+        create_webhook_router(settings, publisher, policy, names, telemetry, mapping)
+    )
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
@@ -139,19 +131,6 @@ def _authorize(request: Request, token: str | None) -> None:
         raise Refusal(401, "unauthorized", "missing or wrong 'Authorization: Bearer <token>'")
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Refusal(413, "too_large", f"request body exceeds {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Refusal(413, "too_large", f"request body exceeds {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _event_list(body: bytes, max_batch: int) -> list[Any]:
     try:
         parsed = orjson.loads(body)
@@ -166,27 +145,6 @@ def _event_list(body: bytes, max_batch: int) -> list[Any]:
     if len(parsed) > max_batch:
         raise Refusal(413, "batch_too_large", f"at most {max_batch} events per request")
     return parsed
-
-
-def _validate_all(items: list[Any], policy: EventPolicy, names: TopicNames) -> list[Outgoing]:
-    outgoing, invalid = [], []
-    for index, item in enumerate(items):
-        try:
-            event = validate_event(item, policy)
-        except InvalidEvent as exc:
-            event_id = item.get("event_id") if isinstance(item, dict) else None
-            invalid.append({"index": index, "event_id": event_id, "reasons": exc.reasons})
-            continue
-        topic, key = route(event, names)
-        outgoing.append(Outgoing(topic, key, encode_event(item)))
-    if invalid:
-        raise Refusal(
-            422,
-            "invalid_events",
-            f"{len(invalid)} of {len(items)} events are invalid; nothing was published",
-            invalid=invalid,
-        )
-    return outgoing
 
 
 def _document_event_schema(app: FastAPI) -> None:

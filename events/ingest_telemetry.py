@@ -1,4 +1,5 @@
-"""Ingest metrics (docs/METRICS.md): requests by answer, events accepted, broker ack latency."""
+"""Ingest metrics (docs/METRICS.md): requests by answer, events accepted, broker ack latency,
+CRM webhook refusals by vendor and reason."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ class IngestTelemetry:
             "salespulse_ingest_broker_ack_seconds",
             "Publish-to-acknowledgement time of a request's events",
             buckets=ACK_BUCKETS,
+            registry=registry,
+        )
+        self.webhook_refusals = Counter(
+            "salespulse_ingest_webhook_refusals",
+            "CRM webhook deliveries refused (nothing published), by vendor and reason",
+            ["vendor", "reason"],
             registry=registry,
         )
         register_build_info(registry)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -62,6 +62,45 @@ class Settings(BaseSettings):
         gt=0,
         description="How long ingest waits for the broker's acknowledgement before answering 503.",
     )
+    crm_mapping_file: Path | None = Field(
+        None,
+        description="TOML or JSON file mapping CRM data to native events (owners to reps and "
+        "teams, deal stages, customer fields; docs/CRM.md). Unset: the documented defaults.",
+    )
+    webhook_public_url: str | None = Field(
+        None,
+        description="Public base URL the CRMs call (e.g. https://kpis.example.com), used to "
+        "rebuild the URI that HubSpot signs when ingest sits behind a proxy. Unset: the request's "
+        "own scheme and Host header.",
+    )
+    hubspot_client_secret: SecretStr | None = Field(
+        None,
+        description="Client secret of the HubSpot app whose webhooks POST /v1/webhooks/hubspot "
+        "receives; it keys the request signatures. Unset: the endpoint answers 404.",
+    )
+    hubspot_signature_versions: str = Field(
+        "v3",
+        description="Comma-separated HubSpot signature versions accepted: v3 (HMAC with a "
+        "timestamp, the default), and the older v2 and v1 (no replay protection) if listed.",
+    )
+    pipedrive_user: str | None = Field(
+        None,
+        description="HTTP Basic user name configured on the Pipedrive webhook (Settings > "
+        "Webhooks > HTTP Auth). Both user and password unset: the endpoint answers 404.",
+    )
+    pipedrive_password: SecretStr | None = Field(
+        None, description="HTTP Basic password configured on the Pipedrive webhook."
+    )
+    salesforce_organization_id: str | None = Field(
+        None,
+        description="Salesforce org id (15 or 18 characters) whose Outbound Messages are "
+        "accepted; others are refused. Unset: the endpoint answers 404.",
+    )
+    salesforce_token: SecretStr | None = Field(
+        None,
+        description="When set, the Salesforce endpoint URL must carry ?token=<value> (Outbound "
+        "Messages cannot send an Authorization header; the org id alone is not a secret).",
+    )
     worker_host: str = Field("127.0.0.1", description="Address a worker's web server binds.")
     worker_web_port: int = Field(
         6066,
@@ -100,6 +139,20 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
+
+    @field_validator("hubspot_signature_versions")
+    @classmethod
+    def _known_signature_versions(cls, value: str) -> str:
+        versions = [v.strip().lower() for v in value.split(",") if v.strip()]
+        unknown = sorted(set(versions) - {"v1", "v2", "v3"})
+        if not versions or unknown:
+            raise ValueError(f"expected a comma-separated list of v1, v2, v3; got {value!r}")
+        return ",".join(versions)
+
+    @property
+    def hubspot_versions(self) -> frozenset[str]:
+        """The accepted HubSpot signature versions, e.g. frozenset({"v3"})."""
+        return frozenset(self.hubspot_signature_versions.split(","))
 
     @property
     def advertised_worker_url(self) -> str:

@@ -1,0 +1,171 @@
+"""What the three CRM adapters share: refusals, deterministic ids, vendor times and amounts.
+
+Adapters are pure functions (payload + mapping + clock -> native event dicts). They never publish
+and never read the wall clock themselves, so that every mapping rule is a table-driven unit test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+import orjson
+
+from events._fields import parse_rfc3339
+
+REQUIRED_FOR_CREATED = ("rep_id", "team_id", "customer_id", "amount")
+"""Contract section 1: a deal.created without these is invalid, so adapters send deal.updated."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_UTC = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?", re.ASCII)
+_EPOCH_MS_FROM = 10**11
+"""Epoch numbers at or above this are milliseconds: 10^11 seconds is the year 5138."""
+
+
+class InvalidDelivery(ValueError):
+    """A delivery an adapter cannot map; the router answers ``status`` with ``code`` and reason."""
+
+    def __init__(self, reason: str, code: str = "invalid_payload", status: int = 422) -> None:
+        self.reason, self.code, self.status = reason, code, status
+        super().__init__(reason)
+
+
+def too_many(count: int, limit: int, what: str) -> InvalidDelivery:
+    return InvalidDelivery(f"body: {count} {what}, at most {limit}", "too_many_events", 413)
+
+
+def native_event_id(vendor: str, *identity: object) -> str:
+    """A deterministic event id: the same delivery identity always gives the same id.
+
+    A vendor retry of a delivery therefore produces byte-identical ids, and the workers drop the
+    repeat as a duplicate (contract section 1). ``identity`` must name the vendor's own event and
+    the role of the native event derived from it (one vendor event may give several).
+    """
+    digest = hashlib.sha256(orjson.dumps([vendor, *identity])).hexdigest()[:40]
+    return f"{vendor}-{digest}"
+
+
+def deal_event(
+    kind: str, event_id: str, deal_id: str, at: datetime, source: str, attrs: dict | None = None
+) -> dict:
+    """A native deal event object; attributes that are None are left out (absent, not null).
+
+    Absent matters: a present attribute overwrites the deal's value, and the contract refuses
+    null ids, so an unknown value must be left out, never sent as null.
+    """
+    event = {
+        "event_id": event_id,
+        "type": kind,
+        "occurred_at": rfc3339(at),
+        "deal_id": deal_id,
+        "source": source,
+    }
+    event.update({name: value for name, value in (attrs or {}).items() if value is not None})
+    return event
+
+
+def created_or_updated(attrs: dict) -> str:
+    """deal.created when every attribute the contract requires is known, else deal.updated."""
+    known = all(attrs.get(name) is not None for name in REQUIRED_FOR_CREATED)
+    return "deal.created" if known else "deal.updated"
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC RFC 3339 text with a Z; the fraction of a second only when there is one."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def from_epoch_ms(value: int) -> datetime:
+    """Exact instant of integer epoch milliseconds (no float rounding)."""
+    return _EPOCH + timedelta(milliseconds=value)
+
+
+def is_decimal_digits(text: str) -> bool:
+    """ASCII digits only, and few enough for ``int`` (str.isdigit also accepts e.g. "²")."""
+    return 0 < len(text) <= 20 and text.isascii() and text.isdigit()
+
+
+def epoch_ms_time(value: object) -> datetime | None:
+    """The instant of epoch milliseconds sent by a vendor; None if not an int or out of range.
+
+    Out of range matters: a hostile ``9999999999999999999`` must be a refusal, not a crash.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    try:
+        return from_epoch_ms(value)
+    except OverflowError:
+        return None
+
+
+def vendor_time(value: object) -> datetime | None:
+    """An instant from what CRMs send: RFC 3339, naive UTC text or epoch seconds/milliseconds.
+
+    Pipedrive's v1 webhooks send ``2026-02-14 15:20:00`` (UTC without an offset); its v2 and the
+    other vendors send RFC 3339 or epoch numbers. None when ``value`` is none of these.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return _from_epoch_number(value)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    parsed = parse_rfc3339(text)
+    if parsed is None and _NAIVE_UTC.fullmatch(text):
+        parsed = parse_rfc3339(text.replace(" ", "T") + "Z")
+    if parsed is None and is_decimal_digits(text):
+        parsed = _from_epoch_number(int(text))
+    return parsed
+
+
+def _from_epoch_number(value: int | float) -> datetime | None:
+    if not math.isfinite(value) or value < 0:
+        return None
+    try:
+        if value >= _EPOCH_MS_FROM:
+            return from_epoch_ms(int(value))
+        return _EPOCH + timedelta(microseconds=round(value * 1_000_000))
+    except OverflowError:
+        return None
+
+
+def parse_amount(value: object, where: str) -> int | float | None:
+    """A CRM amount as a JSON number; None for an empty value, InvalidDelivery if not a number.
+
+    HubSpot sends every property as a string and Salesforce's XML is all text; integral amounts
+    stay integers so that the published JSON reads like what the CRM showed.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise InvalidDelivery(f"{where}: amount must be a number, not a boolean")
+    if isinstance(value, int | float):
+        return value
+    if not isinstance(value, str):
+        raise InvalidDelivery(f"{where}: amount must be a number")
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        raise InvalidDelivery(f"{where}: amount {value[:40]!r} is not a number") from None
+    if not number.is_finite():
+        raise InvalidDelivery(f"{where}: amount {value[:40]!r} is not a finite number")
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def text_id(value: object) -> str | None:
+    """A CRM id as text: a number, a string, or Pipedrive's ``{"value": ..}`` id object."""
+    if isinstance(value, dict):
+        value = value.get("value", value.get("id"))
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None

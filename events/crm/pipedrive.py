@@ -1,0 +1,197 @@
+"""Pipedrive webhooks (v1 and v2, deal objects) to native deal events.
+
+A Pipedrive delivery carries the deal's current state and what it was before (v1: the whole
+previous deal; v2: only the changed fields), so status transitions are known without state:
+
+- create (v1 ``added.deal``): deal.created at ``add_time`` when owner, customer and value are
+  known (else deal.updated), plus deal.won / deal.lost if the deal is created closed;
+- change (v1 ``updated.deal``): deal.updated with the current attributes, plus the status
+  transition when ``previous`` has a different status: to won -> deal.won at ``won_time``, to
+  lost -> deal.lost at ``lost_time`` (with ``lost_reason``), back to open -> deal.reopened;
+- delete / merge and other objects: acknowledged and ignored (the contract has no deletion).
+
+Ids: v2 hashes the event UUID ``meta.id``; v1 has none, so it hashes company, object, object id,
+action and ``meta.timestamp_micro``. Retry counters (``retry``, ``meta.attempt``) are left out,
+so a retry gives the same ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from events.crm.common import (
+    InvalidDelivery,
+    created_or_updated,
+    deal_event,
+    native_event_id,
+    parse_amount,
+    text_id,
+    vendor_time,
+)
+from events.crm.mapping import CrmMapping
+
+VENDOR = "pipedrive"
+_V1_ACTIONS = {"added": "create", "updated": "change", "deleted": "delete", "merged": "merge"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class PipedriveDelivery:
+    """One webhook, either version, reduced to what the mapping reads."""
+
+    action: str  # create | change | delete | merge | ...
+    entity: str
+    current: dict | None
+    previous: dict | None
+    at: datetime
+    identity: tuple
+
+
+def pipedrive_events(payload: object, mapping: CrmMapping) -> list[dict]:
+    """Native events for one webhook; InvalidDelivery if it is malformed."""
+    delivery = parse_delivery(payload)
+    if delivery.entity != "deal" or delivery.action not in ("create", "change"):
+        return []
+    if delivery.current is None:
+        raise InvalidDelivery("current deal: required for a create or change of a deal")
+    deal_id = text_id(delivery.current.get("id"))
+    if deal_id is None:
+        raise InvalidDelivery("current deal.id: required")
+    emit = _Emitter(delivery, f"{mapping.pipedrive.deal_id_prefix}{deal_id}")
+    attrs = _attrs(delivery.current, mapping)
+    if delivery.action == "create":
+        return _created(emit, delivery, attrs)
+    return _changed(emit, delivery, attrs)
+
+
+def parse_delivery(payload: object) -> PipedriveDelivery:
+    if not isinstance(payload, dict) or not isinstance(payload.get("meta"), dict):
+        raise InvalidDelivery("body: must be a Pipedrive webhook object with a 'meta' object")
+    meta = payload["meta"]
+    if str(meta.get("version", "")).startswith("2") or "entity" in meta:
+        return _parse_v2(payload, meta)
+    return _parse_v1(payload, meta)
+
+
+def _parse_v2(payload: dict, meta: dict) -> PipedriveDelivery:
+    action, entity = meta.get("action"), meta.get("entity")
+    if not isinstance(action, str) or not isinstance(entity, str):
+        raise InvalidDelivery("meta.action and meta.entity: required strings (webhooks v2)")
+    uuid = text_id(meta.get("id"))
+    if uuid is None:
+        raise InvalidDelivery("meta.id: required (the event id of webhooks v2)")
+    at = vendor_time(meta.get("timestamp"))
+    if at is None:
+        raise InvalidDelivery("meta.timestamp: required (RFC 3339 or epoch)")
+    return PipedriveDelivery(
+        action=action,
+        entity=entity,
+        current=_object_or_none(payload.get("data"), "data"),
+        previous=_object_or_none(payload.get("previous"), "previous"),
+        at=at,
+        identity=("v2", text_id(meta.get("company_id")), uuid),
+    )
+
+
+def _parse_v1(payload: dict, meta: dict) -> PipedriveDelivery:
+    event = payload.get("event") if isinstance(payload.get("event"), str) else ""
+    verb, _, noun = event.partition(".")
+    action = meta.get("action") if isinstance(meta.get("action"), str) else verb
+    entity = meta.get("object") if isinstance(meta.get("object"), str) else noun
+    if not action or not entity:
+        raise InvalidDelivery(
+            "event (e.g. 'updated.deal') or meta.action and meta.object: required"
+        )
+    micro = meta.get("timestamp_micro")
+    if isinstance(micro, int) and not isinstance(micro, bool) and micro > 0:
+        at, stamp = _EPOCH + timedelta(microseconds=micro), micro
+    else:
+        at, stamp = vendor_time(meta.get("timestamp")), meta.get("timestamp")
+    if at is None:
+        raise InvalidDelivery("meta.timestamp: required (epoch seconds)")
+    action = _V1_ACTIONS.get(action, action)
+    identity = ("v1", text_id(meta.get("company_id")), entity, text_id(meta.get("id")), action)
+    return PipedriveDelivery(
+        action=action,
+        entity=entity,
+        current=_object_or_none(payload.get("current"), "current"),
+        previous=_object_or_none(payload.get("previous"), "previous"),
+        at=at,
+        identity=(*identity, stamp),
+    )
+
+
+def _object_or_none(value: object, where: str) -> dict | None:
+    if value is None or isinstance(value, dict):
+        return value
+    raise InvalidDelivery(f"{where}: must be an object or null")
+
+
+def _lookup(deal: dict, path: str) -> object:
+    """A field by name, or a dotted path into nested objects (``custom_fields.<key>``)."""
+    value: object = deal
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _attrs(deal: dict, mapping: CrmMapping) -> dict:
+    """Owner -> rep/team, first customer field -> customer, value/currency -> amount, channel."""
+    config = mapping.pipedrive
+    owner = text_id(deal["owner_id"] if "owner_id" in deal else deal.get("user_id"))
+    attrs: dict = dict(mapping.owner_attrs(config, owner))
+    for field in config.customer_fields:
+        customer = text_id(_lookup(deal, field))
+        if customer is not None:
+            attrs["customer_id"] = customer
+            break
+    amount = parse_amount(deal.get("value"), "deal.value")
+    if amount is not None:
+        currency = deal.get("currency")
+        attrs.update(amount=amount, currency=currency if isinstance(currency, str) else None)
+    if config.channel_field:
+        attrs["channel"] = text_id(_lookup(deal, config.channel_field))
+    return {name: value for name, value in attrs.items() if value is not None}
+
+
+class _Emitter:
+    """Builds the native events of one delivery: same deal, ids from the delivery identity."""
+
+    def __init__(self, delivery: PipedriveDelivery, deal_id: str) -> None:
+        self.delivery, self.deal_id = delivery, deal_id
+
+    def __call__(self, kind: str, role: str, at: datetime | None, attrs: dict) -> dict:
+        event_id = native_event_id(VENDOR, *self.delivery.identity, role)
+        return deal_event(kind, event_id, self.deal_id, at or self.delivery.at, VENDOR, attrs)
+
+
+def _created(emit: _Emitter, delivery: PipedriveDelivery, attrs: dict) -> list[dict]:
+    deal = delivery.current or {}
+    kind = created_or_updated(attrs)
+    events = []
+    if kind == "deal.created" or attrs:
+        events.append(emit(kind, "created", vendor_time(deal.get("add_time")), attrs))
+    return events + _status_events(emit, deal.get("status"), deal)
+
+
+def _changed(emit: _Emitter, delivery: PipedriveDelivery, attrs: dict) -> list[dict]:
+    deal, previous = delivery.current or {}, delivery.previous or {}
+    events = [emit("deal.updated", "updated", None, attrs)] if attrs else []
+    status = deal.get("status")
+    if "status" in previous and previous["status"] != status:
+        events += _status_events(emit, status, deal)
+        if status == "open":
+            events.append(emit("deal.reopened", "reopened", None, {}))
+    return events
+
+
+def _status_events(emit: _Emitter, status: object, deal: dict) -> list[dict]:
+    """deal.won / deal.lost for a closed status, at the CRM's own won/lost time when present."""
+    if status == "won":
+        return [emit("deal.won", "won", vendor_time(deal.get("won_time")), {})]
+    if status == "lost":
+        reason = deal.get("lost_reason")
+        extra = {"reason": reason} if isinstance(reason, str) and reason else {}
+        return [emit("deal.lost", "lost", vendor_time(deal.get("lost_time")), extra)]
+    return []

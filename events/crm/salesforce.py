@@ -1,0 +1,168 @@
+"""Salesforce Outbound Message notifications (Opportunity) to native deal events.
+
+Salesforce sends the opportunity's latest state only, never what changed, so each notification
+restates it (docs/CRM.md):
+
+- deal.updated at ``LastModifiedDate`` with owner -> rep/team, ``AccountId`` -> customer,
+  ``Amount`` (+ ``CurrencyIsoCode``) -> amount, and the configured channel field;
+- deal.created at ``CreatedDate`` when that field and every required attribute are present;
+- the status from ``IsWon``/``IsClosed`` (or ``StageName`` when they are not sent): won ->
+  deal.won, lost -> deal.lost, at ``LastStageChangeDate``, else at ``CloseDate`` (midnight in the
+  configured time zone, unless in the future), else at ``LastModifiedDate``;
+- open -> deal.reopened at ``LastStageChangeDate``, only when that field is sent (and
+  ``emit_reopened`` is on). Stage-change time is what makes this safe: every status event of an
+  opportunity is stamped with the time its stage last changed, so the workers' fold by event
+  time orders a reopen after the win it undoes, and before a later win, however often an
+  unchanged state is restated. With ``CloseDate`` alone a reopen could not be ordered, so none is
+  emitted.
+
+Restating is harmless: the workers fold the deal by event time and a repeated status event at the
+same time changes nothing. Ids hash (organization, notification Id, role): Salesforce retries a
+notification with the same Id, and the retry gives the same ids.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from events.crm.common import (
+    InvalidDelivery,
+    created_or_updated,
+    deal_event,
+    native_event_id,
+    parse_amount,
+    vendor_time,
+)
+from events.crm.mapping import CrmMapping
+from events.crm.salesforce_soap import Notification, OutboundMessage
+
+VENDOR = "salesforce"
+OPPORTUNITY = "Opportunity"
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
+
+
+def organization_matches(configured: str, given: str) -> bool:
+    """Org ids compare on their case-sensitive 15-character form (18 adds a checksum suffix)."""
+    return len(given) in (15, 18) and configured.strip()[:15] == given[:15]
+
+
+def salesforce_events(
+    message: OutboundMessage, mapping: CrmMapping, now: datetime, zone: ZoneInfo
+) -> list[dict]:
+    """Native events of every Opportunity notification; other sObjects are ignored."""
+    events = []
+    for index, notification in enumerate(message.notifications):
+        if notification.sobject_type in (None, OPPORTUNITY):
+            where = f"Notification[{index}]"
+            org = message.organization_id[:15]
+            events += _notification_events(org, notification, mapping, now, zone, where)
+    return events
+
+
+def _notification_events(
+    org: str, note: Notification, mapping: CrmMapping, now: datetime, zone: ZoneInfo, where: str
+) -> list[dict]:
+    fields = note.fields
+    opportunity = fields.get("Id")
+    if not opportunity:
+        raise InvalidDelivery(f"{where}.sObject.Id: required")
+    deal_id = f"{mapping.salesforce.deal_id_prefix}{opportunity}"
+
+    def emit(kind: str, role: str, at: datetime, attrs: dict) -> dict:
+        event_id = native_event_id(VENDOR, org, note.id, role)
+        return deal_event(kind, event_id, deal_id, at, VENDOR, attrs)
+
+    observed = _time(fields, "LastModifiedDate", where) or _time(fields, "SystemModstamp", where)
+    observed = observed or now
+    attrs = _attrs(fields, mapping, where)
+    events = [emit("deal.updated", "updated", observed, attrs)] if attrs else []
+    created = _time(fields, "CreatedDate", where)
+    if created is not None and created_or_updated(attrs) == "deal.created":
+        events.append(emit("deal.created", "created", created, attrs))
+    stage_changed = _time(fields, "LastStageChangeDate", where)
+    closed_on = _close_date(fields, zone, now, where)
+    status = _status(fields, mapping, where)
+    if status in ("won", "lost"):
+        at = stage_changed or closed_on or observed
+        events.append(emit(f"deal.{status}", status, at, _lost_extra(fields, mapping, status)))
+    elif status == "open" and mapping.salesforce.emit_reopened and stage_changed is not None:
+        events.append(emit("deal.reopened", "reopened", stage_changed, {}))
+    return events
+
+
+def _attrs(fields: dict, mapping: CrmMapping, where: str) -> dict:
+    config = mapping.salesforce
+    attrs: dict = dict(mapping.owner_attrs(config, fields.get("OwnerId")))
+    if config.customer_field:
+        attrs["customer_id"] = fields.get(config.customer_field)
+    amount = parse_amount(fields.get("Amount"), f"{where}.sObject.Amount")
+    if amount is not None:
+        attrs.update(amount=amount, currency=fields.get("CurrencyIsoCode"))
+    if config.channel_field:
+        attrs["channel"] = fields.get(config.channel_field)
+    return {name: value for name, value in attrs.items() if value is not None}
+
+
+def _status(fields: dict, mapping: CrmMapping, where: str) -> str | None:
+    """won / lost / open from IsWon and IsClosed, or from StageName when they are not sent."""
+    is_won = _bool(fields, "IsWon", where)
+    is_closed = _bool(fields, "IsClosed", where)
+    if is_won:
+        return "won"
+    if is_closed is not None:
+        return "lost" if is_closed else "open"
+    stage = fields.get("StageName")
+    if stage is None:
+        return None
+    if stage in mapping.salesforce.won_stages:
+        return "won"
+    return "lost" if stage in mapping.salesforce.lost_stages else "open"
+
+
+def _lost_extra(fields: dict, mapping: CrmMapping, status: str) -> dict:
+    field = mapping.salesforce.lost_reason_field
+    if status != "lost" or not field or not fields.get(field):
+        return {}
+    return {"reason": fields[field]}
+
+
+def _bool(fields: dict, name: str, where: str) -> bool | None:
+    value = fields.get(name)
+    if value is None:
+        return None
+    if value in ("true", "1"):
+        return True
+    if value in ("false", "0"):
+        return False
+    raise InvalidDelivery(f"{where}.sObject.{name}: must be true or false")
+
+
+def _time(fields: dict, name: str, where: str) -> datetime | None:
+    value = fields.get(name)
+    if value is None:
+        return None
+    moment = vendor_time(value)
+    if moment is None:
+        raise InvalidDelivery(f"{where}.sObject.{name}: must be an xsd:dateTime")
+    return moment
+
+
+def _close_date(fields: dict, zone: ZoneInfo, now: datetime, where: str) -> datetime | None:
+    """Midnight of CloseDate in the reporting time zone; None if absent or still in the future.
+
+    A CloseDate is often the expected date, set ahead of time; an event in the future would be
+    refused by the contract, so the notification's own time is used instead.
+    """
+    value = fields.get("CloseDate")
+    if value is None:
+        return None
+    match = _DATE.fullmatch(value)
+    try:
+        day = datetime(*(int(part) for part in match.groups()), tzinfo=zone) if match else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise InvalidDelivery(f"{where}.sObject.CloseDate: must be an xsd:date (YYYY-MM-DD)")
+    return day if day <= now else None
