@@ -94,6 +94,10 @@ def _parse_v2(payload: dict, meta: dict) -> PipedriveDelivery:
     )
 
 
+# datetime's range ends in year 9999: larger vendor stamps are refused, never an overflow.
+_MAX_MICRO = 253_402_300_799 * 1_000_000
+
+
 def _parse_v1(payload: dict, meta: dict) -> PipedriveDelivery:
     event = payload.get("event") if isinstance(payload.get("event"), str) else ""
     verb, _, noun = event.partition(".")
@@ -104,7 +108,7 @@ def _parse_v1(payload: dict, meta: dict) -> PipedriveDelivery:
             "event (e.g. 'updated.deal') or meta.action and meta.object: required"
         )
     micro = meta.get("timestamp_micro")
-    if isinstance(micro, int) and not isinstance(micro, bool) and micro > 0:
+    if isinstance(micro, int) and not isinstance(micro, bool) and 0 < micro < _MAX_MICRO:
         at, stamp = _EPOCH + timedelta(microseconds=micro), micro
     else:
         at, stamp = vendor_time(meta.get("timestamp")), meta.get("timestamp")
