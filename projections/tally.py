@@ -71,9 +71,11 @@ class Tally:
 
     @classmethod
     def from_json(cls, raw: Iterable[Mapping[str, int]] | None) -> Tally:
+        """Reads ``[counts, reps, customers, ...]``; what follows the three (e.g. a KPI
+        bucket's applied offsets) belongs to the caller."""
         if not raw:
             return cls()
-        counts, reps, customers = raw
+        counts, reps, customers = list(raw)[:3]
         return cls(dict(counts), dict(reps), dict(customers))
 
     def __eq__(self, other: Any) -> bool:

@@ -1,14 +1,24 @@
 """Batch folds of the agents, written against plain mappings so they run without Faust.
 
 Each function takes the table(s) it owns as ``MutableMapping`` and a batch of already validated
-input, updates the tables with one write per touched key, and returns what must be sent on: KPI
-corrections (``Deltas``) and, for deals, changes to customers' won deals. Faust agents call them
-with their tables; unit tests call them with dicts.
+input, updates the tables with one write per touched key, and returns what must be sent on.
+
+Exactly-once effect over at-least-once delivery (docs/GUARANTEES.md): a worker killed mid-batch
+replays input from its last committed offset, while some of its table writes and sends from that
+input may or may not have reached Kafka. So
+
+- every correction is tagged with its origin: ``src`` (input topic kind and partition) and the input
+  offset that caused it;
+- what an input message emits is a pure function of the log up to that offset (``C(<= o) - C(< o)``
+  computed from the events each record keeps with their offsets), so a replay emits exactly the same
+  corrections whether or not the first attempt's table writes were stored;
+- each KPI bucket keeps, per ``src``, the highest offset applied to it (stored in the bucket
+  itself, so atomically with its data) and ignores corrections at or below it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 
 from projections.deal import (
@@ -25,78 +35,122 @@ from projections.tally import Tally
 from projections.timebase import BucketGrid
 from streams.routing import composite_key
 
+Entry = tuple[str, int, int, Tally]  # (src, offset, quarter, correction)
+
+
+class Corrections:
+    """Offset-tagged KPI corrections per scope key, in the order they were caused."""
+
+    __slots__ = ("by_key",)
+
+    def __init__(self) -> None:
+        self.by_key: dict[str, list[Entry]] = {}
+
+    def add(self, src: str, offset: int, deltas: Deltas) -> None:
+        for key, quarters in deltas.items():
+            entries = self.by_key.setdefault(key, [])
+            entries.extend((src, offset, quarter, tally) for quarter, tally in quarters)
+
+    def items(self) -> Iterator[tuple[str, list[Entry]]]:
+        """Entries per key in (src, offset) order: the order a bucket's applied marks rely on."""
+        for key, entries in self.by_key.items():
+            yield key, sorted(entries, key=lambda entry: (entry[0], entry[1]))
+
+    def is_empty(self) -> bool:
+        return not self.by_key
+
 
 @dataclass(frozen=True, slots=True)
 class IncomingDealEvent:
+    """A deal event as the deal agent reads it; ``event.seq`` is its offset in ``partition``."""
+
     deal_id: str
     event_id: str
     event: DealEvent
+    partition: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class CustomerWinChange:
-    """A deal's win as its customer must now see it (``win=None``: no longer a win there)."""
+    """A deal's win as its customer must now see it (``win=None``: no longer a win there).
+
+    ``source_offset`` orders the states of one deal (the deal event that produced it);
+    ``offset``/``partition`` locate the change itself on the customer-wins topic.
+    """
 
     customer_id: str
     deal_id: str
     win: CustomerWin | None
+    source_offset: int = 0
+    offset: int = 0
+    partition: int = 0
 
 
 @dataclass
 class DealBatchResult:
-    deltas: Deltas = field(default_factory=Deltas)
+    deltas: Corrections = field(default_factory=Corrections)
     customer_changes: list[CustomerWinChange] = field(default_factory=list)
 
 
-def _events_of(record: dict | None) -> list[tuple[str, DealEvent]]:
+def _events_of(record: dict | None) -> dict[str, DealEvent]:
     if not record:
-        return []
-    return [
-        (eid, DealEvent(at, seq, kind, attrs)) for eid, at, seq, kind, attrs in record["events"]
-    ]
+        return {}
+    return {eid: DealEvent(at, seq, kind, attrs) for eid, at, seq, kind, attrs in record["events"]}
 
 
-def _record_of(events: list[tuple[str, DealEvent]]) -> dict:
-    return {"events": [[eid, e.at_us, e.seq, e.kind, dict(e.attrs)] for eid, e in events]}
+def _record_of(events: dict[str, DealEvent]) -> dict:
+    ordered = sorted(events.items(), key=lambda item: item[1].seq)
+    return {"events": [[eid, e.at_us, e.seq, e.kind, dict(e.attrs)] for eid, e in ordered]}
+
+
+def _contribution_before(events: dict[str, DealEvent], offset: int, inclusive: bool):
+    return contribution_of(
+        fold_deal(e for e in events.values() if e.seq < offset or (inclusive and e.seq == offset))
+    )
 
 
 def fold_deal_batch(
     deals: MutableMapping[str, dict], batch: Iterable[IncomingDealEvent]
 ) -> DealBatchResult:
-    """Absorb new deal events, refold each touched deal once, emit its corrections."""
+    """Absorb deal events (first offset of an event id wins) and emit what each one changed."""
     by_deal: dict[str, list[IncomingDealEvent]] = {}
     for item in batch:
         by_deal.setdefault(item.deal_id, []).append(item)
     result = DealBatchResult()
     for deal_id, items in by_deal.items():
-        known = _events_of(deals.get(deal_id))
-        seen = {eid for eid, _ in known}
-        fresh = []
-        for item in items:
-            if item.event_id not in seen:
-                seen.add(item.event_id)
-                fresh.append((item.event_id, item.event))
-        if not fresh:
-            continue
-        before = contribution_of(fold_deal(e for _, e in known))
-        after = contribution_of(fold_deal([e for _, e in known] + [e for _, e in fresh]))
-        deals[deal_id] = _record_of(known + fresh)
-        if before != after:
-            add_deal(result.deltas, before, -1)
-            add_deal(result.deltas, after, +1)
-            result.customer_changes.extend(_win_changes(deal_id, before, after))
+        events = _events_of(deals.get(deal_id))
+        changed = False
+        for item in sorted(items, key=lambda i: i.event.seq):
+            known = events.get(item.event_id)
+            if known is not None and known.seq != item.event.seq:
+                continue  # a duplicate delivery: the first offset of this id is the one that counts
+            if known is None:
+                events[item.event_id] = item.event
+                changed = True
+            offset = item.event.seq
+            before = _contribution_before(events, offset, inclusive=False)
+            after = _contribution_before(events, offset, inclusive=True)
+            if before != after:
+                src = f"d{item.partition}"
+                deltas = Deltas()
+                add_deal(deltas, before, -1)
+                add_deal(deltas, after, +1)
+                result.deltas.add(src, offset, deltas)
+                result.customer_changes.extend(_win_changes(deal_id, before, after, offset))
+        if changed:
+            deals[deal_id] = _record_of(events)
     return result
 
 
-def _win_changes(deal_id: str, before, after) -> list[CustomerWinChange]:
+def _win_changes(deal_id: str, before, after, offset: int) -> list[CustomerWinChange]:
     old, new = customer_win_of(deal_id, before), customer_win_of(deal_id, after)
     if old == new:
         return []
     changes = []
     if old is not None and (new is None or new[0] != old[0]):
-        changes.append(CustomerWinChange(old[0], deal_id, None))
+        changes.append(CustomerWinChange(old[0], deal_id, None, offset))
     if new is not None:
-        changes.append(CustomerWinChange(new[0], deal_id, new[1]))
+        changes.append(CustomerWinChange(new[0], deal_id, new[1], offset))
     return changes
 
 
@@ -108,31 +162,53 @@ def win_from_json(deal_id: str, raw: list | None) -> CustomerWin | None:
     return None if raw is None else CustomerWin(raw[0], deal_id, raw[1], raw[2], raw[3])
 
 
+def _acquisition_as_of(
+    history: dict[str, list], offset: int, inclusive: bool
+) -> CustomerWin | None:
+    """The acquiring win given the changes seen before (or up to) ``offset`` of customer-wins.
+
+    Per deal the state with the highest source offset counts, so a replayed older state of a deal
+    never overrides a newer one.
+    """
+    wins = []
+    for deal_id, states in history.items():
+        visible = [s for s in states if s[0] < offset or (inclusive and s[0] == offset)]
+        if visible:
+            _, _, win = max(visible, key=lambda s: s[1])
+            if win is not None:
+                wins.append(win_from_json(deal_id, win))
+    return acquiring_win(wins)
+
+
 def fold_customer_batch(
     customers: MutableMapping[str, dict], changes: Iterable[CustomerWinChange]
-) -> Deltas:
-    """Rule 4 incrementally: move a customer's acquisition when its earliest win changes."""
+) -> Corrections:
+    """Rule 4 incrementally: move a customer's acquisition when its earliest win changes.
+
+    A customer keeps, per deal, the win states it was sent ([offset, source_offset, win]).
+    """
     by_customer: dict[str, list[CustomerWinChange]] = {}
     for change in changes:
         by_customer.setdefault(change.customer_id, []).append(change)
-    deltas = Deltas()
+    corrections = Corrections()
     for customer_id, items in by_customer.items():
-        wins = dict(customers.get(customer_id) or {})
-        before = acquiring_win(win_from_json(d, w) for d, w in wins.items())
-        for change in items:
-            if change.win is None:
-                wins.pop(change.deal_id, None)
-            else:
-                wins[change.deal_id] = win_to_json(change.win)
-        after = acquiring_win(win_from_json(d, w) for d, w in wins.items())
-        if wins:
-            customers[customer_id] = wins
-        elif customer_id in customers:
-            del customers[customer_id]
-        if before != after:
-            add_acquisition(deltas, before, -1)
-            add_acquisition(deltas, after, +1)
-    return deltas
+        history = {
+            deal: [list(s) for s in states]
+            for deal, states in (customers.get(customer_id) or {}).items()
+        }
+        for change in sorted(items, key=lambda c: c.offset):
+            states = history.setdefault(change.deal_id, [])
+            if all(s[0] != change.offset for s in states):
+                states.append([change.offset, change.source_offset, win_to_json(change.win)])
+            before = _acquisition_as_of(history, change.offset, inclusive=False)
+            after = _acquisition_as_of(history, change.offset, inclusive=True)
+            if before != after:
+                deltas = Deltas()
+                add_acquisition(deltas, before, -1)
+                add_acquisition(deltas, after, +1)
+                corrections.add(f"c{change.partition}", change.offset, deltas)
+        customers[customer_id] = history
+    return corrections
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +218,8 @@ class IncomingCall:
     at_us: int
     rep_id: str
     team_id: str
+    offset: int = 0
+    partition: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,23 +231,30 @@ class IncomingCost:
     amount: int
     team_id: str | None
     channel: str | None
+    offset: int = 0
+    partition: int = 0
 
 
 def fold_activity_batch(
     seen: MutableMapping[str, int], batch: Iterable[IncomingCall | IncomingCost]
-) -> Deltas:
-    """Calls and costs: count each event id once, straight into its scopes."""
-    deltas = Deltas()
+) -> Corrections:
+    """Calls and costs: an event id counts at the first offset it was seen at, and only there."""
+    corrections = Corrections()
     for item in batch:
         key = composite_key(item.routing_key, item.event_id)
-        if key in seen:
+        first = seen.get(key)
+        if first is None:
+            seen[key] = first = item.offset
+        if first != item.offset:
             continue
-        seen[key] = item.at_us
+        deltas = Deltas()
         if isinstance(item, IncomingCall):
             add_call(deltas, item.at_us, item.rep_id, item.team_id)
+            corrections.add(f"k{item.partition}", item.offset, deltas)
         else:
             add_cost(deltas, item.at_us, item.category, item.amount, item.team_id, item.channel)
-    return deltas
+            corrections.add(f"x{item.partition}", item.offset, deltas)
+    return corrections
 
 
 def bucket_key(scope_key: str, grid_name: str, index: int) -> str:
@@ -179,29 +264,45 @@ def bucket_key(scope_key: str, grid_name: str, index: int) -> str:
 def apply_kpi_batch(
     buckets: MutableMapping[str, list],
     live_keys: MutableMapping[str, int],
-    corrections: Iterable[tuple[str, list[tuple[int, Tally]]]],
+    corrections: Iterable[tuple[str, list[Entry]]],
     grid: BucketGrid,
 ) -> None:
-    """Add corrections to the buckets; ``live_keys`` counts each scope key's non-empty ones."""
-    merged = Deltas()
-    for scope_key, quarters in corrections:
-        for quarter, tally in quarters:
-            merged.at(scope_key, quarter).add(tally)
-    for scope_key, quarters in merged.items():
-        live = live_keys.get(scope_key, 0)
-        for (grid_name, index), update in bucket_updates(quarters, grid).items():
-            key = bucket_key(scope_key, grid_name, index)
-            raw = buckets.get(key)
-            bucket = Tally.from_json(raw)
-            bucket.add(update)
-            if bucket.is_empty():
-                if raw is not None:
-                    del buckets[key]
-                    live -= 1
-            else:
-                buckets[key] = bucket.to_json()
-                live += raw is None
-        if live > 0:
-            live_keys[scope_key] = live
-        elif scope_key in live_keys:
-            del live_keys[scope_key]
+    """Apply offset-tagged corrections to the time buckets, each (src, offset) at most once.
+
+    A bucket is stored as ``[counts, reps, customers, marks]`` where ``marks`` maps each src to
+    the highest offset applied. Buckets are kept when their tally cancels out: their marks still
+    guard against a replay. ``live_keys`` lists every scope key that ever had a bucket.
+    """
+    touched: dict[str, tuple[Tally, dict[str, int]]] = {}
+    for scope_key, entries in corrections:
+        if scope_key not in live_keys:
+            live_keys[scope_key] = 1
+        for (src, offset), quarters in _by_origin(entries):
+            for (grid_name, index), update in bucket_updates(quarters, grid).items():
+                key = bucket_key(scope_key, grid_name, index)
+                if key not in touched:
+                    raw = buckets.get(key)
+                    touched[key] = (
+                        Tally.from_json(raw),
+                        dict(raw[3]) if raw and len(raw) > 3 else {},
+                    )
+                tally, marks = touched[key]
+                if offset > marks.get(src, -1):
+                    tally.add(update)
+                    marks[src] = offset
+    for key, (tally, marks) in touched.items():
+        buckets[key] = [*tally.to_json(), marks]
+
+
+def _by_origin(entries: list[Entry]) -> Iterator[tuple[tuple[str, int], list[tuple[int, Tally]]]]:
+    """Consecutive entries of one (src, offset), as the quarter corrections they carry."""
+    group: list[tuple[int, Tally]] = []
+    origin: tuple[str, int] | None = None
+    for src, offset, quarter, tally in entries:
+        if (src, offset) != origin:
+            if group:
+                yield origin, group
+            origin, group = (src, offset), []
+        group.append((quarter, tally))
+    if group:
+        yield origin, group

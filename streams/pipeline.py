@@ -4,8 +4,10 @@ The agents (``streams.app``) only iterate batches; this class holds the topics a
 and turns messages into the inputs of the pure batch folds (``streams.folds``). Inter-agent
 messages are compact JSON written with orjson:
 
-- ``kpi-deltas`` (key: scope key): ``[[quarter, counts, reps, customers], ...]``
-- ``customer-wins`` (key: customer id): ``[deal_id, [won_at, rep, team, channel] | null]``
+- ``kpi-deltas`` (key: scope key): ``[[src, offset, quarter, counts, reps, customers], ...]``,
+  each correction tagged with the input that caused it (see ``streams.folds``)
+- ``customer-wins`` (key: customer id): ``[deal_id, [won_at, rep, team, channel] | null,
+  deal_event_offset]``
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ import orjson
 from events.codec import decode_event
 from events.models import EventPolicy, InvalidEvent
 from events.topics import TopicNames, dead_letter_headers, route
-from projections.effects import Deltas
 from projections.normalize import deal_event_of
 from projections.tally import Tally, to_micros
 from projections.timebase import BucketGrid, to_us
 from streams.folds import (
+    Corrections,
     CustomerWinChange,
     IncomingCall,
     IncomingCost,
@@ -74,14 +76,19 @@ class Pipeline:
 
     async def _fold_deals(self, valid: list) -> None:
         batch = [
-            IncomingDealEvent(event.deal_id, event.event_id, deal_event_of(event, message.offset))
+            IncomingDealEvent(
+                event.deal_id,
+                event.event_id,
+                deal_event_of(event, message.offset),
+                message.partition,
+            )
             for message, event in valid
         ]
         result = fold_deal_batch(self.tables.deals, batch)
         for change in result.customer_changes:
             await self.topics.customer_wins.send(
                 key=change.customer_id.encode(),
-                value=orjson.dumps([change.deal_id, win_to_json(change.win)]),
+                value=orjson.dumps([change.deal_id, win_to_json(change.win), change.source_offset]),
             )
         await self.send_deltas(result.deltas)
 
@@ -90,9 +97,14 @@ class Pipeline:
         for event in events:
             message = event.message
             try:
-                deal_id, win = orjson.loads(message.value)
+                deal_id, win, source_offset = orjson.loads(message.value)
                 change = CustomerWinChange(
-                    message.key.decode(), deal_id, win_from_json(deal_id, win)
+                    message.key.decode(),
+                    deal_id,
+                    win_from_json(deal_id, win),
+                    int(source_offset),
+                    message.offset,
+                    message.partition,
                 )
             except (ValueError, TypeError, AttributeError, IndexError) as exc:
                 await self.dead_letter(message, f"value: not a customer-win change ({exc})")
@@ -105,18 +117,21 @@ class Pipeline:
         for event in events:
             message = event.message
             try:
-                quarters = [
-                    (int(q), Tally(dict(counts), dict(reps), dict(customers)))
-                    for q, counts, reps, customers in orjson.loads(message.value)
+                entries = [
+                    (str(src), int(offset), int(q), Tally(dict(counts), dict(reps), dict(custs)))
+                    for src, offset, q, counts, reps, custs in orjson.loads(message.value)
                 ]
-                corrections.append((message.key.decode(), quarters))
+                corrections.append((message.key.decode(), entries))
             except (ValueError, TypeError, AttributeError) as exc:
                 await self.dead_letter(message, f"value: not a KPI correction ({exc})")
         apply_kpi_batch(self.tables.buckets, self.tables.live_keys, corrections, self.grid)
 
-    async def send_deltas(self, deltas: Deltas) -> None:
-        for key, quarters in deltas.items():
-            payload = orjson.dumps([[q, *tally.to_json()] for q, tally in quarters])
+    async def send_deltas(self, corrections: Corrections) -> None:
+        """One kpi-deltas message per scope key: its offset-tagged corrections, in order."""
+        for key, entries in corrections.items():
+            payload = orjson.dumps(
+                [[src, offset, q, *tally.to_json()] for src, offset, q, tally in entries]
+            )
             await self.topics.kpi_deltas.send(key=key.encode(), value=payload)
 
     async def _decode_or_dead_letter(self, message: Any) -> Any | None:
@@ -157,7 +172,15 @@ def _activity_of(message: Any, event: Any) -> IncomingCall | IncomingCost:
     routing_key = (message.key or b"").decode(errors="replace")
     at_us = to_us(event.occurred_at)
     if event.type == "call.logged":
-        return IncomingCall(routing_key, event.event_id, at_us, event.rep_id, event.team_id)
+        return IncomingCall(
+            routing_key,
+            event.event_id,
+            at_us,
+            event.rep_id,
+            event.team_id,
+            message.offset,
+            message.partition,
+        )
     return IncomingCost(
         routing_key,
         event.event_id,
@@ -166,4 +189,6 @@ def _activity_of(message: Any, event: Any) -> IncomingCall | IncomingCost:
         to_micros(event.amount),
         event.team_id,
         event.channel,
+        message.offset,
+        message.partition,
     )

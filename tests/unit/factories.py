@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
 
@@ -33,6 +33,7 @@ from streams.folds import (
     fold_customer_batch,
     fold_deal_batch,
 )
+from streams.routing import parse_composite_key
 from tests.support.golden import GOLDEN_AS_OF, GOLDEN_DIR
 
 UTC_GRID = BucketGrid()
@@ -154,15 +155,23 @@ def bucket_table_of(store: BucketStore) -> dict[str, list]:
 
 @dataclass
 class FoldTables:
-    """The tables of all agents as plain dicts, fed batch by batch like the pipeline does."""
+    """The tables of all agents as plain dicts, fed batch by batch like the pipeline does.
+
+    Arrival positions stand for partition offsets (one partition per topic); customer-win
+    changes get offsets of their own, in the order the deal fold emits them. ``buckets``,
+    ``live_keys`` and ``customers`` are views of the KPI content (non-empty tallies, keys with
+    one, each customer's current wins); the raw tables, applied offsets included, are the
+    ``*_rows`` fields.
+    """
 
     grid: BucketGrid = UTC_GRID
     deals: dict = field(default_factory=dict)
-    customers: dict = field(default_factory=dict)
+    customer_rows: dict = field(default_factory=dict)
     seen: dict = field(default_factory=dict)
-    buckets: dict = field(default_factory=dict)
-    live_keys: dict = field(default_factory=dict)
+    bucket_rows: dict = field(default_factory=dict)
+    key_rows: dict = field(default_factory=dict)
     arrivals: itertools.count = field(default_factory=itertools.count, repr=False)
+    win_offsets: itertools.count = field(default_factory=itertools.count, repr=False)
 
     def feed(self, batch: Sequence[tuple[int, object]]) -> None:
         """One batch of (arrival position, validated event): deals, customers, activity, KPIs."""
@@ -172,16 +181,43 @@ class FoldTables:
             if is_deal_event(e)
         ]
         result = fold_deal_batch(self.deals, deal_batch)
-        acquisitions = fold_customer_batch(self.customers, result.customer_changes)
+        changes = [replace(c, offset=next(self.win_offsets)) for c in result.customer_changes]
+        acquisitions = fold_customer_batch(self.customer_rows, changes)
         activity = fold_activity_batch(
-            self.seen, [activity_of(e) for _, e in batch if not is_deal_event(e)]
+            self.seen, [activity_of(e, seq) for seq, e in batch if not is_deal_event(e)]
         )
         corrections = [
             *result.deltas.items(),
             *acquisitions.items(),
             *activity.items(),
         ]
-        apply_kpi_batch(self.buckets, self.live_keys, corrections, self.grid)
+        apply_kpi_batch(self.bucket_rows, self.key_rows, corrections, self.grid)
+
+    @property
+    def buckets(self) -> dict[str, list]:
+        return {
+            key: row[:3]
+            for key, row in self.bucket_rows.items()
+            if not Tally.from_json(row).is_empty()
+        }
+
+    @property
+    def live_keys(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for key in self.buckets:
+            scope_key = parse_composite_key(key)[0]
+            counts[scope_key] = counts.get(scope_key, 0) + 1
+        return counts
+
+    @property
+    def customers(self) -> dict[str, dict]:
+        current = {}
+        for customer, history in self.customer_rows.items():
+            wins = {deal: max(states, key=lambda s: s[1])[2] for deal, states in history.items()}
+            wins = {deal: win for deal, win in wins.items() if win is not None}
+            if wins:
+                current[customer] = wins
+        return current
 
     def feed_all(self, events: Sequence, batch_size: int) -> FoldTables:
         """Validated events in arrival order, cut into batches of ``batch_size``."""
@@ -197,25 +233,25 @@ class FoldTables:
         return self
 
     def lookup(self, key: str, grid_name: str, index: int) -> Tally | None:
-        raw = self.buckets.get(bucket_key(key, grid_name, index))
+        raw = self.bucket_rows.get(bucket_key(key, grid_name, index))
         return None if raw is None else Tally.from_json(raw)
 
     def report_all(self, now: datetime) -> dict[str, dict]:
         out: dict[str, dict] = {}
-        for key in sorted(self.live_keys):
+        for key in sorted(self.key_rows):
             for window, kpis in (report(self.lookup, key, now, self.grid) or {}).items():
                 out[f"{key}|{window}"] = kpis
         return out
 
 
-def activity_of(e) -> IncomingCall | IncomingCost:
+def activity_of(e, offset: int = 0) -> IncomingCall | IncomingCost:
     """A call or cost as its agent receives it; the routing key is the topic key (section 7)."""
     at = to_us(e.occurred_at)
     if e.type == "call.logged":
-        return IncomingCall(e.rep_id, e.event_id, at, e.rep_id, e.team_id)
+        return IncomingCall(e.rep_id, e.event_id, at, e.rep_id, e.team_id, offset)
     amount = to_micros(e.amount)
     return IncomingCost(
-        e.team_id or "company", e.event_id, at, e.category, amount, e.team_id, e.channel
+        e.team_id or "company", e.event_id, at, e.category, amount, e.team_id, e.channel, offset
     )
 
 

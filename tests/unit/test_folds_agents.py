@@ -1,5 +1,6 @@
 """Each batch fold of ``streams.folds`` on its own: what it writes and what it sends on."""
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -10,6 +11,7 @@ from projections.normalize import deal_event_of
 from projections.tally import Tally
 from projections.timebase import BucketGrid, day_index, quarter_of
 from streams.folds import (
+    Corrections,
     CustomerWinChange,
     IncomingCall,
     IncomingDealEvent,
@@ -75,11 +77,11 @@ def win(rep="rep-1", team="team-1", channel="email", at=WON_AT, deal_id="d-1"):
 def test_a_deal_batch_tells_customers_exactly_how_the_deals_win_changed(second, changes):
     deals = {}
     first = fold_deal_batch(deals, incoming(DEAL))
-    assert first.customer_changes == [CustomerWinChange("cust-1", "d-1", win())]
+    assert first.customer_changes == [CustomerWinChange("cust-1", "d-1", win(), source_offset=1)]
     if changes is None:
         return
     result = fold_deal_batch(deals, incoming(second, first_seq=10))
-    assert result.customer_changes == changes
+    assert result.customer_changes == [replace(c, source_offset=10) for c in changes]
 
 
 @pytest.mark.parametrize(
@@ -122,11 +124,23 @@ def test_a_win_round_trips_through_its_json_form(value):
     assert win_from_json("d-1", win_to_json(value)) == value
 
 
-def acquisitions(deltas: Deltas) -> dict[str, dict[int, int]]:
+def acquisitions(corrections) -> dict[str, dict[int, int]]:
     return {
-        key: {q: t.counts["new_customers"] for q, t in quarters}
-        for key, quarters in deltas.items()
+        key: {q: t.counts["new_customers"] for _, _, q, t in entries}
+        for key, entries in corrections.items()
         if key.startswith("rep|")
+    }
+
+
+def changes_at(offset: int, *changes: CustomerWinChange) -> list[CustomerWinChange]:
+    """Changes as read from the customer-wins topic, one offset each from ``offset`` on."""
+    return [replace(c, offset=offset + i, source_offset=offset + i) for i, c in enumerate(changes)]
+
+
+def current_wins(customers: dict) -> dict:
+    return {
+        customer: {deal: max(states, key=lambda s: s[1])[2] for deal, states in history.items()}
+        for customer, history in customers.items()
     }
 
 
@@ -146,29 +160,72 @@ def test_customer_batches_move_the_acquisition_and_forget_customers_without_wins
         ([CustomerWinChange("c", "d-2", None)], {}),
         ([CustomerWinChange("c", "d-1", None)], {"rep|rep-1": {q_early: -1}}),
     ]
-    for changes, expected in steps:
-        assert acquisitions(fold_customer_batch(customers, changes)) == expected
-    assert customers == {}
+    for offset, (changes, expected) in enumerate(steps):
+        assert acquisitions(fold_customer_batch(customers, changes_at(offset, *changes))) == (
+            expected
+        )
+    assert current_wins(customers) == {"c": {"d-1": None, "d-2": None}}
 
 
 def test_several_changes_of_one_customer_in_a_batch_net_out():
     customers = {}
-    deltas = fold_customer_batch(
+    corrections = fold_customer_batch(
         customers,
-        [CustomerWinChange("c", "d-1", win()), CustomerWinChange("c", "d-1", None)],
+        changes_at(0, CustomerWinChange("c", "d-1", win()), CustomerWinChange("c", "d-1", None)),
     )
-    assert deltas.is_empty()
-    assert customers == {}
+    entries = dict(corrections.items())["rep|rep-1"]
+    assert sum(t.counts.get("new_customers", 0) for _, _, _, t in entries) == 0
+    assert current_wins(customers) == {"c": {"d-1": None}}
+
+
+def test_a_replayed_customer_change_emits_the_same_corrections_as_the_first_time():
+    customers = {}
+    changes = changes_at(0, CustomerWinChange("c", "d-1", win()))
+    first = fold_customer_batch(customers, changes)
+    replayed = fold_customer_batch(customers, changes)
+    assert (
+        acquisitions(replayed) == acquisitions(first) == {"rep|rep-1": {quarter_of(us(WON_AT)): 1}}
+    )
+
+
+def test_an_older_state_of_a_deal_replayed_after_a_newer_one_does_not_win_the_deal_back():
+    customers = {}
+    fold_customer_batch(customers, [CustomerWinChange("c", "d-1", win(), 5, offset=0)])
+    fold_customer_batch(customers, [CustomerWinChange("c", "d-1", None, 9, offset=1)])
+    replay = fold_customer_batch(customers, [CustomerWinChange("c", "d-1", win(), 5, offset=2)])
+    assert acquisitions(replay) == {}
+    assert current_wins(customers) == {"c": {"d-1": None}}
 
 
 def test_activity_is_counted_once_per_routing_key_and_event_id():
     seen = {}
     at = us(WON_AT)
-    batch = [IncomingCall("rep-1", "ev-1", at, "rep-1", "team-1")] * 3
-    deltas = fold_activity_batch(seen, batch)
-    assert dict(deltas.items())["rep|rep-1"][0][1].counts == {"calls": 1}
-    assert fold_activity_batch(seen, batch).is_empty()
-    assert list(seen.values()) == [at]
+    batch = [IncomingCall("rep-1", "ev-1", at, "rep-1", "team-1", offset=n) for n in (4, 7, 9)]
+    corrections = fold_activity_batch(seen, batch)
+    [(_, offset, _, tally)] = dict(corrections.items())["rep|rep-1"]
+    assert (offset, tally.counts) == (4, {"calls": 1})
+    assert fold_activity_batch(seen, batch[1:]).is_empty()
+    assert list(seen.values()) == [4]
+
+
+def test_a_replayed_call_counts_again_for_the_buckets_to_discard_it():
+    seen = {}
+    call = IncomingCall("rep-1", "ev-1", us(WON_AT), "rep-1", "team-1", offset=4)
+    first = fold_activity_batch(seen, [call])
+    replayed = fold_activity_batch(seen, [call])
+    assert dict(replayed.items()) == dict(first.items())
+
+
+def test_a_replayed_deal_event_emits_the_same_corrections_whether_or_not_its_write_was_stored():
+    stored, lost = {}, {}
+    fold_deal_batch(stored, incoming(DEAL[:1]))
+    fold_deal_batch(lost, incoming(DEAL[:1]))
+    first = fold_deal_batch(stored, incoming(DEAL[1:], first_seq=1))  # write stored ...
+    replay_stored = fold_deal_batch(stored, incoming(DEAL[1:], first_seq=1))  # ... then replayed
+    replay_lost = fold_deal_batch(lost, incoming(DEAL[1:], first_seq=1))  # write never stored
+    assert dict(replay_stored.deltas.items()) == dict(first.deltas.items())
+    assert dict(replay_lost.deltas.items()) == dict(first.deltas.items())
+    assert replay_stored.customer_changes == first.customer_changes
 
 
 GRID = BucketGrid()
@@ -180,57 +237,64 @@ def call_at(quarter, sign=1):
     return [(quarter, Tally({"calls": sign}, {"rep-1": sign}, {}))]
 
 
+def tagged(quarter, offset, sign=1, src="k0"):
+    return [(src, offset, quarter, Tally({"calls": sign}, {"rep-1": sign}, {}))]
+
+
+def tallies(table: dict) -> dict:
+    return {k: raw[:3] for k, raw in table.items() if not Tally.from_json(raw).is_empty()}
+
+
 @pytest.mark.parametrize(
-    ("batches", "live", "buckets"),
+    ("batches", "non_empty"),
     [
-        pytest.param([[("team|t", call_at(Q1))]], 2, 2, id="one-quarter-hour-two-grids"),
+        pytest.param([[("team|t", tagged(Q1, 0))]], 2, id="one-quarter-hour-two-grids"),
         pytest.param(
-            [[("team|t", call_at(Q1)), ("team|t", call_at(Q2))]], 3, 3, id="two-hours-one-day"
+            [[("team|t", tagged(Q1, 0)), ("team|t", tagged(Q2, 1))]], 3, id="two-hours-one-day"
         ),
         pytest.param(
-            [[("team|t", call_at(Q1)), ("team|t", call_at(Q1, -1))]],
-            None,
-            0,
-            id="cancels-within-a-batch",
+            [[("team|t", tagged(Q1, 0)), ("team|t", tagged(Q1, 1, -1))]], 0, id="cancels-in-batch"
         ),
         pytest.param(
-            [[("team|t", call_at(Q1))], [("team|t", call_at(Q1, -1))]],
-            None,
-            0,
-            id="cancels-across-batches",
+            [[("team|t", tagged(Q1, 0))], [("team|t", tagged(Q1, 1, -1))]], 0, id="cancels-across"
         ),
         pytest.param(
-            [[("team|t", call_at(Q1)), ("team|t", call_at(Q2))], [("team|t", call_at(Q2, -1))]],
-            2,
+            [
+                [("team|t", tagged(Q1, 0)), ("team|t", tagged(Q2, 1))],
+                [("team|t", tagged(Q2, 2, -1))],
+            ],
             2,
             id="one-hour-retracted",
         ),
-        pytest.param(
-            [[("team|t", call_at(Q1) + call_at(Q1 + 1, -1))]],
-            None,
-            0,
-            id="quarter-hours-netting-out-in-their-buckets-write-nothing",
-        ),
     ],
 )
-def test_apply_kpi_batch_keeps_only_non_empty_buckets_and_counts_them_per_key(
-    batches, live, buckets
+def test_apply_kpi_batch_keeps_buckets_with_their_marks_and_lists_every_key_once(
+    batches, non_empty
 ):
     table, live_keys = {}, {}
     for corrections in batches:
         apply_kpi_batch(table, live_keys, corrections, GRID)
-    assert live_keys.get("team|t") == live
-    assert len(table) == buckets
-    assert all(not Tally.from_json(raw).is_empty() for raw in table.values())
-    if live is not None:
-        assert live_keys["team|t"] == len(table)
+    assert live_keys == {"team|t": 1}
+    assert len(tallies(table)) == non_empty
+    assert all(raw[3]["k0"] >= 0 for raw in table.values())
+
+
+def test_apply_kpi_batch_applies_each_source_offset_at_most_once():
+    table, live_keys = {}, {}
+    apply_kpi_batch(table, live_keys, [("team|t", tagged(Q1, 5))], GRID)
+    apply_kpi_batch(table, live_keys, [("team|t", tagged(Q1, 5) + tagged(Q1, 3))], GRID)
+    apply_kpi_batch(table, live_keys, [("team|t", tagged(Q1, 6) + tagged(Q1, 2, src="k1"))], GRID)
+    hour = table[bucket_key("team|t", "h", Q1 // 4)]
+    assert hour == [{"calls": 3}, {"rep-1": 3}, {}, {"k0": 6, "k1": 2}]
 
 
 def test_apply_kpi_batch_writes_json_tallies_under_composite_keys():
     table, live_keys = {}, {}
     deltas = Deltas()
     add_call(deltas, us("2026-02-12T09:00:00Z"), "rep-1", "team-1")
-    apply_kpi_batch(table, live_keys, list(deltas.items()), BucketGrid("Europe/Paris"))
+    corrections = Corrections()
+    corrections.add("k0", 7, deltas)
+    apply_kpi_batch(table, live_keys, list(corrections.items()), BucketGrid("Europe/Paris"))
     key = bucket_key("team|team-1", "l", day_index(date(2026, 2, 12)))
-    assert table[key] == [{"calls": 1}, {"rep-1": 1}, {}]
-    assert live_keys == {"rep|rep-1": 3, "team|team-1": 3, "company|": 3}
+    assert table[key] == [{"calls": 1}, {"rep-1": 1}, {}, {"k0": 7}]
+    assert live_keys == {"rep|rep-1": 1, "team|team-1": 1, "company|": 1}
