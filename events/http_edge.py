@@ -8,11 +8,15 @@ never put onto the log anything the native API would refuse.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
+from events._fields import MAX_ID_LENGTH
 from events.codec import encode_event
 from events.ingest_telemetry import IngestTelemetry
 from events.models import EventPolicy, InvalidEvent, validate_event
@@ -48,17 +52,61 @@ class Refusal(Exception):
         )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refused with 413 as soon as it exceeds ``limit`` (never buffered past it)."""
+BODY_TIMEOUT_STATE = "body_timeout_s"
+"""``app.state`` attribute: seconds a client has to send the whole body (unset: no deadline)."""
+
+CLOSE = {"Connection": "close"}
+"""Header of a refusal sent before the body was read whole: the rest of it is never read, so the
+connection cannot carry another request (and a slow client cannot hold it)."""
+
+_LONGEST_LENGTH = 19  # digits: anything longer is over any limit (and past int()'s comfort zone)
+
+
+def declared_length(request: Request) -> int | None:
+    """The request's Content-Length as a number; None when absent or not a plain decimal.
+
+    A value the HTTP server let through is still checked: only ASCII digits count (``"²"`` and
+    ``"١٢"`` are ``isdigit()``), and a huge one is capped instead of converted digit by digit.
+    """
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Refusal(413, "too_large", f"request body exceeds {limit} bytes")
+    if declared is None or not (declared.isascii() and declared.isdigit()):
+        return None
+    digits = declared.lstrip("0") or "0"
+    return int(digits) if len(digits) <= _LONGEST_LENGTH else 10**_LONGEST_LENGTH
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused with 413 as soon as it exceeds ``limit`` (never buffered past it).
+
+    Whatever Content-Length says (absent, chunked, lying), the bytes are counted as they arrive.
+    A body that is not complete within the app's ``body_timeout_s`` is refused with 408. Both
+    refusals close the connection. A client that hangs up mid-body gets (were it still there)
+    499, nginx's "client closed request": its own doing, not a server error.
+    """
+    too_large = Refusal(413, "too_large", f"request body exceeds {limit} bytes", headers=CLOSE)
+    declared = declared_length(request)
+    if declared is not None and declared > limit:
+        raise too_large
+    timeout_s = getattr(request.app.state, BODY_TIMEOUT_STATE, None)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Refusal(413, "too_large", f"request body exceeds {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise too_large
+                chunks.append(chunk)
+    except TimeoutError:
+        raise Refusal(
+            408,
+            "body_timeout",
+            f"the request body did not arrive within {timeout_s:g} s",
+            headers=CLOSE,
+        ) from None
+    except ClientDisconnect:
+        raise Refusal(
+            499, "client_disconnected", "the client closed the connection mid-body"
+        ) from None
     return b"".join(chunks)
 
 
@@ -68,12 +116,12 @@ def validate_all(items: list[Any], policy: EventPolicy, names: TopicNames) -> li
     for index, item in enumerate(items):
         try:
             event = validate_event(item, policy)
+            value = _stored_form(item)
         except InvalidEvent as exc:
-            event_id = item.get("event_id") if isinstance(item, dict) else None
-            invalid.append({"index": index, "event_id": event_id, "reasons": exc.reasons})
+            invalid.append({"index": index, "event_id": _echoed_id(item), "reasons": exc.reasons})
             continue
         topic, key = route(event, names)
-        outgoing.append(Outgoing(topic, key, encode_event(item)))
+        outgoing.append(Outgoing(topic, key, value))
     if invalid:
         raise Refusal(
             422,
@@ -82,6 +130,43 @@ def validate_all(items: list[Any], policy: EventPolicy, names: TopicNames) -> li
             invalid=invalid,
         )
     return outgoing
+
+
+def _stored_form(item: dict) -> bytes:
+    """The bytes published for a valid event, or InvalidEvent when it has no JSON form.
+
+    orjson reads 1024 levels of nesting but writes only 254, so an event with a deeply nested
+    extra field passes validation yet cannot be stored; Python callers can also hand over
+    strings with lone surrogates or integers past 64 bits.
+    """
+    try:
+        return encode_event(item)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidEvent([f"event: cannot be stored as JSON ({_cut(str(exc))})"]) from None
+
+
+def _echoed_id(item: object) -> str | None:
+    """The ``event_id`` an invalid event is listed with: only a plausible id is echoed back.
+
+    Anything else (a huge string, a deeply nested array, a number) would make the error as
+    large as the payload, or impossible to encode.
+    """
+    event_id = item.get("event_id") if isinstance(item, dict) else None
+    if isinstance(event_id, str) and 0 < len(event_id) <= MAX_ID_LENGTH and _encodable(event_id):
+        return event_id
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: only Python callers can build them
+        return False
+    return True
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 async def publish_acknowledged(

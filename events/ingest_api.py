@@ -11,19 +11,29 @@ same validation and publishing steps (``events.http_edge``).
 
 from __future__ import annotations
 
-import hmac
 import logging
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import SecretStr
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from events.auth import BEARER_CHALLENGE, bearer_matches
 from events.crm.mapping import load_mapping
 from events.crm.router import create_webhook_router
-from events.http_edge import Refusal, publish_acknowledged, read_body, validate_all
+from events.http_edge import (
+    BODY_TIMEOUT_STATE,
+    Refusal,
+    publish_acknowledged,
+    read_body,
+    validate_all,
+)
 
 __all__ = ["Refusal", "create_ingest_app"]
 from events.ingest_telemetry import IngestTelemetry
@@ -76,11 +86,9 @@ def create_ingest_app(
     app = FastAPI(title="salespulse ingest", version="1", lifespan=lifespan)
     app.state.publisher = publisher
     app.state.registry = registry
+    setattr(app.state, BODY_TIMEOUT_STATE, settings.ingest_body_timeout_s)
     telemetry.instrument(app)
-
-    @app.exception_handler(Refusal)
-    async def _refused(_: Request, exc: Refusal) -> JSONResponse:
-        return exc.response()
+    _answer_every_refusal_in_json(app)
 
     @app.post(
         "/v1/events",
@@ -116,19 +124,48 @@ def create_ingest_app(
             raise Refusal(503, "broker_unavailable", str(exc)) from exc
         return {"status": "ready"}
 
-    _document_event_schema(app)
+    _complete_openapi(app, bearer_required=settings.ingest_token is not None)
     return app
 
 
-def _authorize(request: Request, token: str | None) -> None:
-    if not token:
+def _answer_every_refusal_in_json(app: FastAPI) -> None:
+    """Every refusal is ``{"error": {"code", "message", ...}}``: ours, the framework's, a crash."""
+
+    @app.exception_handler(Refusal)
+    async def _refused(_: Request, exc: Refusal) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Unknown path (404), wrong method (405, with its Allow header), ...
+        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+        return Refusal(exc.status_code, code, str(exc.detail), headers=exc.headers).response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return Refusal(400, "bad_request", "the request does not match the API").response()
+
+    @app.exception_handler(Exception)
+    async def _crashed(_: Request, exc: Exception) -> JSONResponse:
+        # Starlette re-raises after answering, so the server still logs the traceback.
+        return Refusal(
+            500,
+            "internal_error",
+            "the request could not be handled; retrying it is safe (a repeated event_id has no "
+            "effect)",
+        ).response()
+
+
+def _authorize(request: Request, token: SecretStr | None) -> None:
+    if token is None:
         return
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(), token.encode()
-    ):
-        raise Refusal(401, "unauthorized", "missing or wrong 'Authorization: Bearer <token>'")
+    if not bearer_matches(request.headers.get("authorization"), token.get_secret_value()):
+        raise Refusal(
+            401,
+            "unauthorized",
+            "missing or wrong 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": BEARER_CHALLENGE},
+        )
 
 
 def _event_list(body: bytes, max_batch: int) -> list[Any]:
@@ -147,8 +184,49 @@ def _event_list(body: bytes, max_batch: int) -> list[Any]:
     return parsed
 
 
-def _document_event_schema(app: FastAPI) -> None:
-    """Put the native event union into the OpenAPI spec the body schema refers to."""
+ERROR_SCHEMA = {
+    "title": "Error",
+    "description": "Every refusal: a stable machine-readable code and a sentence for people. "
+    "A 422 from POST /v1/events also lists each invalid event with its reasons.",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "invalid": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["index", "event_id", "reasons"],
+                        "properties": {
+                            "index": {"type": "integer", "minimum": 0},
+                            "event_id": {"type": ["string", "null"]},
+                            "reasons": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+_JSON = "application/json"
+_EVENTS_REF = "#/$defs/"
+_COMPONENTS_REF = "#/components/schemas/"
+
+
+def _complete_openapi(app: FastAPI, bearer_required: bool) -> None:
+    """Finish the spec FastAPI derives: the event schemas, error bodies, 408, bearer auth.
+
+    * the native event union goes under ``components/schemas`` (``NativeEvent`` and one schema
+      per event type), with its references rewritten to point there;
+    * every error answer of an operation that answers JSON is documented as ``Error``;
+    * operations that read a bounded body (they document 413) may also answer 408;
+    * with an ingest token configured, POST /v1/events declares the bearer scheme.
+    """
     from events.models import event_json_schema
 
     original = app.openapi
@@ -157,11 +235,43 @@ def _document_event_schema(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         schema = original()
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        event_schema = event_json_schema()
-        components.update(event_schema.pop("$defs", {}))
-        components["NativeEvent"] = event_schema
+        components = schema.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
+        event_schema = _rewrite_refs(event_json_schema())
+        schemas.update(event_schema.pop("$defs", {}))
+        schemas["NativeEvent"] = event_schema
+        schemas["Error"] = ERROR_SCHEMA
+        for operation in _operations(schema):
+            _document_errors(operation["responses"])
+        if bearer_required:
+            components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+            schema["paths"]["/v1/events"]["post"]["security"] = [{"bearer": []}]
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi
+
+
+def _rewrite_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """pydantic refers to ``#/$defs/X``; in the OpenAPI document they live at components."""
+    text = orjson.dumps(schema).decode()
+    return orjson.loads(text.replace(f'"{_EVENTS_REF}', f'"{_COMPONENTS_REF}'))
+
+
+def _operations(schema: dict[str, Any]):
+    for path_item in schema.get("paths", {}).values():
+        yield from (op for op in path_item.values() if isinstance(op, dict) and "responses" in op)
+
+
+def _document_errors(responses: dict[str, Any]) -> None:
+    answers_json = any(
+        code.startswith("2") and _JSON in (answer.get("content") or {})
+        for code, answer in responses.items()
+    )
+    if not answers_json:  # e.g. Salesforce's SOAP endpoint: its errors are SOAP faults
+        return
+    if "413" in responses:
+        responses.setdefault("408", {"description": "Request Timeout"})
+    for code, answer in responses.items():
+        if code[0] in "45" and not answer.get("content"):
+            answer["content"] = {_JSON: {"schema": {"$ref": f"{_COMPONENTS_REF}Error"}}}

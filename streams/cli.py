@@ -69,22 +69,19 @@ def ingest(
     port: Annotated[int | None, typer.Option(help="HTTP port.")] = None,
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
 ) -> None:
-    """Run the ingest HTTP API (POST /v1/events)."""
-    import uvicorn
+    """Run the ingest HTTP API (POST /v1/events).
 
+    Limits for slow or hostile clients (request head and body deadlines, head size, keep-alive,
+    concurrency) are set and documented in ``events.ingest_server``.
+    """
     from events.ingest_api import create_ingest_app
+    from events.ingest_server import serve
 
     settings = _settings(ingest_port=port, ingest_host=host)
     logging.basicConfig(level=settings.log_level)
     _ensure_topics(settings)
     app = create_ingest_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.ingest_host,
-        port=settings.ingest_port,
-        log_level=settings.log_level.lower(),
-        timeout_keep_alive=15,
-    )
+    serve(app, settings)
 
 
 @cli.command()

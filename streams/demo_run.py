@@ -84,7 +84,8 @@ def run_demo(
 
 
 def _auth(settings) -> dict[str, str]:
-    return {"Authorization": f"Bearer {settings.ingest_token}"} if settings.ingest_token else {}
+    token = settings.ingest_token
+    return {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
 
 
 def _wait_ready(client: httpx.Client, timeout_s: float) -> bool:

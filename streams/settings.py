@@ -43,9 +43,10 @@ class Settings(BaseSettings):
         "need a configured rate.",
     )
     time_zone: str = Field("UTC", description="IANA time zone of the calendar windows (mtd, qtd).")
-    ingest_token: str | None = Field(
+    ingest_token: SecretStr | None = Field(
         None,
-        description="When set, POST /v1/events requires 'Authorization: Bearer <token>'.",
+        description="When set, POST /v1/events requires 'Authorization: Bearer <token>' (compared "
+        "in constant time; never logged). Empty: no authentication.",
     )
     ingest_host: str = Field("127.0.0.1", description="Address the ingest HTTP server binds.")
     ingest_port: int = Field(8080, ge=1, le=65535, description="Port of the ingest HTTP server.")
@@ -61,6 +62,25 @@ class Settings(BaseSettings):
         15.0,
         gt=0,
         description="How long ingest waits for the broker's acknowledgement before answering 503.",
+    )
+    ingest_header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Time a client has to send a complete request line and headers, counted from "
+        "the connection's opening or its previous response; then the connection is closed "
+        "(slow-header clients, idle connections).",
+    )
+    ingest_body_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="Time a client has to send a whole request body once its headers are in; a "
+        "slower body is refused with 408 and the connection is closed (slow-body clients).",
+    )
+    ingest_max_connections: int = Field(
+        1000,
+        ge=1,
+        description="Most concurrent connections (and requests) the ingest server handles; beyond "
+        "it a request gets 503 at once (uvicorn's limit_concurrency).",
     )
     crm_mapping_file: Path | None = Field(
         None,
@@ -114,6 +134,13 @@ class Settings(BaseSettings):
         "/v1/kpis requests (default http://<worker_host>:<worker_web_port>; set it when binding "
         "0.0.0.0, e.g. http://worker-1:6066).",
     )
+    worker_read_token: SecretStr | None = Field(
+        None,
+        description="When set, a worker's /metrics and /v1/kpis require 'Authorization: Bearer "
+        "<token>' (401 otherwise; /healthz and /readyz stay open), and /v1/kpis requests forwarded "
+        "between workers carry it: every worker of a deployment needs the same value. Prometheus "
+        "then scrapes with 'authorization: {credentials_file: ...}'. Empty: no authentication.",
+    )
     data_dir: Path = Field(
         Path(".local/state/worker-0"),
         description="Directory for a worker's local table state.",
@@ -130,6 +157,14 @@ class Settings(BaseSettings):
         0.2, gt=0, description="Longest an agent waits to fill a batch before folding it."
     )
     log_level: str = Field("INFO", description="Log level of every salespulse process.")
+
+    @field_validator("ingest_token", "worker_read_token", mode="before")
+    @classmethod
+    def _empty_token_is_unset(cls, value: object) -> object:
+        # SALESPULSE_INGEST_TOKEN= (compose's ${VAR:-}) means "no token", not "the empty token".
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
 
     @field_validator("time_zone")
     @classmethod

@@ -2,6 +2,10 @@
 
 ``/v1/kpis`` is answered by the worker that owns the key; any other worker forwards the request
 once (marked with a header, so a request never bounces between workers during a rebalance).
+
+With ``worker_read_token`` set, /metrics and /v1/kpis answer 401 unless the request carries
+``Authorization: Bearer <token>`` (compared in constant time); /healthz and /readyz stay open for
+probes. A forwarded /v1/kpis request carries the worker's own token: all workers share it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import faust
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from events.auth import BEARER_CHALLENGE, bearer_matches
 from projections.query import QueryError, kpi_answer, parse_kpi_query
 from projections.readout import read_kpis
 
@@ -23,13 +28,36 @@ FORWARDED = "X-Salespulse-Forwarded"
 def register_views(app: faust.App, worker: Any) -> None:
     ownership = worker.ownership
     grid = worker.pipeline.grid
+    token = worker.settings.worker_read_token
+    secret = token.get_secret_value() if token is not None else None
+    forward_headers = {FORWARDED: "1"}
+    if secret is not None:
+        forward_headers["Authorization"] = f"Bearer {secret}"
 
-    def error(view: View, status: int, code: str, message: str) -> Response:
-        return view.json({"error": {"code": code, "message": message}}, status=status)
+    def error(
+        view: View, status: int, code: str, message: str, headers: dict | None = None
+    ) -> Response:
+        return view.json(
+            {"error": {"code": code, "message": message}}, status=status, headers=headers
+        )
+
+    def unauthorized(view: View, request: Request) -> Response | None:
+        """A 401 unless reads are open or the request carries the read token."""
+        if secret is None or bearer_matches(request.headers.get("Authorization"), secret):
+            return None
+        return error(
+            view,
+            401,
+            "unauthorized",
+            "missing or wrong 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": BEARER_CHALLENGE},
+        )
 
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
+            if (refusal := unauthorized(self, request)) is not None:
+                return refusal
             body = generate_latest(worker.registry)
             return self.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -50,6 +78,8 @@ def register_views(app: faust.App, worker: Any) -> None:
     @app.page("/v1/kpis")
     class Kpis(View):
         async def get(self, request: Request) -> Response:
+            if (refusal := unauthorized(self, request)) is not None:
+                return refusal
             try:
                 query = parse_kpi_query(request.query, datetime.now(UTC))
             except QueryError as exc:
@@ -77,7 +107,7 @@ def register_views(app: faust.App, worker: Any) -> None:
                 )
             url = f"{owner.rstrip('/')}{request.path}?{request.query_string}"
             try:
-                async with app.http_client.get(url, headers={FORWARDED: "1"}) as answer:
+                async with app.http_client.get(url, headers=forward_headers) as answer:
                     body = await answer.read()
                     return self.bytes(
                         body, status=answer.status, headers={"Content-Type": "application/json"}
