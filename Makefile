@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 WORKERS ?= 1
 export WORKERS
 
-.PHONY: help install kafka-start kafka-stop up down clean status test run lint
+.PHONY: help install kafka-start kafka-stop up down clean status test chaos run lint
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -41,8 +41,11 @@ clean: ## down, then delete Kafka data and worker state
 status: ## what runs and whether it answers
 	deploy/local/stack.sh status
 
-test: install ## the test suite; it starts and stops its own broker (127.0.0.1:19092)
+test: install ## the test suite, chaos scenarios at light sizes; own broker on 127.0.0.1:19092
 	$(VENV)/bin/python -m pytest tests/
+
+chaos: install ## the chaos scenarios (tests/chaos) at full size, with their verdicts (~15 min)
+	$(VENV)/bin/python -m pytest tests/chaos -m chaos --chaos-full
 
 run: install ## up, then feed demo events and print KPIs; the stack keeps running
 	deploy/local/stack.sh up

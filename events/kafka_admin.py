@@ -16,7 +16,12 @@ log = logging.getLogger(__name__)
 TOPIC_ALREADY_EXISTS = 36
 # The event log is the source of truth: keep it forever unless an operator decides otherwise.
 EVENT_TOPIC_CONFIG = {"retention.ms": "-1", "cleanup.policy": "delete"}
-DEAD_LETTER_CONFIG = {"retention.ms": str(90 * 24 * 3600 * 1000)}
+# Room for an event-topic message of the broker's maximum size plus the dead-letter headers.
+DEAD_LETTER_MAX_BYTES = 4 * 1024 * 1024
+DEAD_LETTER_CONFIG = {
+    "retention.ms": str(90 * 24 * 3600 * 1000),
+    "max.message.bytes": str(DEAD_LETTER_MAX_BYTES),
+}
 
 
 class TopicCreationFailed(RuntimeError):

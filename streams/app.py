@@ -22,6 +22,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from events.build_info import register_build_info
+from events.kafka_admin import DEAD_LETTER_MAX_BYTES
 from events.models import EventPolicy
 from events.topics import TopicNames
 from projections.collector import KpiCollector
@@ -62,6 +63,8 @@ def create_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         table_standby_replicas=0,
         producer_acks=-1,
+        # A dead letter carries the original bytes, which may be as large as the broker accepts.
+        producer_max_request_size=DEAD_LETTER_MAX_BYTES,
         Table=RoutedTable,
         autodiscover=False,
         web_in_thread=False,

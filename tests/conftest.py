@@ -9,6 +9,9 @@ Two sessions in one checkout take turns (a lock file), so one never wipes the ot
 
 ``topic_prefix`` (function): a topic-name prefix unique to the test, ``t-<test-name>-<uuid8>.``;
 tests create the topics they need under it, so they never see each other's data.
+
+``--chaos-full`` (or ``SALESPULSE_CHAOS=full``): run the chaos scenarios (tests/chaos, marker
+``chaos``) at their heavy sizes, as ``make chaos`` does; without it they run light (``make test``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,22 @@ TEST_KAFKA_ENV = {
     "KAFKA_STATE_DIR": str(REPO / ".local" / "test-kafka"),
 }
 LOCK_WAIT_S = 240
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Here, not in tests/chaos/conftest.py: pytest reads options from the root conftest only.
+    parser.addoption(
+        "--chaos-full",
+        action="store_true",
+        default=False,
+        help="chaos scenarios at full size (also: SALESPULSE_CHAOS=full); default: light sizes",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "chaos: failure-injection scenario on real processes (tests/chaos)"
+    )
 
 
 def run_kafka_sh(command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -281,6 +281,9 @@ clean() {
   say "deleted $KAFKA_STATE_DIR"
 }
 
+# Sourced (deploy/kafka/cluster.sh does, once per node): define the settings and functions only.
+if [[ ${BASH_SOURCE[0]} != "$0" ]]; then return 0; fi
+
 case ${1:-} in
   fetch) fetch; say "jars in $KAFKA_CACHE_DIR" ;;
   start) start ;;

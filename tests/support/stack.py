@@ -2,6 +2,10 @@
 
 Each stack gets its own topic prefix, data directories and ports, so tests never share state. The
 processes are the ``salespulse`` console script, exactly what ``make up`` runs.
+
+Chaos tests also crash them: ``Service.kill`` is a kill -9 (no shutdown, no flush, no commit), and
+``Stack.restart_worker`` starts a worker again with the same index, hence the same data directory
+(``state-<index>``) and the same table store, as an orchestrator restarting a crashed pod would.
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ class Service:
     url: str
     process: subprocess.Popen
     log_path: Path
+    index: int | None = None
+    """A worker's index: it names its data directory ``state-<index>``."""
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -60,6 +70,12 @@ class Service:
                 self.process.kill()
                 self.process.wait(10)
 
+    def kill(self) -> None:
+        """kill -9: the process gets no chance to flush, commit or close anything."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
 
 @dataclass
 class Stack:
@@ -71,6 +87,12 @@ class Stack:
     partitions: int = 4
     token: str | None = None
     time_zone: str = "UTC"
+    table_store: str | None = None
+    """``SALESPULSE_TABLE_STORE`` of the workers (e.g. ``rocksdb://``); unset: the default."""
+    replication_factor: int = 1
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """More environment for every process: other ``SALESPULSE_*`` settings, Faust's own knobs
+    (e.g. ``BROKER_SESSION_TIMEOUT``)."""
     services: list[Service] = field(default_factory=list)
 
     def env(self, **extra: str) -> dict[str, str]:
@@ -79,16 +101,22 @@ class Stack:
             "SALESPULSE_KAFKA_BOOTSTRAP": self.bootstrap,
             "SALESPULSE_TOPIC_PREFIX": self.prefix,
             "SALESPULSE_PARTITIONS": str(self.partitions),
+            "SALESPULSE_REPLICATION_FACTOR": str(self.replication_factor),
             "SALESPULSE_TIME_ZONE": self.time_zone,
             "SALESPULSE_BATCH_WITHIN_S": "0.05",
             "SALESPULSE_LOG_LEVEL": "INFO",
+            **self.extra_env,
             **extra,
         }
         if self.token:
             env["SALESPULSE_INGEST_TOKEN"] = self.token
+        if self.table_store:
+            env["SALESPULSE_TABLE_STORE"] = self.table_store
         return env
 
-    def _spawn(self, name: str, args: list[str], url: str, **env: str) -> Service:
+    def _spawn(
+        self, name: str, args: list[str], url: str, index: int | None = None, **env: str
+    ) -> Service:
         log_path = self.workdir / f"{name}.log"
         log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
@@ -98,7 +126,7 @@ class Stack:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-        service = Service(name, url, process, log_path)
+        service = Service(name, url, process, log_path, index)
         self.services.append(service)
         return service
 
@@ -109,11 +137,25 @@ class Stack:
             f"worker-{index}",
             ["worker", "--web-port", str(port)],
             f"http://127.0.0.1:{port}",
-            SALESPULSE_DATA_DIR=str(self.workdir / f"state-{index}"),
+            index,
+            SALESPULSE_DATA_DIR=str(self.data_dir(index)),
         )
         if wait:
             service.wait_ready()
         return service
+
+    def data_dir(self, index: int) -> Path:
+        return self.workdir / f"state-{index}"
+
+    def restart_worker(self, worker: Service, wait: bool = True) -> Service:
+        """Start ``worker`` again (same index, data directory and store), stopping it if alive.
+
+        The new process replaces the old one in ``services``; its web port is a new one.
+        """
+        if worker.alive:
+            worker.stop()
+        self.services.remove(worker)
+        return self.start_worker(index=worker.index, wait=wait)
 
     def start_ingest(self) -> Service:
         port = free_port()
@@ -124,6 +166,10 @@ class Stack:
     @property
     def workers(self) -> list[Service]:
         return [s for s in self.services if s.name.startswith("worker-")]
+
+    @property
+    def live_workers(self) -> list[Service]:
+        return [s for s in self.workers if s.alive]
 
     @property
     def ingest(self) -> Service:

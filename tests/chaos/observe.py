@@ -1,0 +1,214 @@
+"""Watching a stack from outside: is it quiet, who owns what, what it exports, what it replayed.
+
+"Quiet" is read from Kafka, not from the worker: the consumer group has committed the end offset of
+every topic its agents read (the three event topics, customer-wins, kpi-deltas), several checks in
+a row. A worker commits an offset only after folding what precedes it, so quiet means processed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from events.topics import TopicNames
+from tests.support.kafka import Record, read_topic
+from tests.support.stack import Stack
+
+# --- quiet -------------------------------------------------------------------------------------
+
+
+def consumed_topics(prefix: str) -> list[str]:
+    """The topics a worker's agents consume (``streams/app.py``)."""
+    internal = f"{prefix}salespulse"
+    return [
+        *TopicNames(prefix).event_topics,
+        f"{internal}.customer-wins",
+        f"{internal}.kpi-deltas",
+    ]
+
+
+async def backlog(bootstrap: str, prefix: str, partitions: int) -> dict[str, int]:
+    """Per topic: messages past the worker group's committed offsets (0 everywhere = quiet)."""
+    group = f"{prefix}salespulse"
+    topics = consumed_topics(prefix)
+    tps = [TopicPartition(topic, p) for topic in topics for p in range(partitions)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await consumer.start()
+    try:
+        await admin.start()
+        try:
+            ends = await consumer.end_offsets(tps)
+            committed = await admin.list_consumer_group_offsets(group)
+        finally:
+            await admin.close()
+    finally:
+        await consumer.stop()
+    left = dict.fromkeys(topics, 0)
+    for tp in tps:
+        done = committed.get(tp)
+        position = done.offset if done is not None and done.offset >= 0 else 0
+        left[tp.topic] += max(0, ends[tp] - position)
+    return left
+
+
+@dataclass
+class Settled:
+    quiet: bool
+    seconds: float
+    backlog: dict[str, int]
+    owners: dict[str, list[int]]
+    """Per live worker URL, the partitions it owns at the end (from /readyz)."""
+
+    def describe(self) -> str:
+        return (
+            f"settled={self.quiet} after {self.seconds:.1f}s, backlog {self.backlog}, "
+            f"partitions owned {self.owners}"
+        )
+
+
+def settle(stack: Stack, timeout_s: float, stable_checks: int = 3) -> Settled:
+    """Wait until the group is quiet and the live workers together own every partition, ready.
+
+    Broker hiccups and rebalances count as "not yet"; gives up after ``timeout_s``.
+    """
+    started = time.monotonic()
+    streak, last, owners = 0, {}, {}
+    while True:
+        owners = owned_partitions(w.url for w in stack.live_workers)
+        try:
+            last = asyncio.run(backlog(stack.bootstrap, stack.prefix, stack.partitions))
+            fine = not any(last.values())
+        except Exception as exc:  # noqa: BLE001 - e.g. a broker restarting: keep polling
+            last, fine = {"error": repr(exc)}, False
+        everything_owned = sorted(p for ps in owners.values() for p in ps) == list(
+            range(stack.partitions)
+        )
+        streak = streak + 1 if fine and everything_owned else 0
+        waited = time.monotonic() - started
+        if streak >= stable_checks or waited > timeout_s:
+            return Settled(streak >= stable_checks, waited, last, owners)
+        time.sleep(1)
+
+
+def owned_partitions(urls: Iterable[str]) -> dict[str, list[int]]:
+    """Partitions each worker owns now; a worker not ready (503) or unreachable owns none."""
+    owners = {}
+    for url in urls:
+        try:
+            answer = httpx.get(f"{url}/readyz", timeout=3)
+            owners[url] = answer.json().get("partitions", []) if answer.status_code == 200 else []
+        except (httpx.TransportError, ValueError):
+            owners[url] = []
+    return owners
+
+
+def wait_owning(url: str, at_least: int, timeout_s: float) -> float | None:
+    """Seconds until the worker at ``url`` is ready and owns ``at_least`` partitions, or None."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if len(owned_partitions([url])[url]) >= at_least:
+            return time.monotonic() - started
+        time.sleep(0.2)
+    return None
+
+
+# --- the log, read back ------------------------------------------------------------------------
+
+
+def read_log(bootstrap: str, prefix: str) -> list[Record]:
+    """Every record of the three event topics (a topic's records in offset order)."""
+    records: list[Record] = []
+    for topic in TopicNames(prefix).event_topics:
+        records += asyncio.run(read_topic(bootstrap, topic, timeout_s=60))
+    return records
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+
+def scrape_kpi_series(url: str) -> dict[tuple[str, str, str, str], float]:
+    """``sales_*`` KPI samples of one worker as (kpi, scope, id, window) -> value."""
+    text = httpx.get(f"{url}/metrics", timeout=15).text
+    series = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith("sales_") and "window" in sample.labels:
+                labels = sample.labels
+                key = (
+                    sample.name.removeprefix("sales_"),
+                    labels["scope"],
+                    labels["id"],
+                    labels["window"],
+                )
+                series[key] = sample.value
+    return series
+
+
+def metric_total(url: str, name: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=15).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    )
+
+
+# --- table recovery, from the worker's log -----------------------------------------------------
+
+_TABLE_ROW = re.compile(r"^\|\s*(\S+)\s*\|\s*(\d+)\s*\|\s*(-?\d+)\s*\|\s*$")
+
+
+@dataclass
+class Replay:
+    """Changelog records a worker read back to rebuild its tables during one start."""
+
+    replayed: int
+    changelog: int
+    """Records in the changelog partitions it recovered (what a replay of everything reads)."""
+    recoveries: int
+
+
+def replay_since(log_path: Path, offset: int) -> Replay:
+    """Sum Faust's recovery tables ("Highwater - Active", "Reading Starts At - Active") logged
+    after byte ``offset`` of a worker's log: records read = highwater - start offset."""
+    text = log_path.read_bytes()[offset:].decode(errors="replace")
+    replayed = changelog = recoveries = 0
+    highwater: dict[tuple[str, int], int] = {}
+    for block in re.split(r"(?=\+Highwater - Active|\+Reading Starts At - Active)", text):
+        rows = _table_rows(block)
+        if block.startswith("+Highwater - Active"):
+            highwater = rows
+        elif block.startswith("+Reading Starts At - Active") and highwater:
+            recoveries += 1
+            for tp, hw in highwater.items():
+                start = rows.get(tp, -1)
+                replayed += max(0, hw - start)
+                changelog += hw + 1
+            highwater = {}
+    return Replay(replayed, changelog, recoveries)
+
+
+def _table_rows(block: str) -> dict[tuple[str, int], int]:
+    rows: dict[tuple[str, int], int] = {}
+    topic = ""
+    for line in block.splitlines()[1:]:
+        if line.startswith("[") or not line.strip():
+            break  # the next log line: end of the table
+        match = _TABLE_ROW.match(line)
+        if not match or match.group(2) == "partition":
+            continue
+        if match.group(1) != "〃":
+            topic = match.group(1)
+        rows[(topic, int(match.group(2)))] = int(match.group(3))
+    return rows

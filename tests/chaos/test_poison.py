@@ -1,0 +1,150 @@
+"""Scenario 3: poison on every event topic, scattered through a valid stream. Each poison message
+goes to the dead-letter topic with its reason and origin, the worker keeps going (same process),
+and every valid event still counts exactly."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import orjson
+import pytest
+
+from events.topics import (
+    DLQ_REASON,
+    DLQ_SOURCE_OFFSET,
+    DLQ_SOURCE_PARTITION,
+    DLQ_SOURCE_TOPIC,
+    TopicNames,
+)
+from tests.chaos.audit import settled_audit
+from tests.chaos.feed import produce_now
+from tests.chaos.history import CHAOS_AS_OF, routed, size_history, validated
+from tests.chaos.observe import metric_total, settle
+from tests.support.kafka import read_topic
+
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(900)]
+
+ONE_MB = 1_000_000
+AT = "2026-03-20T10:00:00Z"
+
+
+def _one_mb_json(event: dict, field: str) -> bytes:
+    """``event`` as JSON of exactly 1 MB, padded in ``field`` (invalid: far too long)."""
+    bare = len(orjson.dumps({**event, field: ""}))
+    return orjson.dumps({**event, field: "x" * (ONE_MB - bare)})
+
+
+def poison_for(names: TopicNames) -> list[tuple[str, str, bytes | None, bytes, str]]:
+    """(kind, topic, key, value, a fragment the dead letter's reason must contain)."""
+    deal = {
+        "event_id": "poison-deal",
+        "type": "deal.created",
+        "occurred_at": AT,
+        "deal_id": "poison-deal-1",
+        "rep_id": "rep-1",
+        "team_id": "team-0",
+        "customer_id": "poison-customer",
+        "amount": 100.0,
+    }
+    call = {
+        "event_id": "poison-call",
+        "type": "call.logged",
+        "occurred_at": AT,
+        "rep_id": "rep-2",
+        "team_id": "team-0",
+    }
+    cost = {
+        "event_id": "poison-cost",
+        "type": "cost.incurred",
+        "occurred_at": AT,
+        "category": "marketing",
+        "amount": 50.0,
+        "team_id": "team-1",
+    }
+    out = []
+    for name, topic, event, key, missing, mistyped in (
+        ("deal", names.deal_events, deal, "poison-deal-1", "customer_id", ("amount", "1200.5")),
+        ("call", names.call_events, call, "rep-2", "rep_id", ("team_id", 7)),
+        ("cost", names.cost_events, cost, "team-1", "category", ("amount", True)),
+    ):
+        k = key.encode()
+
+        def variant(kind: str, body: dict, _name=name) -> dict:
+            return {**body, "event_id": f"poison-{_name}-{kind}"}
+
+        schema = {f: v for f, v in variant("schema", event).items() if f != missing}
+        out += [
+            (f"{name}/not-json", topic, k, b'{"event_id": "poison-' + k + b'", "type": ', "JSON"),
+            (f"{name}/wrong-schema", topic, k, orjson.dumps(schema), missing),
+            (
+                f"{name}/wrong-types",
+                topic,
+                k,
+                orjson.dumps({**variant("types", event), mistyped[0]: mistyped[1]}),
+                mistyped[0],
+            ),
+            (f"{name}/1mb", topic, k, _one_mb_json(variant("1mb", event), "event_id"), "event_id"),
+            (f"{name}/empty-key", topic, b"", orjson.dumps(variant("empty-key", event)), "key"),
+        ]
+    return out
+
+
+def test_poison_on_every_topic_is_dead_lettered_with_reasons_and_nothing_else_is_lost(
+    chaos_stack, size
+):
+    seed = 303
+    rng = random.Random(seed)
+    events = size_history(size(3_000, 15_000), seed=seed)
+    stack = chaos_stack(workers=1, ingest=False)
+    worker = stack.workers[0]
+    names = TopicNames(stack.prefix)
+    poison = poison_for(names)
+    assert len(poison) == 15
+
+    records = routed(events, names)
+    for _, topic, key, value, _ in poison:
+        records.insert(rng.randrange(len(records) + 1), (topic, key, value))
+    started = time.monotonic()
+    produce_now(stack.bootstrap, records)
+    settled = settle(stack, timeout_s=size(120, 300))
+
+    dead = asyncio.run(read_topic(stack.bootstrap, names.dead_letters, timeout_s=60))
+    result = settled_audit(
+        "3 poison on every topic",
+        worker.url,
+        validated(events),
+        CHAOS_AS_OF,
+        facts={
+            "poison": len(poison),
+            "dead_letters": len(dead),
+            "settled_s": round(time.monotonic() - started, 1),
+            "worker": "alive" if worker.alive else "DIED",
+            "agent_crashes": worker.log_path.read_text(errors="replace").count("Crashed reason="),
+        },
+    )
+
+    assert worker.alive, f"the worker died:\n{worker.log_tail()}"
+    assert settled.quiet, settled.describe()
+    problems = []
+    by_value = {(r.headers.get(DLQ_SOURCE_TOPIC, b"").decode(), r.value): r for r in dead}
+    for kind, topic, key, value, fragment in poison:
+        letter = by_value.get((topic, value))
+        if letter is None:
+            problems.append(f"{kind}: no dead letter")
+            continue
+        reason = letter.headers.get(DLQ_REASON, b"").decode()
+        if fragment not in reason:
+            problems.append(f"{kind}: reason {reason[:120]!r} does not mention {fragment!r}")
+        if letter.key != key:
+            problems.append(f"{kind}: dead letter key {letter.key!r}, sent {key!r}")
+        if not letter.headers.get(DLQ_SOURCE_PARTITION) or not letter.headers.get(
+            DLQ_SOURCE_OFFSET
+        ):
+            problems.append(f"{kind}: no source partition/offset headers")
+    assert problems == [], problems
+    assert len(dead) == len(poison), "only the poison is dead-lettered, once each"
+    assert metric_total(worker.url, "salespulse_dead_letters_total") == len(poison)
+    assert (result.lost, result.double_counted) == (0, 0), result.summary()
+    assert result.exact, result.summary()
