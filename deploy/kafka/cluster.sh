@@ -49,7 +49,8 @@ bootstrap() {
 }
 
 check_node() {
-  [[ ${1:-} =~ ^[1-9][0-9]*$ ]] && (($1 <= NODES)) || cluster_die "node must be 1 to $NODES"
+  if [[ ${1:-} =~ ^[1-9][0-9]*$ ]] && (($1 <= NODES)); then return 0; fi
+  cluster_die "node must be 1 to $NODES"
 }
 
 # Runs "$@" in a subshell where kafka.sh's settings and functions describe node $1.

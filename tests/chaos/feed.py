@@ -30,10 +30,6 @@ class PostLog:
     slowest_s: float = 0.0
     """The longest a single request took to be answered."""
 
-    def first_and_last(self, status: int) -> tuple[float, float] | None:
-        times = [t for t, s in self.answers if s == status]
-        return (times[0], times[-1]) if times else None
-
 
 def post_events(
     url: str,

@@ -70,9 +70,13 @@ class Settled:
     """Per live worker URL, the partitions it owns at the end (from /readyz)."""
 
     def describe(self) -> str:
+        if self.quiet:
+            return f"quiet after {self.seconds:.1f}s, partitions owned {self.owners}"
+        left = {".".join(t.split(".")[-2:]): n for t, n in self.backlog.items() if n}
         return (
-            f"settled={self.quiet} after {self.seconds:.1f}s, backlog {self.backlog}, "
-            f"partitions owned {self.owners}"
+            f"not quiet within {self.seconds:.0f}s: messages read but not committed (or not read) "
+            f"by the worker group {left or self.backlog}; partitions owned {self.owners}. "
+            "A consumer stalled or fell behind."
         )
 
 
