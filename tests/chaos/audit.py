@@ -13,10 +13,12 @@ events that were accepted (acknowledged by ingest or by the broker):
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 
@@ -25,12 +27,29 @@ from projections.recompute import recompute
 from projections.timebase import BucketGrid
 from tests.support.kpis import kpi_mismatches
 
+REPO = Path(__file__).resolve().parents[2]
 LEDGER_KPIS = ("opportunities", "deals_won", "deals_lost", "calls")
 LEDGER_WINDOW = "30d"
 SCOPES = ("company", "team", "rep", "channel")
 
 RESULTS: list[Audit] = []
 """Every audit of the session, printed in pytest's terminal summary (tests/chaos/conftest.py)."""
+
+VERDICTS_LOG = Path(
+    os.environ.get("SALESPULSE_CHAOS_VERDICTS", REPO / ".local" / "chaos" / "verdicts.log")
+)
+"""Every verdict is also appended here, so that none is lost with an interrupted session."""
+
+
+def record(result: Audit) -> None:
+    """Keep ``result`` for the session summary, print it and append it to ``VERDICTS_LOG``."""
+    RESULTS.append(result)
+    text = result.summary()
+    print(text)
+    VERDICTS_LOG.parent.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with VERDICTS_LOG.open("a", encoding="utf-8") as log:
+        log.write(f"{stamp} {text}\n")
 
 
 # --- the verdict -------------------------------------------------------------------------------
@@ -123,11 +142,11 @@ def audit(
     as_of: datetime,
     deliveries: int | None = None,
     grid: BucketGrid | None = None,
-    record: bool = True,
+    keep: bool = True,
 ) -> Audit:
     """Compare a worker's answers with a recomputation over ``accepted`` (typed, arrival order).
 
-    ``record``: print the summary and keep it for the session's terminal summary.
+    ``keep``: ``record`` it (session summary, stdout, ``VERDICTS_LOG``).
     """
     grid = grid or BucketGrid("UTC")
     store = recompute(accepted, grid)
@@ -165,9 +184,8 @@ def audit(
                     ledger.counted += g
                     ledger.lost += max(0, w - g)
                     ledger.double_counted += max(0, g - w)
-    if record:
-        RESULTS.append(result)
-        print(result.summary())
+    if keep:
+        record(result)
     return result
 
 
@@ -210,10 +228,9 @@ def settled_audit(
     the last one is recorded and printed, with the scenario's ``facts``."""
     deadline = time.monotonic() + settle_s
     while True:
-        result = audit(scenario, base_url, accepted, as_of, deliveries, record=False)
+        result = audit(scenario, base_url, accepted, as_of, deliveries, keep=False)
         result.facts.update(facts or {})
         if result.exact or time.monotonic() > deadline:
-            RESULTS.append(result)
-            print(result.summary())
+            record(result)
             return result
         time.sleep(2)

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import pytest
 
-from tests.chaos.audit import RESULTS
+from tests.chaos.audit import RESULTS, VERDICTS_LOG
 from tests.chaos.brokers import DedicatedBroker, KraftCluster
 from tests.support.stack import Stack
 
@@ -105,3 +105,4 @@ def pytest_terminal_summary(terminalreporter) -> None:
     terminalreporter.section("chaos verdicts")
     for result in RESULTS:
         terminalreporter.write_line(result.summary())
+    terminalreporter.write_line(f"(also appended to {VERDICTS_LOG})")

@@ -51,7 +51,8 @@ def test_a_killed_broker_gets_503s_never_false_202s_and_loses_nothing_acknowledg
         worker = stack.restart_worker(worker, wait=False)
     settled = settle(stack, timeout_s=size(150, 300))
 
-    stored = {event_id_of(r.value) for r in read_log(broker.bootstrap, stack.prefix)}
+    records = read_log(broker.bootstrap, stack.prefix)
+    stored = {event_id_of(r.value) for r in records}
     acknowledged = {e["event_id"] for e in post_log.accepted}
     false_acks = [t for t, s in post_log.answers if s == 202 and down_from + 1 < t < restart_from]
     after_up = [t - up_at for t, s in post_log.answers if s == 202 and t > up_at]
@@ -68,6 +69,8 @@ def test_a_killed_broker_gets_503s_never_false_202s_and_loses_nothing_acknowledg
             "broker_restart_s": round(restart_s, 1),
             "first_202_after_up_s": round(after_up[0], 1) if after_up else None,
             "acked_not_stored": len(acknowledged - stored),
+            "log_records": len(records),
+            "stored_twice": len(records) - len(stored),
             "stored_not_acked": len(stored - acknowledged),
             "worker_died": worker_died,
             "settled_s": round(settled.seconds, 1),

@@ -51,7 +51,8 @@ def test_losing_one_of_three_brokers_mid_stream_loses_nothing_acknowledged(
     settled = settle(stack, timeout_s=size(150, 300))
 
     after = asyncio.run(describe_partitions(cluster.bootstrap, deal_topic))
-    stored = {event_id_of(r.value) for r in read_log(cluster.bootstrap, stack.prefix)}
+    records = read_log(cluster.bootstrap, stack.prefix)
+    stored = {event_id_of(r.value) for r in records}
     acknowledged = {e["event_id"] for e in post_log.accepted}
     result = settled_audit(
         "6 3-node cluster, one node killed",
@@ -67,6 +68,8 @@ def test_losing_one_of_three_brokers_mid_stream_loses_nothing_acknowledged(
             "fed_after_kill_s": round(time.monotonic() - killed_at, 1),
             "leaders_after": [p["leader"] for p in after],
             "acked_not_stored": len(acknowledged - stored),
+            "log_records": len(records),
+            "stored_twice": len(records) - len(stored),
             "worker_died": worker_died,
             "settled_s": round(settled.seconds, 1),
         },
