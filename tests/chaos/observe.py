@@ -140,24 +140,6 @@ def read_log(bootstrap: str, prefix: str) -> list[Record]:
 # --- metrics -----------------------------------------------------------------------------------
 
 
-def scrape_kpi_series(url: str) -> dict[tuple[str, str, str, str], float]:
-    """``sales_*`` KPI samples of one worker as (kpi, scope, id, window) -> value."""
-    text = httpx.get(f"{url}/metrics", timeout=15).text
-    series = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name.startswith("sales_") and "window" in sample.labels:
-                labels = sample.labels
-                key = (
-                    sample.name.removeprefix("sales_"),
-                    labels["scope"],
-                    labels["id"],
-                    labels["window"],
-                )
-                series[key] = sample.value
-    return series
-
-
 def metric_total(url: str, name: str) -> float:
     text = httpx.get(f"{url}/metrics", timeout=15).text
     return sum(

@@ -16,8 +16,8 @@ import pytest
 from tests.chaos.audit import settled_audit
 from tests.chaos.feed import Feeder
 from tests.chaos.history import size_history, validated
-from tests.chaos.observe import scrape_kpi_series, settle, wait_owning
-from tests.support.kpis import eventually
+from tests.chaos.observe import settle, wait_owning
+from tests.support.kpis import eventually, scrape_kpi_series
 
 # Left out of `make test`: in 1 of 3 runs on a loaded machine, after the killed worker came back
 # the group settled with one worker owning every partition while 118 cost events stayed

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from events.demo import DemoCompany
 from events.models import EventPolicy, validate_event
@@ -14,7 +13,7 @@ from projections.recompute import recompute
 from projections.timebase import BucketGrid
 from tests.e2e.test_golden import post_golden_through_api
 from tests.support.golden import golden_expected
-from tests.support.kpis import compare_all, eventually
+from tests.support.kpis import compare_all, eventually, scrape_kpi_series
 
 pytestmark = pytest.mark.e2e
 
@@ -30,24 +29,6 @@ def test_either_of_two_workers_answers_every_golden_kpi_exactly(make_stack):
             lambda w=worker: compare_all(w.url, expected["kpis"], expected["as_of"])
         )
         assert problems == [], worker.name
-
-
-def scrape_series(url: str) -> dict[tuple[str, str, str, str], float]:
-    """``sales_*`` KPI samples of one worker as (kpi, scope, id, window) -> value."""
-    text = httpx.get(f"{url}/metrics", timeout=10).text
-    series = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name.startswith("sales_") and "window" in sample.labels:
-                labels = sample.labels
-                key = (
-                    sample.name.removeprefix("sales_"),
-                    labels["scope"],
-                    labels["id"],
-                    labels["window"],
-                )
-                series[key] = sample.value
-    return series
 
 
 def expected_series(events: list[dict], now: datetime) -> dict[tuple[str, str, str, str], float]:
@@ -70,7 +51,7 @@ def test_each_live_kpi_series_is_exported_by_exactly_one_of_two_workers(make_sta
             assert client.post("/v1/events", json=events[start : start + 1000]).status_code == 202
 
     def check() -> list[str]:
-        scraped = [scrape_series(worker.url) for worker in stack.workers]
+        scraped = [scrape_kpi_series(worker.url) for worker in stack.workers]
         want = expected_series(events, datetime.now(UTC))
         problems = [f"{key} on both workers" for key in scraped[0].keys() & scraped[1].keys()]
         union = {**scraped[0], **scraped[1]}
@@ -84,4 +65,4 @@ def test_each_live_kpi_series_is_exported_by_exactly_one_of_two_workers(make_sta
         return problems[:20]
 
     assert eventually(check) == []
-    assert all(scrape_series(worker.url) for worker in stack.workers), "both workers own keys"
+    assert all(scrape_kpi_series(worker.url) for worker in stack.workers), "both workers own keys"

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def kpi_mismatches(got: dict, want: dict) -> list[str]:
@@ -51,3 +52,21 @@ def eventually(
         if not problems or time.monotonic() > deadline:
             return problems
         time.sleep(pause_s)
+
+
+def scrape_kpi_series(url: str) -> dict[tuple[str, str, str, str], float]:
+    """``sales_*`` KPI samples of one worker's /metrics as (kpi, scope, id, window) -> value."""
+    text = httpx.get(f"{url}/metrics", timeout=15).text
+    series = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith("sales_") and "window" in sample.labels:
+                labels = sample.labels
+                key = (
+                    sample.name.removeprefix("sales_"),
+                    labels["scope"],
+                    labels["id"],
+                    labels["window"],
+                )
+                series[key] = sample.value
+    return series
