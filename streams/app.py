@@ -27,6 +27,7 @@ from events.models import EventPolicy
 from events.topics import TopicNames
 from projections.collector import KpiCollector
 from projections.timebase import BucketGrid
+from streams.durable_commit import SalespulseApp
 from streams.ownership import Ownership
 from streams.pipeline import Pipeline
 from streams.routing import RoutedTable, declare_routed_table, routing_of_composite
@@ -49,7 +50,7 @@ class Worker:
 def create_app(settings: Settings) -> faust.App:
     """Build a worker's Faust app; the ``Worker`` parts hang off ``app.salespulse``."""
     names = TopicNames(settings.topic_prefix)
-    app = faust.App(
+    app = SalespulseApp(
         f"{settings.topic_prefix}salespulse",
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
         store=settings.table_store,
@@ -63,6 +64,9 @@ def create_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         table_standby_replicas=0,
         producer_acks=-1,
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_heartbeat_interval=settings.worker_heartbeat_interval_s,
+        broker_request_timeout=settings.worker_request_timeout_s,
         # A dead letter carries the original bytes, which may be as large as the broker accepts.
         producer_max_request_size=DEAD_LETTER_MAX_BYTES,
         Table=RoutedTable,

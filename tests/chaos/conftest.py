@@ -19,10 +19,13 @@ from tests.support.stack import Stack, StackFactory
 
 T = TypeVar("T")
 
-# A crashed worker's partitions move once the group drops it: after Faust's broker session timeout
-# (60 s by default). 6 s (the broker's minimum) keeps each crash short; Faust heartbeats from
-# its consumer thread, so a busy agent does not miss them.
-CHAOS_WORKER_ENV = {"BROKER_SESSION_TIMEOUT": "6", "BROKER_HEARTBEAT_INTERVAL": "1.5"}
+# A crashed worker's partitions move once the group drops it: after the session timeout (10 s by
+# default). 6 s (the broker's minimum) keeps each crash short; Faust heartbeats from its consumer
+# thread, so a busy agent does not miss them.
+CHAOS_WORKER_ENV = {
+    "SALESPULSE_WORKER_SESSION_TIMEOUT_S": "6",
+    "SALESPULSE_WORKER_HEARTBEAT_INTERVAL_S": "1.5",
+}
 
 
 @pytest.fixture(scope="session")

@@ -93,7 +93,7 @@ class Stack:
     replication_factor: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
     """More environment for every process: other ``SALESPULSE_*`` settings, Faust's own knobs
-    (e.g. ``BROKER_SESSION_TIMEOUT``)."""
+    (e.g. ``SALESPULSE_WORKER_SESSION_TIMEOUT_S``)."""
     services: list[Service] = field(default_factory=list)
 
     def env(self, **extra: str) -> dict[str, str]:
