@@ -178,6 +178,13 @@ class Settings(BaseSettings):
         "after a rebalance: a request lost to a dying broker holds a worker up this long at most "
         "(Faust's default is 90 s). At least the session timeout.",
     )
+    worker_stuck_after_s: float = Field(
+        180.0,
+        ge=0,
+        description="A worker that stays unready (rebalancing or recovering tables) this long "
+        "without recovery progress reports itself unhealthy: /healthz answers 503, so that a "
+        "liveness probe restarts it (a restart is a safe replay). 0: never.",
+    )
     log_level: str = Field("INFO", description="Log level of every salespulse process.")
 
     @field_validator("ingest_token", "worker_read_token", mode="before")
