@@ -67,6 +67,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.worker_session_timeout_s,
         broker_heartbeat_interval=settings.worker_heartbeat_interval_s,
         broker_request_timeout=settings.worker_request_timeout_s,
+        consumer_metadata_max_age_ms=int(settings.worker_metadata_max_age_s * 1000),
         # A dead letter carries the original bytes, which may be as large as the broker accepts.
         producer_max_request_size=DEAD_LETTER_MAX_BYTES,
         Table=RoutedTable,

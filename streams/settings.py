@@ -178,6 +178,14 @@ class Settings(BaseSettings):
         "after a rebalance: a request lost to a dying broker holds a worker up this long at most "
         "(Faust's default is 90 s). At least the session timeout.",
     )
+    worker_metadata_max_age_s: float = Field(
+        15.0,
+        gt=0,
+        description="How often a worker refreshes topic metadata. A group assignment made while "
+        "a topic's metadata was missing (a broker just restarted) leaves that topic's partitions "
+        "to nobody until a refresh shows them and the group rebalances: this bounds that gap "
+        "(Faust's default is 5 minutes).",
+    )
     worker_stuck_after_s: float = Field(
         180.0,
         ge=0,

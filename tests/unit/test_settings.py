@@ -52,9 +52,11 @@ def test_the_app_passes_the_group_timeouts_to_faust(tmp_path):
             worker_session_timeout_s=8,
             worker_heartbeat_interval_s=2,
             worker_request_timeout_s=20,
+            worker_metadata_max_age_s=7.5,
             data_dir=tmp_path,
         )
     )
+    assert app.conf.consumer_metadata_max_age_ms == 7500
     assert app.conf.broker_session_timeout == 8
     assert app.conf.broker_heartbeat_interval == 2
     assert app.conf.broker_request_timeout == 20
