@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from streams.settings import Settings
+from streams.tools.cli_kpis import kpis
 
 cli = typer.Typer(
     help="salespulse: live sales KPIs from CRM events.", no_args_is_help=True, add_completion=False
@@ -98,6 +99,9 @@ def demo(
     from streams.demo_run import run_demo
 
     raise typer.Exit(run_demo(Settings(), ingest_url, worker_url, days, live_seconds, seed))
+
+
+cli.command("kpis")(kpis)
 
 
 def main() -> None:

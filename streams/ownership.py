@@ -62,5 +62,11 @@ class Ownership:
                 return str(url)
         return None
 
+    def peer_urls(self) -> list[str]:
+        """Web URLs of the other workers of the group (from the shared assignment)."""
+        mine = self.my_url()
+        urls = {str(url) for url in self._app.router.tables_metadata()}
+        return sorted(url for url in urls if url != mine)
+
     def my_url(self) -> str:
         return str(self._app.conf.canonical_url)

@@ -19,7 +19,13 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from events.auth import BEARER_CHALLENGE, bearer_matches
-from projections.query import QueryError, kpi_answer, parse_kpi_query
+from projections.query import (
+    QueryError,
+    key_listing,
+    kpi_answer,
+    parse_kpi_query,
+    parse_scope_filter,
+)
 from projections.readout import read_kpis
 
 FORWARDED = "X-Salespulse-Forwarded"
@@ -114,3 +120,40 @@ def register_views(app: faust.App, worker: Any) -> None:
                     )
             except aiohttp.ClientError as exc:
                 return error(self, 503, "owner_unavailable", f"forwarding failed: {exc}")
+
+    @app.page("/v1/keys")
+    class Keys(View):
+        """Every known (scope, id), for tools that list or rank (``salespulse kpis``).
+
+        A worker lists the keys it owns and, unless the request was forwarded, asks every other
+        worker of the group once for theirs; ``complete`` is false when one could not answer.
+        """
+
+        async def get(self, request: Request) -> Response:
+            if (refusal := unauthorized(self, request)) is not None:
+                return refusal
+            try:
+                scope = parse_scope_filter(request.query)
+            except QueryError as exc:
+                return error(self, 400, "bad_request", str(exc))
+            if not ownership.is_ready():
+                return error(self, 503, "not_ready", "rebalancing or recovering tables")
+            keys = key_listing(ownership.owned_keys(), scope)
+            complete = True
+            if not request.headers.get(FORWARDED):
+                for url in ownership.peer_urls():
+                    peer = await self._peer_keys(url, request.query_string)
+                    complete = complete and peer is not None
+                    keys += peer or []
+            return self.json({"keys": keys, "complete": complete})
+
+        async def _peer_keys(self, url: str, query_string: str) -> list | None:
+            try:
+                async with app.http_client.get(
+                    f"{url.rstrip('/')}/v1/keys?{query_string}", headers=forward_headers
+                ) as answer:
+                    if answer.status != 200:
+                        return None
+                    return (await answer.json()).get("keys")
+            except (aiohttp.ClientError, ValueError):
+                return None
