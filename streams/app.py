@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from events.build_info import register_build_info
 from events.kafka_admin import DEAD_LETTER_MAX_BYTES
-from events.models import EventPolicy
+from events.policy import event_policy
 from events.topics import TopicNames
 from projections.collector import KpiCollector
 from projections.timebase import BucketGrid
@@ -87,7 +87,7 @@ def create_app(settings: Settings) -> faust.App:
         live_keys=declare_routed_table(app, "kpi-keys", n),
     )
     grid = BucketGrid(settings.time_zone)
-    policy = EventPolicy(reporting_currency=settings.reporting_currency)
+    policy = event_policy(settings)
     registry = CollectorRegistry(auto_describe=False)
     telemetry = WorkerTelemetry(registry)
     pipeline = Pipeline(

@@ -42,6 +42,13 @@ class Settings(BaseSettings):
         description="ISO 4217 code all amounts are reported in; events in another currency "
         "need a configured rate.",
     )
+    currency_rates_file: Path | None = Field(
+        None,
+        description="CSV file 'date,currency,rate' of conversion rates into the reporting "
+        "currency (rate = value of 1 unit of currency on that UTC day; a day without a line uses "
+        "the latest earlier one; format in events/currency.py and docs/OPERATIONS.md). Events in "
+        "a currency without a rate are refused. Unset: only the reporting currency is accepted.",
+    )
     time_zone: str = Field("UTC", description="IANA time zone of the calendar windows (mtd, qtd).")
     ingest_token: SecretStr | None = Field(
         None,
