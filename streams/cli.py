@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from streams.settings import Settings
+from streams.tools.cli_dead_letters import dead_letters_cli
 from streams.tools.cli_kpis import kpis
 
 cli = typer.Typer(
@@ -102,6 +103,7 @@ def demo(
 
 
 cli.command("kpis")(kpis)
+cli.add_typer(dead_letters_cli, name="dead-letters")
 
 
 def main() -> None:
