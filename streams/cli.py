@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from streams.settings import Settings
+from streams.tools.cli_backfill import backfill
 from streams.tools.cli_dead_letters import dead_letters_cli
 from streams.tools.cli_kpis import kpis
 
@@ -104,6 +105,7 @@ def demo(
 
 cli.command("kpis")(kpis)
 cli.add_typer(dead_letters_cli, name="dead-letters")
+cli.command("backfill")(backfill)
 
 
 def main() -> None:
