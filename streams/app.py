@@ -50,7 +50,7 @@ def create_app(settings: Settings) -> faust.App:
     """Build a worker's Faust app; the ``Worker`` parts hang off ``app.salespulse``."""
     names = TopicNames(settings.topic_prefix)
     app = faust.App(
-        f"{settings.topic_prefix}salespulse",
+        settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
         store=settings.table_store,
         datadir=str(settings.data_dir),
@@ -70,7 +70,7 @@ def create_app(settings: Settings) -> faust.App:
         web_in_thread=False,
     )
     n = settings.partitions
-    internal = f"{settings.topic_prefix}salespulse"
+    internal = settings.app_id
     topics = SimpleNamespace(
         deal_events=_external(app, names.deal_events, n),
         call_events=_external(app, names.call_events, n),

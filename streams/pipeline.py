@@ -142,13 +142,7 @@ class Pipeline:
         the partition, and a deal's or a rep's state lives in exactly one partition.
         """
         try:
-            event, _ = decode_event(message.value or b"", self.policy)
-            topic, key = route(event, self.names)
-            if topic != message.topic:
-                raise InvalidEvent([f"type: {event.type} does not belong on topic {message.topic}"])
-            if (message.key or b"") != key.encode():
-                raise InvalidEvent([f"key: must be {key!r} for this {event.type} event"])
-            return event
+            return placed_event(message.topic, message.key, message.value, self.policy, self.names)
         except InvalidEvent as exc:
             await self.dead_letter(message, str(exc))
             return None
@@ -167,6 +161,23 @@ class Pipeline:
             value=message.value,
             headers=dead_letter_headers(reason, message.topic, message.partition, message.offset),
         )
+
+
+def placed_event(
+    topic: str, key: bytes | None, value: bytes | None, policy: EventPolicy, names: TopicNames
+) -> Any:
+    """The valid event of a record of an event topic, or ``InvalidEvent`` with the reason.
+
+    Besides the event itself, the record must sit on the topic and under the key of contract
+    section 7. Workers dead-letter what this refuses; ``salespulse rebuild`` skips it.
+    """
+    event, _ = decode_event(value or b"", policy)
+    expected_topic, expected_key = route(event, names)
+    if expected_topic != topic:
+        raise InvalidEvent([f"type: {event.type} does not belong on topic {topic}"])
+    if (key or b"") != expected_key.encode():
+        raise InvalidEvent([f"key: must be {expected_key!r} for this {event.type} event"])
+    return event
 
 
 def _activity_of(message: Any, event: Any, rates: Any) -> IncomingCall | IncomingCost:

@@ -157,6 +157,15 @@ class Settings(BaseSettings):
         description="Faust table store URL: 'memory://' (state rebuilt from changelogs at start) "
         "or 'rocksdb://' (persistent, via rocksdict).",
     )
+    table_generation: str = Field(
+        "",
+        pattern=r"^[a-z0-9-]{0,32}$",
+        description="Generation of the worker's tables: a non-empty value (e.g. 'g2') gives the "
+        "workers their own consumer group, internal topics and table changelogs "
+        "('<prefix>salespulse.g2'), so they fold the whole log from the start into fresh state "
+        "beside the running generation (a rebuild: docs/OPERATIONS.md). Empty: the original "
+        "generation.",
+    )
     batch_max_events: int = Field(
         2000, ge=1, description="Most events an agent folds per batch (one table write per key)."
     )
@@ -195,6 +204,12 @@ class Settings(BaseSettings):
     def hubspot_versions(self) -> frozenset[str]:
         """The accepted HubSpot signature versions, e.g. frozenset({"v3"})."""
         return frozenset(self.hubspot_signature_versions.split(","))
+
+    @property
+    def app_id(self) -> str:
+        """Faust app id of the workers: their consumer group and the prefix of internal topics."""
+        generation = f".{self.table_generation}" if self.table_generation else ""
+        return f"{self.topic_prefix}salespulse{generation}"
 
     @property
     def advertised_worker_url(self) -> str:

@@ -27,7 +27,7 @@ from streams.tools.dead_letter_report import (
     select,
     summary_rows,
 )
-from streams.tools.dlq_kafka import (
+from streams.tools.kafka_io import (
     KafkaToolError,
     delete_before,
     offsets_at,
