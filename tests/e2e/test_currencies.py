@@ -18,13 +18,9 @@ RATES = "date,currency,rate\n2026-02-01,USD,0.92\n2026-02-10,USD,0.9\n"
 
 
 def test_a_worker_converts_amounts_by_the_days_rate_and_dead_letters_unrated_ones(
-    make_stack, tmp_path
+    make_rated_stack,
 ):
-    rates = tmp_path / "rates.csv"
-    rates.write_text(RATES)
-    stack = make_stack(
-        workers=1, ingest=False, extra_env={"SALESPULSE_CURRENCY_RATES_FILE": str(rates)}
-    )
+    stack, _ = make_rated_stack(RATES)
     names = TopicNames(stack.prefix)
     usd_deal = deal_created("usd", "d-usd", amount=1000, currency="USD")  # 2026-02-14: 0.9
     usd_won = {

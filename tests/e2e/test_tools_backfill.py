@@ -20,14 +20,11 @@ def snapshot(url: str) -> dict[str, dict]:
     return {key: fetch_kpis(url, key, AS_OF) for key in KEYS}
 
 
-def test_a_hubspot_export_imported_twice_counts_once(make_stack, tmp_path):
-    rates = tmp_path / "rates.csv"
-    rates.write_text("date,currency,rate\n2026-01-01,USD,0.9\n")
-    env = {
-        "SALESPULSE_CURRENCY_RATES_FILE": str(rates),
-        "SALESPULSE_CRM_MAPPING_FILE": str(EXPORTS / "backfill_crm_mapping.toml"),
-    }
-    stack = make_stack(workers=1, ingest=False, extra_env=env)
+def test_a_hubspot_export_imported_twice_counts_once(make_rated_stack):
+    stack, _ = make_rated_stack(
+        "date,currency,rate\n2026-01-01,USD,0.9\n",
+        SALESPULSE_CRM_MAPPING_FILE=str(EXPORTS / "backfill_crm_mapping.toml"),
+    )
     url = stack.workers[0].url
     export = str(EXPORTS / "hubspot_deals.csv")
 

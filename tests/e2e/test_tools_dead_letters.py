@@ -27,13 +27,9 @@ def kpis_are(stack, key: str, want: dict) -> list[str]:
 
 
 def test_a_dead_letter_reinjected_after_its_fix_counts_once_and_a_purge_empties_the_topic(
-    make_stack, tmp_path
+    make_rated_stack,
 ):
-    rates = tmp_path / "rates.csv"
-    rates.write_text(WITHOUT_USD)
-    stack = make_stack(
-        workers=1, ingest=False, extra_env={"SALESPULSE_CURRENCY_RATES_FILE": str(rates)}
-    )
+    stack, rates = make_rated_stack(WITHOUT_USD)
     names = TopicNames(stack.prefix)
     usd_cost = {**cost_incurred("usd-cost", "team-1"), "currency": "USD", "amount": 100}
     messages = [
