@@ -27,12 +27,16 @@ from events.policy import event_policy
 from events.topics import TopicNames
 from projections.collector import KpiCollector
 from projections.timebase import BucketGrid
+from streams.catch_up import CatchUp, records_behind
 from streams.ownership import Ownership
 from streams.pipeline import Pipeline
 from streams.routing import RoutedTable, declare_routed_table, routing_of_composite
 from streams.settings import Settings
 from streams.telemetry import WorkerStatusCollector, WorkerTelemetry
 from streams.web import register_views
+
+CATCH_UP_CHECK_S = 2.0
+"""How often a worker that must catch up first asks Kafka how far behind its group is."""
 
 
 @dataclass
@@ -95,8 +99,16 @@ def create_app(settings: Settings) -> faust.App:
     )
     _declare_agents(app, settings, topics, pipeline)
 
+    catch_up = CatchUp(settings.ready_after_catch_up, lambda: records_behind(settings))
+    if settings.ready_after_catch_up:
+        app.timer(CATCH_UP_CHECK_S, name="catch-up")(catch_up.check)
     ownership = Ownership(
-        app, tables.live_keys, tables.buckets, topics.kpi_deltas.get_topic_name(), n
+        app,
+        tables.live_keys,
+        tables.buckets,
+        topics.kpi_deltas.get_topic_name(),
+        n,
+        caught_up=lambda: catch_up.done,
     )
     registry.register(KpiCollector(ownership, grid, settings.reporting_currency, _utcnow))
     registry.register(WorkerStatusCollector(app, ownership, telemetry, n))

@@ -166,6 +166,13 @@ class Settings(BaseSettings):
         "beside the running generation (a rebuild: docs/OPERATIONS.md). Empty: the original "
         "generation.",
     )
+    ready_after_catch_up: bool = Field(
+        False,
+        description="When true, a worker is not ready (/readyz 503, no KPI series, /v1/kpis 503) "
+        "until its consumer group has caught up with the whole log once: for the workers of a new "
+        "table_generation, so that a rebuild never serves half-built numbers "
+        "(streams/catch_up.py).",
+    )
     batch_max_events: int = Field(
         2000, ge=1, description="Most events an agent folds per batch (one table write per key)."
     )

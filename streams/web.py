@@ -29,6 +29,7 @@ from projections.query import (
 from projections.readout import read_kpis
 
 FORWARDED = "X-Salespulse-Forwarded"
+NOT_READY = "rebalancing, recovering tables or catching up with the log"
 
 
 def register_views(app: faust.App, worker: Any) -> None:
@@ -76,7 +77,7 @@ def register_views(app: faust.App, worker: Any) -> None:
     class Ready(View):
         async def get(self, request: Request) -> Response:
             if not ownership.is_ready():
-                return error(self, 503, "not_ready", "rebalancing or recovering tables")
+                return error(self, 503, "not_ready", NOT_READY)
             return self.json(
                 {"status": "ready", "partitions": sorted(ownership.owned_partitions())}
             )
@@ -137,7 +138,7 @@ def register_views(app: faust.App, worker: Any) -> None:
             except QueryError as exc:
                 return error(self, 400, "bad_request", str(exc))
             if not ownership.is_ready():
-                return error(self, 503, "not_ready", "rebalancing or recovering tables")
+                return error(self, 503, "not_ready", NOT_READY)
             keys = key_listing(ownership.owned_keys(), scope)
             complete = True
             if not request.headers.get(FORWARDED):

@@ -18,6 +18,7 @@ from projections.effects import scope_key
 from projections.query import render_instant
 from projections.timebase import BucketGrid
 from projections.windows import WINDOWS
+from streams.catch_up import group_topics
 from streams.settings import Settings
 from streams.tools.cli_kpis import DEFAULT_WORKER_URL
 from streams.tools.console import fail, print_rendered, progress, stderr, warn
@@ -174,9 +175,7 @@ def status(
     Exit codes: 0 caught up, 1 still behind, 3 broker unreachable.
     """
     settings = Settings(table_generation=generation)
-    names = TopicNames(settings.topic_prefix)
-    internal = [f"{settings.app_id}.customer-wins", f"{settings.app_id}.kpi-deltas"]
-    topics = [*names.event_topics, *internal]
+    topics = group_topics(settings)
     deadline = time.monotonic() + timeout_s
     with progress("records") as bar:
         task = bar.add_task(f"catching up: {settings.app_id}", total=None)
