@@ -146,6 +146,7 @@ def register_views(app: faust.App, worker: Any) -> None:
                     peer = await self._peer_keys(url, request.query_string)
                     complete = complete and peer is not None
                     keys += peer or []
+            keys.sort(key=lambda item: (item["scope"], item["id"]))
             return self.json({"keys": keys, "complete": complete})
 
         async def _peer_keys(self, url: str, query_string: str) -> list | None:

@@ -9,7 +9,7 @@ import typer
 from projections.effects import COMPANY, SCOPES
 from projections.windows import WINDOWS
 from streams.settings import Settings
-from streams.tools.console import fail, print_rendered, warn
+from streams.tools.console import fail, print_rendered, progress, warn
 from streams.tools.kpi_report import ReportError, check_sort, ranked_rows
 from streams.tools.output import Exit, Format, render
 from streams.tools.worker_api import BadRequest, UnknownKey, WorkerApi, WorkerUnavailable
@@ -81,9 +81,12 @@ def _answers(api: WorkerApi, scope: str, ids, window: str, as_of: str | None) ->
             warn("some worker did not answer: the list of keys may be incomplete")
         wanted = [scope_id for _, scope_id in pairs]
     answers = []
-    for scope_id in wanted:
-        try:
-            answers.append(api.kpis(scope, scope_id, window, as_of))
-        except UnknownKey as exc:
-            warn(str(exc))
+    with progress("reads") as bar:
+        task = bar.add_task(f"reading {scope} KPIs", total=len(wanted))
+        for scope_id in wanted:
+            try:
+                answers.append(api.kpis(scope, scope_id, window, as_of))
+            except UnknownKey as exc:
+                warn(str(exc))
+            bar.advance(task)
     return answers

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 
+import httpx
 import orjson
 import pytest
 
@@ -86,3 +87,30 @@ def test_kpis_with_an_unreachable_worker_exits_3_and_a_bad_window_exits_2():
     assert (unreachable.returncode, bad_window.returncode) == (3, 2)
     assert "error:" in unreachable.stderr
     assert "--window" in bad_window.stderr
+
+
+def test_each_of_two_workers_lists_every_key_of_both_and_kpis_ranks_them_all(make_stack):
+    stack = make_stack(workers=2, ingest=False)
+    asyncio.run(produce_raw(stack.bootstrap, golden_messages(TopicNames(stack.prefix))))
+    expected = golden_expected()
+    for worker in stack.workers:
+        check = lambda w=worker: compare_all(w.url, expected["kpis"], expected["as_of"])  # noqa: E731
+        assert eventually(check) == []
+    teams = sorted(expected_for("team", "30d"))
+
+    listings = [
+        httpx.get(f"{w.url}/v1/keys", params={"scope": "team"}, timeout=10).json()
+        for w in stack.workers
+    ]
+    ranked = run_cli(
+        stack, "kpis", "--scope", "rep", "--window", "qtd", "--as-of", expected["as_of"],
+        "--format", "json", "--worker-url", stack.workers[1].url,
+    )  # fmt: skip
+
+    for listing in listings:
+        assert listing["complete"] is True
+        assert [item["id"] for item in listing["keys"]] == teams
+    assert ranked.returncode == 0, ranked.stderr
+    assert sorted(row["id"] for row in orjson.loads(ranked.stdout)) == sorted(
+        expected_for("rep", "qtd")
+    )
