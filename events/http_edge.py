@@ -180,7 +180,11 @@ async def publish_acknowledged(
             await publisher.publish(outgoing)
     except BrokerUnavailable as exc:
         raise Refusal(
-            503, "broker_unavailable", "events were not stored; retry later", detail=str(exc)
+            503,
+            "broker_unavailable",
+            "the broker did not acknowledge the events, some may still be stored; retry them "
+            "all later: a repeated event_id counts once",
+            detail=str(exc),
         ) from exc
     telemetry.accepted.inc(len(outgoing))
     return len(outgoing)

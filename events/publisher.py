@@ -2,7 +2,10 @@
 
 ``publish`` returns only once the broker has acknowledged every message of the batch (acks=all,
 idempotent producer), and raises ``BrokerUnavailable`` otherwise: the caller then answers 503, never
-202, so an event is reported stored only when it is.
+202, so an event is reported stored only when it is. The converse does not hold: a batch the
+broker wrote but did not get to acknowledge (it died, or the deadline passed) is reported
+unavailable, so a 503'd event may be on the log. Clients retry, and the workers count an
+``event_id`` once, so that is safe.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from events.topics import TopicNames
 from projections.collector import KpiCollector
 from projections.timebase import BucketGrid
 from streams.catch_up import CatchUp, records_behind
+from streams.durable_commit import SalespulseApp
 from streams.ownership import Ownership
 from streams.pipeline import Pipeline
 from streams.routing import RoutedTable, declare_routed_table, routing_of_composite
@@ -53,7 +54,7 @@ class Worker:
 def create_app(settings: Settings) -> faust.App:
     """Build a worker's Faust app; the ``Worker`` parts hang off ``app.salespulse``."""
     names = TopicNames(settings.topic_prefix)
-    app = faust.App(
+    app = SalespulseApp(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
         store=settings.table_store,
@@ -67,6 +68,10 @@ def create_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         table_standby_replicas=0,
         producer_acks=-1,
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_heartbeat_interval=settings.worker_heartbeat_interval_s,
+        broker_request_timeout=settings.worker_request_timeout_s,
+        consumer_metadata_max_age_ms=int(settings.worker_metadata_max_age_s * 1000),
         # A dead letter carries the original bytes, which may be as large as the broker accepts.
         producer_max_request_size=DEAD_LETTER_MAX_BYTES,
         Table=RoutedTable,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -179,6 +179,43 @@ class Settings(BaseSettings):
     batch_within_s: float = Field(
         0.2, gt=0, description="Longest an agent waits to fill a batch before folding it."
     )
+    worker_session_timeout_s: float = Field(
+        10.0,
+        ge=6,
+        le=300,
+        description="How long the consumer group waits for a silent worker before moving its "
+        "partitions to the others: the pause in KPI updates after a worker crash. Too low and a "
+        "worker starved of CPU is dropped needlessly (Faust's default is 60 s; brokers accept "
+        "6 s and more by default).",
+    )
+    worker_heartbeat_interval_s: float = Field(
+        3.0,
+        gt=0,
+        description="How often a worker tells its group it is alive; at most a third of the "
+        "session timeout.",
+    )
+    worker_request_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="Deadline of one worker request to Kafka, and of each step of table recovery "
+        "after a rebalance: a request lost to a dying broker holds a worker up this long at most "
+        "(Faust's default is 90 s). At least the session timeout.",
+    )
+    worker_metadata_max_age_s: float = Field(
+        15.0,
+        gt=0,
+        description="How often a worker refreshes topic metadata. A group assignment made while "
+        "a topic's metadata was missing (a broker just restarted) leaves that topic's partitions "
+        "to nobody until a refresh shows them and the group rebalances: this bounds that gap "
+        "(Faust's default is 5 minutes).",
+    )
+    worker_stuck_after_s: float = Field(
+        180.0,
+        ge=0,
+        description="A worker that stays unready (rebalancing or recovering tables) this long "
+        "without recovery progress reports itself unhealthy: /healthz answers 503, so that a "
+        "liveness probe restarts it (a restart is a safe replay). 0: never.",
+    )
     log_level: str = Field("INFO", description="Log level of every salespulse process.")
 
     @field_validator("ingest_token", "worker_read_token", mode="before")
@@ -188,6 +225,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return value.strip() or None
         return value
+
+    @model_validator(mode="after")
+    def _group_timeouts_fit(self) -> Settings:
+        if self.worker_request_timeout_s < self.worker_session_timeout_s:
+            raise ValueError("worker_request_timeout_s must be at least worker_session_timeout_s")
+        if self.worker_heartbeat_interval_s * 3 > self.worker_session_timeout_s:
+            raise ValueError(
+                "worker_heartbeat_interval_s must be at most a third of worker_session_timeout_s"
+            )
+        return self
 
     @field_validator("time_zone")
     @classmethod

@@ -10,6 +10,8 @@ probes. A forwarded /v1/kpis request carries the worker's own token: all workers
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,9 +29,19 @@ from projections.query import (
     parse_scope_filter,
 )
 from projections.readout import read_kpis
+from streams.liveness import Liveness
 
 FORWARDED = "X-Salespulse-Forwarded"
 NOT_READY = "rebalancing, recovering tables or catching up with the log"
+log = logging.getLogger(__name__)
+
+
+def _recovery_remaining(app: faust.App) -> int | None:
+    """Changelog records table recovery still has to read, if Faust knows yet."""
+    try:
+        return int(app.tables.recovery.active_remaining_total())
+    except (AttributeError, KeyError, TypeError):
+        return None
 
 
 def register_views(app: faust.App, worker: Any) -> None:
@@ -68,9 +80,22 @@ def register_views(app: faust.App, worker: Any) -> None:
             body = generate_latest(worker.registry)
             return self.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    liveness = Liveness(worker.settings.worker_stuck_after_s)
+
     @app.page("/healthz")
     class Health(View):
         async def get(self, request: Request) -> Response:
+            now = time.monotonic()
+            liveness.observe(now, ownership.is_recovered(), _recovery_remaining(app))
+            if liveness.is_stuck(now):
+                stuck_s = liveness.stuck_for(now)
+                log.error("unready without table-recovery progress for %.0fs", stuck_s)
+                return error(
+                    self,
+                    503,
+                    "stuck",
+                    f"unready without table-recovery progress for {stuck_s:.0f}s; restart me",
+                )
             return self.json({"status": "ok"})
 
     @app.page("/readyz")

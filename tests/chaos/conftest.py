@@ -15,14 +15,17 @@ import pytest
 
 from tests.chaos.audit import RESULTS, VERDICTS_LOG
 from tests.chaos.brokers import DedicatedBroker, KraftCluster
-from tests.support.stack import Stack
+from tests.support.stack import Stack, StackFactory
 
 T = TypeVar("T")
 
-# A crashed worker's partitions move once the group drops it: after Faust's broker session timeout
-# (60 s by default). 6 s (the broker's minimum) keeps each crash short; Faust heartbeats from
-# its consumer thread, so a busy agent does not miss them.
-CHAOS_WORKER_ENV = {"BROKER_SESSION_TIMEOUT": "6", "BROKER_HEARTBEAT_INTERVAL": "1.5"}
+# A crashed worker's partitions move once the group drops it: after the session timeout (10 s by
+# default). 6 s (the broker's minimum) keeps each crash short; Faust heartbeats from its consumer
+# thread, so a busy agent does not miss them.
+CHAOS_WORKER_ENV = {
+    "SALESPULSE_WORKER_SESSION_TIMEOUT_S": "6",
+    "SALESPULSE_WORKER_HEARTBEAT_INTERVAL_S": "1.5",
+}
 
 
 @pytest.fixture(scope="session")
@@ -50,31 +53,14 @@ def chaos_stack(
 
     ``bootstrap`` defaults to the session's test broker (``kafka_bootstrap``).
     """
-    stacks: list[Stack] = []
-
-    def build(
-        workers: int = 1, ingest: bool = True, bootstrap: str | None = None, **options
-    ) -> Stack:
-        options["extra_env"] = {**CHAOS_WORKER_ENV, **options.get("extra_env", {})}
-        stack = Stack(
-            bootstrap=bootstrap or request.getfixturevalue("kafka_bootstrap"),
-            prefix=f"{topic_prefix}{len(stacks)}.",
-            workdir=tmp_path / f"stack-{len(stacks)}",
-            **options,
-        )
-        stack.workdir.mkdir(parents=True)
-        stacks.append(stack)
-        for _ in range(workers):
-            stack.start_worker(wait=False)
-        if ingest:
-            stack.start_ingest()
-        stack.wait_all_ready()
-        return stack
-
-    yield build
-    for stack in stacks:
-        stack.stop()
-        print(f"logs of {stack.prefix}: {stack.workdir}")
+    factory = StackFactory(
+        lambda: request.getfixturevalue("kafka_bootstrap"),
+        topic_prefix,
+        tmp_path,
+        extra_env=CHAOS_WORKER_ENV,
+    )
+    yield factory.build
+    factory.stop_all(show_logs=True)
 
 
 @pytest.fixture

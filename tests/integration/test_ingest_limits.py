@@ -458,9 +458,7 @@ def test_an_idle_connection_is_closed_at_the_head_deadline(ingest_process):
 
 
 def test_a_refused_client_that_keeps_sending_its_body_is_cut_off(ingest_process):
-    exchange = trickle(
-        ingest_process.port, head("Content-Length: 200", token="wrong"), b"x" * 200
-    )
+    exchange = trickle(ingest_process.port, head("Content-Length: 200", token="wrong"), b"x" * 200)
 
     assert exchange.status == 401
     assert exchange.json["error"]["code"] == "unauthorized"

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,7 +93,7 @@ class Stack:
     replication_factor: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
     """More environment for every process: other ``SALESPULSE_*`` settings, Faust's own knobs
-    (e.g. ``BROKER_SESSION_TIMEOUT``)."""
+    (e.g. ``SALESPULSE_WORKER_SESSION_TIMEOUT_S``)."""
     services: list[Service] = field(default_factory=list)
 
     def env(self, **extra: str) -> dict[str, str]:
@@ -185,3 +186,46 @@ class Stack:
     def stop(self) -> None:
         for service in reversed(self.services):
             service.stop()
+
+
+@dataclass
+class StackFactory:
+    """Builds the stacks of one test, each under its own prefix and folder, and stops them all.
+
+    Fixtures hand out ``build`` (``build(workers=1, ingest=True, bootstrap=None, **options)``,
+    started and ready) and call ``stop_all`` at teardown; ``extra_env`` goes to every process of
+    every stack, under the stack's own ``extra_env``.
+    """
+
+    default_bootstrap: Callable[[], str]
+    """Called only when a stack does not name its broker (chaos scenarios bring their own)."""
+    prefix: str
+    workdir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    stacks: list[Stack] = field(default_factory=list)
+
+    def build(
+        self, workers: int = 1, ingest: bool = True, bootstrap: str | None = None, **options
+    ) -> Stack:
+        options["extra_env"] = {**self.extra_env, **options.get("extra_env", {})}
+        index = len(self.stacks)
+        stack = Stack(
+            bootstrap=bootstrap or self.default_bootstrap(),
+            prefix=f"{self.prefix}{index}.",
+            workdir=self.workdir / f"stack-{index}",
+            **options,
+        )
+        stack.workdir.mkdir(parents=True)
+        self.stacks.append(stack)
+        for _ in range(workers):
+            stack.start_worker(wait=False)
+        if ingest:
+            stack.start_ingest()
+        stack.wait_all_ready()
+        return stack
+
+    def stop_all(self, show_logs: bool = False) -> None:
+        for stack in self.stacks:
+            stack.stop()
+            if show_logs:
+                print(f"logs of {stack.prefix}: {stack.workdir}")

@@ -93,8 +93,10 @@ SCALARS = (
 )
 JSON_VALUES = st.recursive(
     SCALARS,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(ANY_CHAR, max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(ANY_CHAR, max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 

@@ -1,0 +1,62 @@
+"""The settings class refuses combinations that would break a worker at start or at run time."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from streams.settings import Settings
+
+
+def make_settings(**fields) -> Settings:
+    return Settings(_env_file=None, **fields)
+
+
+def test_the_defaults_give_a_short_failover_and_bounded_broker_requests():
+    settings = make_settings()
+    assert settings.worker_session_timeout_s == 10.0
+    assert settings.worker_request_timeout_s >= settings.worker_session_timeout_s
+    assert settings.worker_heartbeat_interval_s * 3 <= settings.worker_session_timeout_s
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"worker_session_timeout_s": 40, "worker_request_timeout_s": 30},
+            "worker_request_timeout_s must be at least worker_session_timeout_s",
+        ),
+        (
+            {"worker_session_timeout_s": 6, "worker_heartbeat_interval_s": 3},
+            "at most a third of worker_session_timeout_s",
+        ),
+        ({"worker_session_timeout_s": 5}, "greater than or equal to 6"),
+        ({"time_zone": "Mars/Olympus"}, "unknown IANA time zone"),
+        ({"hubspot_signature_versions": "v4"}, "expected a comma-separated list"),
+    ],
+)
+def test_inconsistent_settings_are_refused_with_the_reason(fields, message):
+    with pytest.raises(ValidationError, match=message):
+        make_settings(**fields)
+
+
+def test_an_empty_token_means_no_authentication():
+    assert make_settings(ingest_token="  ", worker_read_token="").ingest_token is None
+
+
+def test_the_app_passes_the_group_timeouts_to_faust(tmp_path):
+    from streams.app import create_app
+
+    app = create_app(
+        make_settings(
+            worker_session_timeout_s=8,
+            worker_heartbeat_interval_s=2,
+            worker_request_timeout_s=20,
+            worker_metadata_max_age_s=7.5,
+            data_dir=tmp_path,
+        )
+    )
+    assert app.conf.consumer_metadata_max_age_ms == 7500
+    assert app.conf.broker_session_timeout == 8
+    assert app.conf.broker_heartbeat_interval == 2
+    assert app.conf.broker_request_timeout == 20
