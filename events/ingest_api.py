@@ -37,7 +37,7 @@ from events.http_edge import (
 
 __all__ = ["Refusal", "create_ingest_app"]
 from events.ingest_telemetry import IngestTelemetry
-from events.models import EventPolicy
+from events.policy import event_policy
 from events.publisher import BrokerUnavailable, EventPublisher
 from events.topics import TopicNames
 
@@ -71,7 +71,7 @@ def create_ingest_app(
     names = TopicNames(settings.topic_prefix)
     registry = registry if registry is not None else CollectorRegistry()
     telemetry = IngestTelemetry(registry)
-    policy = EventPolicy(reporting_currency=settings.reporting_currency)
+    policy = event_policy(settings)
     publisher = publisher or EventPublisher(
         settings.bootstrap_servers, settings.ingest_ack_timeout_s
     )

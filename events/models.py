@@ -34,6 +34,7 @@ from events._fields import (
     shown,
 )
 from events._reasons import NOT_AN_OBJECT, reasons_from
+from events.currency import RateTable, utc_day
 
 EVENT_TYPES = (
     "deal.created",
@@ -57,16 +58,22 @@ class EventPolicy:
     """Deployment-specific validation rules, passed to every validation.
 
     `clock` must return an aware datetime; tests pin it to make "the future" deterministic.
+    `rates` (``events.currency``) converts amounts into the reporting currency; its currencies
+    are rated, and an event dated before the first rate of its currency is refused.
     """
 
     reporting_currency: str = "EUR"
     rated_currencies: frozenset[str] = frozenset()
     max_future: timedelta = timedelta(minutes=5)
     clock: Callable[[], datetime] = _utcnow
+    rates: RateTable | None = None
 
     def __post_init__(self) -> None:
         # Accept any iterable of codes from configuration, but keep the policy hashable.
-        object.__setattr__(self, "rated_currencies", frozenset(self.rated_currencies))
+        rated = frozenset(self.rated_currencies)
+        if self.rates is not None:
+            rated |= self.rates.currencies()
+        object.__setattr__(self, "rated_currencies", rated)
 
 
 class InvalidEvent(ValueError):
@@ -115,9 +122,20 @@ class EventBase(BaseModel):
         policy = _policy_of(info)
         if policy is None or value is None:
             return value
-        if value == policy.reporting_currency or value in policy.rated_currencies:
+        if value == policy.reporting_currency:
             return value
-        raise refusal(f"must be {_currencies_text(policy)}, not {shown(value)}")
+        if value not in policy.rated_currencies:
+            raise refusal(f"must be {_currencies_text(policy)}, not {shown(value)}")
+        occurred_at = info.data.get("occurred_at")
+        if policy.rates is not None and isinstance(occurred_at, datetime):
+            day = utc_day(occurred_at)
+            if policy.rates.rate_on(value, day) is None:
+                first = policy.rates.first_day(value)
+                raise refusal(
+                    f"{value} has no rate on or before {day.isoformat()} (its first rate is "
+                    f"dated {first.isoformat() if first else 'nowhere'})"
+                )
+        return value
 
 
 class DealEvent(EventBase):

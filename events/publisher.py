@@ -28,8 +28,10 @@ class BrokerUnavailable(RuntimeError):
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     topic: str
-    key: str
+    key: str | bytes | None
     value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+    """Kafka record headers, e.g. where a re-injected dead letter came from."""
 
 
 class EventPublisher:
@@ -66,7 +68,13 @@ class EventPublisher:
         producer = await self._ready_producer()
         try:
             futures = [
-                await producer.send(item.topic, item.value, key=item.key.encode()) for item in batch
+                await producer.send(
+                    item.topic,
+                    item.value,
+                    key=item.key.encode() if isinstance(item.key, str) else item.key,
+                    headers=list(item.headers) or None,
+                )
+                for item in batch
             ]
             await asyncio.wait_for(asyncio.gather(*futures), self._ack_timeout_s)
         except (KafkaError, TimeoutError) as exc:

@@ -1,11 +1,13 @@
 """Validated events (``events.models``) to the plain values the folds work on.
 
-Event time becomes integer microseconds and amounts integer micro-units here, once, so the folds
-and the tallies never touch floats or datetimes.
+Event time becomes integer microseconds and amounts integer micro-units of the reporting currency
+here, once, so the folds and the tallies never touch floats, datetimes or currencies. An amount in
+another currency is converted by the rate of its event's UTC day (``events.currency``).
 """
 
 from __future__ import annotations
 
+from events.currency import RateTable
 from projections.deal import DealEvent
 from projections.tally import to_micros
 from projections.timebase import to_us
@@ -23,11 +25,22 @@ def is_deal_event(event) -> bool:
     return event.type in DEAL_KINDS
 
 
-def deal_event_of(event, seq: int) -> DealEvent:
+def amount_micros(event, rates: RateTable | None) -> int:
+    """The event's ``amount`` in micro-units of the reporting currency.
+
+    Without rates, or in the reporting currency (or none stated), the amount is taken as it is.
+    """
+    currency = event.currency
+    if rates is None or currency is None or currency == rates.reporting_currency:
+        return to_micros(event.amount)
+    return rates.to_reporting_micros(event.amount, currency, event.occurred_at)
+
+
+def deal_event_of(event, seq: int, rates: RateTable | None = None) -> DealEvent:
     """``seq`` is the event's arrival position among its deal's events (its partition offset)."""
     attrs = dict(event.attributes())
     if attrs.get("amount") is not None:
-        attrs["amount"] = to_micros(attrs["amount"])
+        attrs["amount"] = amount_micros(event, rates)
     return DealEvent(
         at_us=to_us(event.occurred_at), seq=seq, kind=DEAL_KINDS[event.type], attrs=attrs
     )

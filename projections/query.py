@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from events.timestamps import parse_rfc3339
-from projections.effects import COMPANY, SCOPES, scope_key
+from projections.effects import COMPANY, SCOPES, scope_key, split_scope_key
 from projections.windows import WINDOWS
 
 
@@ -65,3 +65,19 @@ def kpi_answer(query: KpiQuery, kpis: Mapping[str, float | int]) -> dict:
         "as_of": render_instant(query.as_of),
         "kpis": dict(kpis),
     }
+
+
+def parse_scope_filter(params: Mapping[str, str]) -> str | None:
+    """The optional ``scope`` of a key listing (``GET /v1/keys``); None lists every scope."""
+    scope = params.get("scope")
+    if scope is None or scope == "":
+        return None
+    if scope not in SCOPES:
+        raise QueryError(f"scope: must be one of {', '.join(SCOPES)}")
+    return scope
+
+
+def key_listing(keys: Iterable[str], scope: str | None) -> list[dict[str, str]]:
+    """``[{"scope", "id"}]`` of ``keys`` (``scope|id``) in ``scope`` (all if None), sorted."""
+    pairs = sorted({split_scope_key(key) for key in keys})
+    return [{"scope": s, "id": i} for s, i in pairs if scope is None or s == scope]

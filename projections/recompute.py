@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from events.currency import RateTable
 from projections.deal import (
     CustomerWin,
     DealEvent,
@@ -18,14 +19,18 @@ from projections.deal import (
     fold_deal,
 )
 from projections.effects import Deltas, add_acquisition, add_call, add_cost, add_deal
-from projections.normalize import deal_event_of, is_deal_event
+from projections.normalize import amount_micros, deal_event_of, is_deal_event
 from projections.readout import BucketStore
-from projections.tally import to_micros
 from projections.timebase import BucketGrid, to_us
 
 
-def recompute(events_in_arrival_order: Iterable, grid: BucketGrid) -> BucketStore:
-    """Fold validated events (arrival order, duplicates allowed) into fresh buckets."""
+def recompute(
+    events_in_arrival_order: Iterable, grid: BucketGrid, rates: RateTable | None = None
+) -> BucketStore:
+    """Fold validated events (arrival order, duplicates allowed) into fresh buckets.
+
+    ``rates`` converts amounts in other currencies, as the workers do (``events.currency``).
+    """
     seen: set[str] = set()
     deals: dict[str, list[DealEvent]] = defaultdict(list)
     deltas = Deltas()
@@ -34,7 +39,7 @@ def recompute(events_in_arrival_order: Iterable, grid: BucketGrid) -> BucketStor
             continue
         seen.add(event.event_id)
         if is_deal_event(event):
-            deals[event.deal_id].append(deal_event_of(event, seq))
+            deals[event.deal_id].append(deal_event_of(event, seq, rates))
         elif event.type == "call.logged":
             add_call(deltas, to_us(event.occurred_at), event.rep_id, event.team_id)
         elif event.type == "cost.incurred":
@@ -42,7 +47,7 @@ def recompute(events_in_arrival_order: Iterable, grid: BucketGrid) -> BucketStor
                 deltas,
                 to_us(event.occurred_at),
                 event.category,
-                to_micros(event.amount),
+                amount_micros(event, rates),
                 event.team_id,
                 event.channel,
             )

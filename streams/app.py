@@ -23,10 +23,11 @@ from prometheus_client import CollectorRegistry
 
 from events.build_info import register_build_info
 from events.kafka_admin import DEAD_LETTER_MAX_BYTES
-from events.models import EventPolicy
+from events.policy import event_policy
 from events.topics import TopicNames
 from projections.collector import KpiCollector
 from projections.timebase import BucketGrid
+from streams.catch_up import CatchUp, records_behind
 from streams.durable_commit import SalespulseApp
 from streams.ownership import Ownership
 from streams.pipeline import Pipeline
@@ -34,6 +35,9 @@ from streams.routing import RoutedTable, declare_routed_table, routing_of_compos
 from streams.settings import Settings
 from streams.telemetry import WorkerStatusCollector, WorkerTelemetry
 from streams.web import register_views
+
+CATCH_UP_CHECK_S = 2.0
+"""How often a worker that must catch up first asks Kafka how far behind its group is."""
 
 
 @dataclass
@@ -51,7 +55,7 @@ def create_app(settings: Settings) -> faust.App:
     """Build a worker's Faust app; the ``Worker`` parts hang off ``app.salespulse``."""
     names = TopicNames(settings.topic_prefix)
     app = SalespulseApp(
-        f"{settings.topic_prefix}salespulse",
+        settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
         store=settings.table_store,
         datadir=str(settings.data_dir),
@@ -75,7 +79,7 @@ def create_app(settings: Settings) -> faust.App:
         web_in_thread=False,
     )
     n = settings.partitions
-    internal = f"{settings.topic_prefix}salespulse"
+    internal = settings.app_id
     topics = SimpleNamespace(
         deal_events=_external(app, names.deal_events, n),
         call_events=_external(app, names.call_events, n),
@@ -92,7 +96,7 @@ def create_app(settings: Settings) -> faust.App:
         live_keys=declare_routed_table(app, "kpi-keys", n),
     )
     grid = BucketGrid(settings.time_zone)
-    policy = EventPolicy(reporting_currency=settings.reporting_currency)
+    policy = event_policy(settings)
     registry = CollectorRegistry(auto_describe=False)
     telemetry = WorkerTelemetry(registry)
     pipeline = Pipeline(
@@ -100,8 +104,16 @@ def create_app(settings: Settings) -> faust.App:
     )
     _declare_agents(app, settings, topics, pipeline)
 
+    catch_up = CatchUp(settings.ready_after_catch_up, lambda: records_behind(settings))
+    if settings.ready_after_catch_up:
+        app.timer(CATCH_UP_CHECK_S, name="catch-up")(catch_up.check)
     ownership = Ownership(
-        app, tables.live_keys, tables.buckets, topics.kpi_deltas.get_topic_name(), n
+        app,
+        tables.live_keys,
+        tables.buckets,
+        topics.kpi_deltas.get_topic_name(),
+        n,
+        caught_up=lambda: catch_up.done,
     )
     registry.register(KpiCollector(ownership, grid, settings.reporting_currency, _utcnow))
     registry.register(WorkerStatusCollector(app, ownership, telemetry, n))

@@ -10,6 +10,10 @@ from typing import Annotated
 import typer
 
 from streams.settings import Settings
+from streams.tools.cli_backfill import backfill
+from streams.tools.cli_dead_letters import dead_letters_cli
+from streams.tools.cli_kpis import kpis
+from streams.tools.cli_rebuild import rebuild_cli
 
 cli = typer.Typer(
     help="salespulse: live sales KPIs from CRM events.", no_args_is_help=True, add_completion=False
@@ -98,6 +102,12 @@ def demo(
     from streams.demo_run import run_demo
 
     raise typer.Exit(run_demo(Settings(), ingest_url, worker_url, days, live_seconds, seed))
+
+
+cli.command("kpis")(kpis)
+cli.add_typer(dead_letters_cli, name="dead-letters")
+cli.command("backfill")(backfill)
+cli.add_typer(rebuild_cli, name="rebuild")
 
 
 def main() -> None:

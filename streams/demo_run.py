@@ -16,7 +16,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from events.demo import TEAMS, DemoCompany
-from events.models import EventPolicy, validate_event
+from events.models import validate_event
+from events.policy import event_policy
 from projections.query import render_instant
 from projections.recompute import recompute
 from projections.timebase import BucketGrid
@@ -107,8 +108,9 @@ def _post(client: httpx.Client, events: list[dict]) -> None:
 
 
 def _recomputed(events: list[dict], settings, as_of: datetime) -> dict:
-    policy = EventPolicy(reporting_currency=settings.reporting_currency, clock=lambda: as_of)
-    store = recompute([validate_event(e, policy) for e in events], BucketGrid(settings.time_zone))
+    policy = event_policy(settings, clock=lambda: as_of)
+    grid = BucketGrid(settings.time_zone)
+    store = recompute([validate_event(e, policy) for e in events], grid, policy.rates)
     return store.report_all(as_of)
 
 

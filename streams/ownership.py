@@ -8,7 +8,7 @@ than stale or half-recovered ones, so series are never reported by two workers a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from projections.tally import Tally
@@ -18,14 +18,25 @@ from streams.routing import partition_of
 
 class Ownership:
     def __init__(
-        self, app: Any, live_keys: Any, buckets: Any, kpi_topic: str, partitions: int
+        self,
+        app: Any,
+        live_keys: Any,
+        buckets: Any,
+        kpi_topic: str,
+        partitions: int,
+        caught_up: Callable[[], bool] = lambda: True,
     ) -> None:
         self._app, self._live_keys, self._buckets = app, live_keys, buckets
         self._topic, self._partitions = kpi_topic, partitions
+        self._caught_up = caught_up
 
-    def is_ready(self) -> bool:
+    def is_recovered(self) -> bool:
         """Tables recovered and no rebalance under way."""
         return bool(not self._app.rebalancing and self._app.tables.actives_ready)
+
+    def is_ready(self) -> bool:
+        """Recovered, and caught up with the log if required (``streams.catch_up``)."""
+        return self._caught_up() and self.is_recovered()
 
     def owned_partitions(self) -> set[int]:
         if not self.is_ready():
@@ -61,6 +72,12 @@ class Ownership:
             if partition in topics.get(changelog, ()):
                 return str(url)
         return None
+
+    def peer_urls(self) -> list[str]:
+        """Web URLs of the other workers of the group (from the shared assignment)."""
+        mine = self.my_url()
+        urls = {str(url) for url in self._app.router.tables_metadata()}
+        return sorted(url for url in urls if url != mine)
 
     def my_url(self) -> str:
         return str(self._app.conf.canonical_url)

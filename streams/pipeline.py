@@ -21,8 +21,8 @@ import orjson
 from events.codec import decode_event
 from events.models import EventPolicy, InvalidEvent
 from events.topics import TopicNames, dead_letter_headers, route
-from projections.normalize import deal_event_of
-from projections.tally import Tally, to_micros
+from projections.normalize import amount_micros, deal_event_of
+from projections.tally import Tally
 from projections.timebase import BucketGrid, to_us
 from streams.folds import (
     Corrections,
@@ -71,7 +71,8 @@ class Pipeline:
         if kind == "deal":
             await self._fold_deals(valid)
         else:
-            deltas = fold_activity_batch(self.tables.seen, [_activity_of(m, e) for m, e in valid])
+            activities = [_activity_of(m, e, self.policy.rates) for m, e in valid]
+            deltas = fold_activity_batch(self.tables.seen, activities)
             await self.send_deltas(deltas)
 
     async def _fold_deals(self, valid: list) -> None:
@@ -79,7 +80,7 @@ class Pipeline:
             IncomingDealEvent(
                 event.deal_id,
                 event.event_id,
-                deal_event_of(event, message.offset),
+                deal_event_of(event, message.offset, self.policy.rates),
                 message.partition,
             )
             for message, event in valid
@@ -141,13 +142,7 @@ class Pipeline:
         the partition, and a deal's or a rep's state lives in exactly one partition.
         """
         try:
-            event, _ = decode_event(message.value or b"", self.policy)
-            topic, key = route(event, self.names)
-            if topic != message.topic:
-                raise InvalidEvent([f"type: {event.type} does not belong on topic {message.topic}"])
-            if (message.key or b"") != key.encode():
-                raise InvalidEvent([f"key: must be {key!r} for this {event.type} event"])
-            return event
+            return placed_event(message.topic, message.key, message.value, self.policy, self.names)
         except InvalidEvent as exc:
             await self.dead_letter(message, str(exc))
             return None
@@ -168,7 +163,24 @@ class Pipeline:
         )
 
 
-def _activity_of(message: Any, event: Any) -> IncomingCall | IncomingCost:
+def placed_event(
+    topic: str, key: bytes | None, value: bytes | None, policy: EventPolicy, names: TopicNames
+) -> Any:
+    """The valid event of a record of an event topic, or ``InvalidEvent`` with the reason.
+
+    Besides the event itself, the record must sit on the topic and under the key of contract
+    section 7. Workers dead-letter what this refuses; ``salespulse rebuild`` skips it.
+    """
+    event, _ = decode_event(value or b"", policy)
+    expected_topic, expected_key = route(event, names)
+    if expected_topic != topic:
+        raise InvalidEvent([f"type: {event.type} does not belong on topic {topic}"])
+    if (key or b"") != expected_key.encode():
+        raise InvalidEvent([f"key: must be {expected_key!r} for this {event.type} event"])
+    return event
+
+
+def _activity_of(message: Any, event: Any, rates: Any) -> IncomingCall | IncomingCost:
     routing_key = (message.key or b"").decode(errors="replace")
     at_us = to_us(event.occurred_at)
     if event.type == "call.logged":
@@ -186,7 +198,7 @@ def _activity_of(message: Any, event: Any) -> IncomingCall | IncomingCost:
         event.event_id,
         at_us,
         event.category,
-        to_micros(event.amount),
+        amount_micros(event, rates),
         event.team_id,
         event.channel,
         message.offset,

@@ -42,6 +42,13 @@ class Settings(BaseSettings):
         description="ISO 4217 code all amounts are reported in; events in another currency "
         "need a configured rate.",
     )
+    currency_rates_file: Path | None = Field(
+        None,
+        description="CSV file 'date,currency,rate' of conversion rates into the reporting "
+        "currency (rate = value of 1 unit of currency on that UTC day; a day without a line uses "
+        "the latest earlier one; format in events/currency.py and docs/OPERATIONS.md). Events in "
+        "a currency without a rate are refused. Unset: only the reporting currency is accepted.",
+    )
     time_zone: str = Field("UTC", description="IANA time zone of the calendar windows (mtd, qtd).")
     ingest_token: SecretStr | None = Field(
         None,
@@ -150,6 +157,22 @@ class Settings(BaseSettings):
         description="Faust table store URL: 'memory://' (state rebuilt from changelogs at start) "
         "or 'rocksdb://' (persistent, via rocksdict).",
     )
+    table_generation: str = Field(
+        "",
+        pattern=r"^[a-z0-9-]{0,32}$",
+        description="Generation of the worker's tables: a non-empty value (e.g. 'g2') gives the "
+        "workers their own consumer group, internal topics and table changelogs "
+        "('<prefix>salespulse.g2'), so they fold the whole log from the start into fresh state "
+        "beside the running generation (a rebuild: docs/OPERATIONS.md). Empty: the original "
+        "generation.",
+    )
+    ready_after_catch_up: bool = Field(
+        False,
+        description="When true, a worker is not ready (/readyz 503, no KPI series, /v1/kpis 503) "
+        "until its consumer group has caught up with the whole log once: for the workers of a new "
+        "table_generation, so that a rebuild never serves half-built numbers "
+        "(streams/catch_up.py).",
+    )
     batch_max_events: int = Field(
         2000, ge=1, description="Most events an agent folds per batch (one table write per key)."
     )
@@ -235,6 +258,12 @@ class Settings(BaseSettings):
     def hubspot_versions(self) -> frozenset[str]:
         """The accepted HubSpot signature versions, e.g. frozenset({"v3"})."""
         return frozenset(self.hubspot_signature_versions.split(","))
+
+    @property
+    def app_id(self) -> str:
+        """Faust app id of the workers: their consumer group and the prefix of internal topics."""
+        generation = f".{self.table_generation}" if self.table_generation else ""
+        return f"{self.topic_prefix}salespulse{generation}"
 
     @property
     def advertised_worker_url(self) -> str:

@@ -95,7 +95,7 @@ class WorkerStatusCollector(Collector):
         yield GaugeMetricFamily(
             "salespulse_table_recovery_in_progress",
             "1 while tables recover or a rebalance is under way",
-            value=0 if self._ownership.is_ready() else 1,
+            value=0 if self._ownership.is_recovered() else 1,
         )
         yield GaugeMetricFamily(
             "salespulse_owned_partitions",

@@ -21,11 +21,18 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from events.auth import BEARER_CHALLENGE, bearer_matches
-from projections.query import QueryError, kpi_answer, parse_kpi_query
+from projections.query import (
+    QueryError,
+    key_listing,
+    kpi_answer,
+    parse_kpi_query,
+    parse_scope_filter,
+)
 from projections.readout import read_kpis
 from streams.liveness import Liveness
 
 FORWARDED = "X-Salespulse-Forwarded"
+NOT_READY = "rebalancing, recovering tables or catching up with the log"
 log = logging.getLogger(__name__)
 
 
@@ -79,7 +86,7 @@ def register_views(app: faust.App, worker: Any) -> None:
     class Health(View):
         async def get(self, request: Request) -> Response:
             now = time.monotonic()
-            liveness.observe(now, ownership.is_ready(), _recovery_remaining(app))
+            liveness.observe(now, ownership.is_recovered(), _recovery_remaining(app))
             if liveness.is_stuck(now):
                 stuck_s = liveness.stuck_for(now)
                 log.error("unready without table-recovery progress for %.0fs", stuck_s)
@@ -95,7 +102,7 @@ def register_views(app: faust.App, worker: Any) -> None:
     class Ready(View):
         async def get(self, request: Request) -> Response:
             if not ownership.is_ready():
-                return error(self, 503, "not_ready", "rebalancing or recovering tables")
+                return error(self, 503, "not_ready", NOT_READY)
             return self.json(
                 {"status": "ready", "partitions": sorted(ownership.owned_partitions())}
             )
@@ -139,3 +146,41 @@ def register_views(app: faust.App, worker: Any) -> None:
                     )
             except aiohttp.ClientError as exc:
                 return error(self, 503, "owner_unavailable", f"forwarding failed: {exc}")
+
+    @app.page("/v1/keys")
+    class Keys(View):
+        """Every known (scope, id), for tools that list or rank (``salespulse kpis``).
+
+        A worker lists the keys it owns and, unless the request was forwarded, asks every other
+        worker of the group once for theirs; ``complete`` is false when one could not answer.
+        """
+
+        async def get(self, request: Request) -> Response:
+            if (refusal := unauthorized(self, request)) is not None:
+                return refusal
+            try:
+                scope = parse_scope_filter(request.query)
+            except QueryError as exc:
+                return error(self, 400, "bad_request", str(exc))
+            if not ownership.is_ready():
+                return error(self, 503, "not_ready", NOT_READY)
+            keys = key_listing(ownership.owned_keys(), scope)
+            complete = True
+            if not request.headers.get(FORWARDED):
+                for url in ownership.peer_urls():
+                    peer = await self._peer_keys(url, request.query_string)
+                    complete = complete and peer is not None
+                    keys += peer or []
+            keys.sort(key=lambda item: (item["scope"], item["id"]))
+            return self.json({"keys": keys, "complete": complete})
+
+        async def _peer_keys(self, url: str, query_string: str) -> list | None:
+            try:
+                async with app.http_client.get(
+                    f"{url.rstrip('/')}/v1/keys?{query_string}", headers=forward_headers
+                ) as answer:
+                    if answer.status != 200:
+                        return None
+                    return (await answer.json()).get("keys")
+            except (aiohttp.ClientError, ValueError):
+                return None

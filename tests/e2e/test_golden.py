@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 import httpx
 import pytest
 
 from events.topics import DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_PARTITION, DLQ_SOURCE_TOPIC
-from tests.support.golden import golden_expected, golden_lines, is_invalid_golden_line
+from tests.support.golden import (
+    golden_expected,
+    golden_lines,
+    golden_messages,
+    is_invalid_golden_line,
+)
 from tests.support.kafka import produce_raw, read_topic
 from tests.support.kpis import compare_all, eventually
 
@@ -56,24 +60,13 @@ def test_golden_events_posted_through_the_api_give_every_expected_kpi(make_stack
     assert problems == []
 
 
-def _topic_and_key(names, line: str) -> tuple[str, bytes]:
-    """Where a producer following contract section 7 would put this line (best effort if bad)."""
-    event = json.loads(line)
-    kind = str(event.get("type", ""))
-    if kind == "call.logged":
-        return names.call_events, str(event.get("rep_id", "")).encode()
-    if kind == "cost.incurred":
-        return names.cost_events, str(event.get("team_id") or "company").encode()
-    return names.deal_events, str(event.get("deal_id", "")).encode()
-
-
 def test_golden_lines_produced_straight_onto_the_topics_give_the_same_kpis(make_stack):
     from events.topics import TopicNames
 
     stack = make_stack(workers=1, ingest=False)
     names = TopicNames(stack.prefix)
     lines = golden_lines()
-    messages = [(*_topic_and_key(names, line), line.encode()) for line in lines]
+    messages = golden_messages(names)
 
     asyncio.run(produce_raw(stack.bootstrap, messages))
 

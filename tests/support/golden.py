@@ -24,3 +24,19 @@ def is_invalid_golden_line(line: str) -> bool:
 
 def golden_expected() -> dict:
     return json.loads((GOLDEN_DIR / "expected.json").read_text(encoding="utf-8"))
+
+
+def golden_topic_and_key(names, line: str) -> tuple[str, bytes]:
+    """Where a producer following contract section 7 would put this line (best effort if bad)."""
+    event = json.loads(line)
+    kind = str(event.get("type", ""))
+    if kind == "call.logged":
+        return names.call_events, str(event.get("rep_id", "")).encode()
+    if kind == "cost.incurred":
+        return names.cost_events, str(event.get("team_id") or "company").encode()
+    return names.deal_events, str(event.get("deal_id", "")).encode()
+
+
+def golden_messages(names) -> list[tuple[str, bytes, bytes]]:
+    """Every golden line as (topic, key, value), in arrival order, for ``produce_raw``."""
+    return [(*golden_topic_and_key(names, line), line.encode()) for line in golden_lines()]

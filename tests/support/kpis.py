@@ -70,3 +70,14 @@ def scrape_kpi_series(url: str) -> dict[tuple[str, str, str, str], float]:
                 )
                 series[key] = sample.value
     return series
+
+
+def events_processed(url: str) -> float:
+    """Events a worker has folded so far (``salespulse_events_processed_total``, all labels)."""
+    text = httpx.get(f"{url}/metrics", timeout=15).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "salespulse_events_processed_total"
+    )

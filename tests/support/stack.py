@@ -131,7 +131,8 @@ class Stack:
         self.services.append(service)
         return service
 
-    def start_worker(self, index: int | None = None, wait: bool = True) -> Service:
+    def start_worker(self, index: int | None = None, wait: bool = True, **env: str) -> Service:
+        """A worker process; ``env`` adds settings of this worker only (e.g. a table generation)."""
         index = len(self.workers) if index is None else index
         port = free_port()
         service = self._spawn(
@@ -140,6 +141,7 @@ class Stack:
             f"http://127.0.0.1:{port}",
             index,
             SALESPULSE_DATA_DIR=str(self.data_dir(index)),
+            **env,
         )
         if wait:
             service.wait_ready()

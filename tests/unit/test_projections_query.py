@@ -4,7 +4,15 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from projections.query import KpiQuery, QueryError, kpi_answer, parse_kpi_query, render_instant
+from projections.query import (
+    KpiQuery,
+    QueryError,
+    key_listing,
+    kpi_answer,
+    parse_kpi_query,
+    parse_scope_filter,
+    render_instant,
+)
 
 NOW = datetime(2026, 2, 14, 15, 20, tzinfo=UTC)
 AS_OF_RULE = "as_of: must be an RFC 3339 timestamp with an offset, e.g. 2026-02-14T15:20:00Z"
@@ -192,3 +200,37 @@ def test_the_answer_has_the_contract_shape_with_as_of_in_utc(as_of, rendered):
         "kpis": kpis,
     }
     assert render_instant(as_of) == rendered
+
+
+@pytest.mark.parametrize(
+    ("params", "scope"),
+    [
+        ({}, None),
+        ({"scope": ""}, None),
+        ({"scope": "rep"}, "rep"),
+        ({"scope": "company"}, "company"),
+    ],
+)
+def test_a_key_listing_filters_by_an_optional_scope(params, scope):
+    assert parse_scope_filter(params) == scope
+
+
+def test_a_key_listing_refuses_an_unknown_scope():
+    with pytest.raises(QueryError, match="scope: must be one of"):
+        parse_scope_filter({"scope": "reps"})
+
+
+@pytest.mark.parametrize(
+    ("scope", "expected"),
+    [
+        (None, [("company", ""), ("rep", "r|1"), ("team", "a"), ("team", "b")]),
+        ("team", [("team", "a"), ("team", "b")]),
+        ("channel", []),
+    ],
+)
+def test_a_key_listing_splits_sorts_and_filters_scope_keys(scope, expected):
+    keys = ["team|b", "rep|r|1", "company|", "team|a", "team|a"]
+
+    listing = key_listing(keys, scope)
+
+    assert [(item["scope"], item["id"]) for item in listing] == expected
