@@ -52,7 +52,7 @@ run: install ## up, then feed demo events and print KPIs; the stack keeps runnin
 	$(VENV)/bin/salespulse demo || { echo "demo failed; the stack is still up: make down" >&2; exit 1; }
 	@echo "The stack keeps running (logs in .local/logs). Stop it with: make down"
 
-bench: install ## benchmarks (docs/BENCHMARKS.md), own broker on 127.0.0.1:39092; BENCH_ARGS=... for options
+bench: install ## benchmarks (docs/BENCHMARKS.md), own broker on 127.0.0.1:58092; BENCH_ARGS=... for options
 	$(VENV)/bin/python -m bench all $(BENCH_ARGS)
 
 lint: install ## ruff

@@ -1,6 +1,6 @@
 """``python -m bench {all,pipeline,ingest,freshness,memory,recovery,scaleout} [options]``.
 
-Starts its own broker (``deploy/kafka/kafka.sh`` on ``BENCH_KAFKA_PORT``, default 39092) unless
+Starts its own broker (``deploy/kafka/kafka.sh`` on ``BENCH_KAFKA_PORT``, default 58092) unless
 ``--bootstrap`` names one, runs the benchmarks, prints every figure against its target and stops
 the broker, pass or fail. Results also go to ``.local/bench/results.md``.
 """
@@ -25,11 +25,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("bench", choices=("all", *BENCHES))
     parser.add_argument("--bootstrap", help="use this Kafka instead of starting one")
-    parser.add_argument("--events", type=int, default=50_000, help="pipeline events")
+    parser.add_argument("--events", type=int, default=30_000, help="pipeline events")
     parser.add_argument(
         "--naive-seconds",
         type=float,
-        default=60.0,
+        default=45.0,
         help="time budget of the naive Faust baseline (0: skip it)",
     )
     parser.add_argument(
@@ -37,11 +37,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="extra environment of the pipeline worker (Faust or SALESPULSE_ "
+        help="extra environment of the pipeline and recovery workers (Faust or SALESPULSE_ "
         "settings), to try a configuration",
     )
-    parser.add_argument("--scaleout-events", type=int, default=20_000)
-    parser.add_argument("--recovery-events", type=int, default=50_000)
+    parser.add_argument("--scaleout-events", type=int, default=15_000)
+    parser.add_argument("--recovery-events", type=int, default=30_000)
     parser.add_argument(
         "--memory-scale",
         type=float,
@@ -49,7 +49,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="fraction of the full memory scenario to build (1: all of it)",
     )
     parser.add_argument("--ingest-seconds", type=float, default=10.0)
-    parser.add_argument("--freshness-seconds", type=float, default=30.0)
+    parser.add_argument("--freshness-seconds", type=float, default=20.0)
     parser.add_argument("--freshness-rate", type=int, default=1000, help="events/s through ingest")
     parser.add_argument("--profile", type=Path, help="py-spy raw profile of the pipeline worker")
     return parser.parse_args(argv)
@@ -93,7 +93,8 @@ async def run_one(name: str, bootstrap: str, args: argparse.Namespace) -> list[F
     if name == "recovery":
         from bench import recovery
 
-        return await recovery.run(bootstrap, args.recovery_events)
+        env = dict(item.split("=", 1) for item in args.worker_env)
+        return await recovery.run(bootstrap, args.recovery_events, env)
     from bench import scaleout
 
     return await scaleout.run(bootstrap, args.scaleout_events)

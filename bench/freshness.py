@@ -83,7 +83,7 @@ async def run(bootstrap: str, seconds: float, rate: int = RATE) -> list[Figure]:
                 batch = [*live[tick * per_tick : (tick + 1) * per_tick], probe]
                 tasks.append(asyncio.create_task(post(batch, tick)))
             await asyncio.gather(*tasks)
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 30
             while len(seen) < ticks and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
             stop.set()
@@ -115,7 +115,7 @@ async def run(bootstrap: str, seconds: float, rate: int = RATE) -> list[Figure]:
         ),
         Figure(
             "freshness",
-            "probes never visible (60 s after the last POST)",
+            "probes never visible (30 s after the last POST)",
             f"{missing} of {ticks}",
             "0",
             not missing,

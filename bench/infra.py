@@ -1,7 +1,7 @@
 """What every benchmark needs: its own broker, topics, a fast producer, lag, worker processes.
 
 The broker is the project's own ``deploy/kafka/kafka.sh`` on a port of the benchmarks' own
-(``BENCH_KAFKA_PORT``, default 39092), so ``make bench`` never meets the dev broker (9092) or the
+(``BENCH_KAFKA_PORT``, default 58092), so ``make bench`` never meets the dev broker (9092) or the
 test broker (19092). Workers are the real ``salespulse worker`` console script, spawned through
 ``tests.support.stack.Stack`` exactly as the end-to-end tests do.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from events.kafka_admin import ensure_topics
 from events.topics import TopicNames
@@ -34,7 +34,7 @@ PARTITIONS = 8
 
 
 def broker_env() -> dict[str, str]:
-    port = int(os.environ.get("BENCH_KAFKA_PORT", "39092"))
+    port = int(os.environ.get("BENCH_KAFKA_PORT", "58092"))
     return {
         **os.environ,
         "KAFKA_HOST": "127.0.0.1",
@@ -70,9 +70,30 @@ def run_dir(prefix: str) -> Path:
 
 
 async def create_topics(bootstrap: str, prefix: str) -> TopicNames:
+    """The event-log topics, and the worker's internal topics too: a worker that creates those
+    itself at start sometimes logs "Ignoring missing topic" and is never assigned them (seen
+    with ``make bench``: /readyz then never lists a partition); see docs/BENCHMARKS.md."""
     names = TopicNames(prefix)
     await ensure_topics([bootstrap], names.event_topics, names.dead_letters, PARTITIONS, 1)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        internal = worker_topics(names, prefix)[3:]
+        await admin.create_topics([NewTopic(topic, PARTITIONS, 1) for topic in internal])
+    finally:
+        await admin.close()
     return names
+
+
+async def create_compacted(bootstrap: str, topics: Sequence[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        config = {"cleanup.policy": "compact"}
+        wanted = [NewTopic(topic, PARTITIONS, 1, topic_configs=config) for topic in topics]
+        await admin.create_topics(wanted)
+    finally:
+        await admin.close()
 
 
 async def produce(bootstrap: str, messages: Iterable[tuple[str, bytes, bytes]]) -> int:
@@ -187,8 +208,8 @@ async def wait_assigned(services: Sequence[Service], timeout_s: float = 120) -> 
             for service in services:
                 if not service.alive:
                     raise RuntimeError(f"{service.name} exited:\n{service.log_tail()}")
-                try:
-                    answer = await client.get(f"{service.url}/readyz")
+                try:  # a busy worker answers late: its loop folds batches
+                    answer = await client.get(f"{service.url}/readyz", timeout=30)
                 except httpx.TransportError:
                     continue
                 if answer.status_code == 200 and answer.json().get("partitions"):

@@ -8,6 +8,10 @@ extrapolated linearly to the full size; ``--memory-scale 1`` measures it for rea
 
 from __future__ import annotations
 
+import time
+
+import httpx
+
 from bench import infra
 from bench.pipeline import history_end, time_product
 from bench.stats import Figure, format_rate, rate
@@ -46,8 +50,12 @@ async def run(bootstrap: str, scale: float) -> list[Figure]:
     seconds, stack = await time_product(bootstrap, names, prefix)
     try:
         rss, peak = infra.rss_mb(stack.workers[0].process.pid)
+        started = time.monotonic()
+        scrape = httpx.get(f"{stack.workers[0].url}/metrics", timeout=300)
+        scrape_s = time.monotonic() - started
     finally:
         stack.stop()
+    series = scrape.text.count("\nsales_")
     full = idle + (rss - idle) / scale
     print(
         f"memory: {shape} {len(log):,} events folded in {seconds:.0f}s "
@@ -61,6 +69,11 @@ async def run(bootstrap: str, scale: float) -> list[Figure]:
             "memory", f"RSS with {size}, {len(log):,} events", f"{rss:.0f} MiB (peak {peak:.0f})"
         ),
     ]
+    figures.append(
+        Figure(
+            "memory", f"one /metrics scrape at that size ({series:,} series)", f"{scrape_s:.1f} s"
+        )
+    )
     if scale != 1:
         figures.append(
             Figure(

@@ -34,6 +34,13 @@ from projections.tally import Tally, to_micros
 from projections.timebase import BucketGrid, to_us
 
 PARTITIONS = 8
+TABLES = ("seen", "deals", "customers", "buckets")
+
+
+def changelog_topics(prefix: str) -> list[str]:
+    """Created before the app starts: a changelog topic Faust creates itself can show 0
+    partitions in the metadata of the first writes, which Faust refuses (PartitionsMismatch)."""
+    return [f"{prefix}naive-{table}-changelog" for table in TABLES]
 
 
 def create_naive_app(bootstrap: str, prefix: str, web_port: int, data_dir: str) -> faust.App:
@@ -52,10 +59,9 @@ def create_naive_app(bootstrap: str, prefix: str, web_port: int, data_dir: str) 
     )
     names = TopicNames(prefix)
     source = app.topic(*names.event_topics, key_serializer="raw", value_serializer="raw")
-    seen = app.Table("seen", partitions=PARTITIONS, key_type=str)
-    deals = app.Table("deals", partitions=PARTITIONS, key_type=str)
-    customers = app.Table("customers", partitions=PARTITIONS, key_type=str)
-    buckets = app.Table("buckets", partitions=PARTITIONS, key_type=str)
+    seen, deals, customers, buckets = (
+        app.Table(name, partitions=PARTITIONS, key_type=str) for name in TABLES
+    )
     policy, grid = EventPolicy(), BucketGrid("UTC")
 
     def fold_deal_event(event, offset: int, deltas: Deltas) -> None:

@@ -60,7 +60,7 @@ async def restart_and_check(stack, bootstrap, names, prefix, expected, end, even
     ]
 
 
-async def run(bootstrap: str, events: int) -> list[Figure]:
+async def run(bootstrap: str, events: int, env: dict[str, str] | None = None) -> list[Figure]:
     from bench.pipeline import history_end, time_product
 
     prefix = infra.new_prefix("recovery")
@@ -68,7 +68,7 @@ async def run(bootstrap: str, events: int) -> list[Figure]:
     end = history_end()
     log = history(events, end, Shape())
     await infra.produce(bootstrap, infra.encoded(log, names, route_of))
-    seconds, stack = await time_product(bootstrap, names, prefix)
+    seconds, stack = await time_product(bootstrap, names, prefix, env=env)
     print(f"recovery: built state from {len(log):,} events in {seconds:.0f}s")
     try:
         return await restart_and_check(
