@@ -37,7 +37,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="extra environment of the pipeline and recovery workers (Faust or SALESPULSE_ "
+        help="extra environment of the pipeline, recovery and memory workers (Faust or SALESPULSE_ "
         "settings), to try a configuration",
     )
     parser.add_argument("--scaleout-events", type=int, default=15_000)
@@ -70,10 +70,10 @@ def machine() -> str:
 
 
 async def run_one(name: str, bootstrap: str, args: argparse.Namespace) -> list[Figure]:
+    env = dict(item.split("=", 1) for item in args.worker_env)
     if name == "pipeline":
         from bench import pipeline
 
-        env = dict(item.split("=", 1) for item in args.worker_env)
         restart = args.bench == "all"  # recovery measured on the state this run built
         return await pipeline.run(
             bootstrap, args.events, args.profile, args.naive_seconds, env, restart
@@ -89,11 +89,10 @@ async def run_one(name: str, bootstrap: str, args: argparse.Namespace) -> list[F
     if name == "memory":
         from bench import memory
 
-        return await memory.run(bootstrap, args.memory_scale)
+        return await memory.run(bootstrap, args.memory_scale, env)
     if name == "recovery":
         from bench import recovery
 
-        env = dict(item.split("=", 1) for item in args.worker_env)
         return await recovery.run(bootstrap, args.recovery_events, env)
     from bench import scaleout
 

@@ -23,10 +23,10 @@ FULL_HISTORY_EVENTS = 200_000
 TARGET_MB = 500
 
 
-async def idle_rss(bootstrap: str) -> float:
+async def idle_rss(bootstrap: str, env: dict[str, str]) -> float:
     prefix = infra.new_prefix("memory-idle")
     await infra.create_topics(bootstrap, prefix)
-    stack = infra.stack(bootstrap, prefix)
+    stack = infra.stack(bootstrap, prefix, **env)
     try:
         worker = stack.start_worker()
         return infra.rss_mb(worker.process.pid)[0]
@@ -34,7 +34,7 @@ async def idle_rss(bootstrap: str) -> float:
         stack.stop()
 
 
-async def run(bootstrap: str, scale: float) -> list[Figure]:
+async def run(bootstrap: str, scale: float, env: dict[str, str] | None = None) -> list[Figure]:
     shape = Shape(
         reps=round(FULL.reps * scale),
         teams=round(FULL.teams * scale),
@@ -42,12 +42,13 @@ async def run(bootstrap: str, scale: float) -> list[Figure]:
         days=FULL.days,
         open_deals=round(FULL.open_deals * scale),
     )
-    idle = await idle_rss(bootstrap)
+    env = env or {}
+    idle = await idle_rss(bootstrap, env)
     prefix = infra.new_prefix("memory")
     names = await infra.create_topics(bootstrap, prefix)
     log = history(round(FULL_HISTORY_EVENTS * scale), history_end(), shape)
     await infra.produce(bootstrap, infra.encoded(log, names, route_of))
-    seconds, stack = await time_product(bootstrap, names, prefix)
+    seconds, stack = await time_product(bootstrap, names, prefix, env=env)
     try:
         rss, peak = infra.rss_mb(stack.workers[0].process.pid)
         started = time.monotonic()
