@@ -35,11 +35,13 @@ async def restart_and_check(stack, bootstrap, names, prefix, expected, end, even
     worker = stack.restart_worker(worker, wait=False)
     ready = await infra.wait_assigned([worker], timeout_s=600)
     seconds = ready - started
+    rss, _ = infra.rss_mb(worker.process.pid)
     problems = await mismatches(worker.url, expected, end)
     scaled = seconds * TARGET_EVENTS / events
     print(
         f"recovery: {events:,} events ({records:,} changelog records) ready in {seconds:.1f}s "
-        f"({format_rate(rate(records, seconds))} records), {len(problems)} keys differ"
+        f"({format_rate(rate(records, seconds))} records), {len(problems)} keys differ, "
+        f"RSS after recovery {rss:.0f} MiB"
     )
     return [
         Figure(
@@ -54,6 +56,7 @@ async def restart_and_check(stack, bootstrap, names, prefix, expected, end, even
             "≤ 15 s",
             scaled <= TARGET_S,
         ),
+        Figure("recovery", "RSS after the restart (recovered state only)", f"{rss:.0f} MiB"),
         Figure(
             "recovery", "exact after restart", f"{len(problems)} keys differ", "0", not problems
         ),
