@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 WORKERS ?= 1
 export WORKERS
 
-.PHONY: help install kafka-start kafka-stop up down clean status test chaos run lint
+.PHONY: help install kafka-start kafka-stop up down clean status test chaos run lint bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -51,6 +51,9 @@ run: install ## up, then feed demo events and print KPIs; the stack keeps runnin
 	deploy/local/stack.sh up
 	$(VENV)/bin/salespulse demo || { echo "demo failed; the stack is still up: make down" >&2; exit 1; }
 	@echo "The stack keeps running (logs in .local/logs). Stop it with: make down"
+
+bench: install ## benchmarks (docs/BENCHMARKS.md), own broker on 127.0.0.1:58092; BENCH_ARGS=... for options
+	$(VENV)/bin/python -m bench all $(BENCH_ARGS)
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check .

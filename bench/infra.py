@@ -1,0 +1,230 @@
+"""What every benchmark needs: its own broker, topics, a fast producer, lag, worker processes.
+
+The broker is the project's own ``deploy/kafka/kafka.sh`` on a port of the benchmarks' own
+(``BENCH_KAFKA_PORT``, default 58092), so ``make bench`` never meets the dev broker (9092) or the
+test broker (19092). Workers are the real ``salespulse worker`` console script, spawned through
+``tests.support.stack.Stack`` exactly as the end-to-end tests do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from events.kafka_admin import ensure_topics
+from events.topics import TopicNames
+from tests.support.stack import Service, Stack
+
+REPO = Path(__file__).resolve().parent.parent
+KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
+WORKDIR = REPO / ".local" / "bench"
+PARTITIONS = 8
+"""The product's default partition count (``Settings.partitions``)."""
+
+
+def broker_env() -> dict[str, str]:
+    port = int(os.environ.get("BENCH_KAFKA_PORT", "58092"))
+    return {
+        **os.environ,
+        "KAFKA_HOST": "127.0.0.1",
+        "KAFKA_PORT": str(port),
+        "KAFKA_CONTROLLER_PORT": str(port + 1),
+        "KAFKA_STATE_DIR": os.environ.get("BENCH_KAFKA_STATE_DIR", str(WORKDIR / "kafka")),
+    }
+
+
+@contextmanager
+def own_broker(external: str | None):
+    """Yield a bootstrap address: ``external`` as is, or a fresh broker stopped at the end."""
+    if external:
+        yield external
+        return
+    env = broker_env()
+    subprocess.run([str(KAFKA_SH), "clean"], env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([str(KAFKA_SH), "start"], env=env, check=True)
+    try:
+        yield f"{env['KAFKA_HOST']}:{env['KAFKA_PORT']}"
+    finally:
+        subprocess.run([str(KAFKA_SH), "stop"], env=env, check=False)
+
+
+def new_prefix(name: str) -> str:
+    return f"bench-{name}-{uuid.uuid4().hex[:6]}."
+
+
+def run_dir(prefix: str) -> Path:
+    path = WORKDIR / "runs" / prefix.rstrip(".")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+async def create_topics(bootstrap: str, prefix: str) -> TopicNames:
+    """The event-log topics, and the worker's internal topics too: a worker that creates those
+    itself at start sometimes logs "Ignoring missing topic" and is never assigned them (seen
+    with ``make bench``: /readyz then never lists a partition); see docs/BENCHMARKS.md."""
+    names = TopicNames(prefix)
+    await ensure_topics([bootstrap], names.event_topics, names.dead_letters, PARTITIONS, 1)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        internal = worker_topics(names, prefix)[3:]
+        await admin.create_topics([NewTopic(topic, PARTITIONS, 1) for topic in internal])
+    finally:
+        await admin.close()
+    return names
+
+
+async def create_compacted(bootstrap: str, topics: Sequence[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        config = {"cleanup.policy": "compact"}
+        wanted = [NewTopic(topic, PARTITIONS, 1, topic_configs=config) for topic in topics]
+        await admin.create_topics(wanted)
+    finally:
+        await admin.close()
+
+
+async def produce(bootstrap: str, messages: Iterable[tuple[str, bytes, bytes]]) -> int:
+    """Send (topic, key, value) as fast as aiokafka goes, all acknowledged; returns the count."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks=1, linger_ms=20, max_batch_size=1024 * 1024
+    )
+    await producer.start()
+    sent, pending = 0, []
+    try:
+        for topic, key, value in messages:
+            pending.append(await producer.send(topic, value, key=key))
+            sent += 1
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return sent
+
+
+def encoded(events: Sequence[dict], names: TopicNames, route) -> list[tuple[str, bytes, bytes]]:
+    out = []
+    for event in events:
+        topic, key = route(event, names)
+        out.append((topic, key.encode(), orjson.dumps(event)))
+    return out
+
+
+class LagProbe:
+    """Committed-offset lag of one consumer group over whole topics (every partition)."""
+
+    def __init__(self, bootstrap: str, group: str, topics: Sequence[str]) -> None:
+        self.group, self.topics = group, list(topics)
+        self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+
+    async def __aenter__(self) -> LagProbe:
+        await self.admin.start()
+        await self.consumer.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.consumer.stop()
+        await self.admin.close()
+
+    async def lag(self) -> int:
+        cluster = await self.consumer._client.fetch_all_metadata()
+        tps = [
+            TopicPartition(topic, p)
+            for topic in self.topics
+            for p in sorted(cluster.partitions_for_topic(topic) or ())
+        ]
+        ends = await self.consumer.end_offsets(tps)
+        committed = await self.admin.list_consumer_group_offsets(self.group)
+        total = 0
+        for tp in tps:
+            done = committed.get(tp)
+            total += max(
+                0, ends[tp] - (done.offset if done is not None and done.offset >= 0 else 0)
+            )
+        return total
+
+    async def wait_zero(
+        self, timeout_s: float, every_s: float = 0.25, quiet_s: float = 1.0
+    ) -> float:
+        """Monotonic time lag was first seen at zero and stayed zero for ``quiet_s``."""
+        deadline = time.monotonic() + timeout_s
+        zero_since = None
+        while time.monotonic() < deadline:
+            lag = await self.lag()
+            now = time.monotonic()
+            if lag == 0:
+                zero_since = zero_since or now
+                if now - zero_since >= quiet_s:
+                    return zero_since
+            else:
+                zero_since = None
+            await asyncio.sleep(every_s)
+        raise TimeoutError(f"group {self.group} still lagging after {timeout_s}s")
+
+
+def worker_topics(names: TopicNames, prefix: str) -> list[str]:
+    """Everything a salespulse worker's consumer group reads: input and internal topics."""
+    internal = f"{prefix}salespulse"
+    return [*names.event_topics, f"{internal}.customer-wins", f"{internal}.kpi-deltas"]
+
+
+def worker_group(prefix: str) -> str:
+    return f"{prefix}salespulse"
+
+
+def stack(bootstrap: str, prefix: str, **env: str) -> Stack:
+    """A Stack running workers with the product's defaults (the tests shorten batch_within_s)."""
+    return Stack(
+        bootstrap,
+        prefix,
+        run_dir(prefix),
+        partitions=PARTITIONS,
+        extra_env={"SALESPULSE_BATCH_WITHIN_S": "0.2", "SALESPULSE_LOG_LEVEL": "WARNING", **env},
+    )
+
+
+async def wait_assigned(services: Sequence[Service], timeout_s: float = 120) -> float:
+    """Monotonic time all ``services`` answer /readyz with every partition assigned among them."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=2) as client:
+        while time.monotonic() < deadline:
+            owned: set[int] = set()
+            ready = 0
+            for service in services:
+                if not service.alive:
+                    raise RuntimeError(f"{service.name} exited:\n{service.log_tail()}")
+                try:  # a busy worker answers late: its loop folds batches
+                    answer = await client.get(f"{service.url}/readyz", timeout=30)
+                except httpx.TransportError:
+                    continue
+                if answer.status_code == 200 and answer.json().get("partitions"):
+                    ready += 1
+                    owned |= set(answer.json()["partitions"])
+            if ready == len(services) and len(owned) == PARTITIONS:
+                return time.monotonic()
+            await asyncio.sleep(0.05)
+    raise TimeoutError("workers not ready with all partitions assigned")
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(current RSS, peak RSS) of a process in MiB, from /proc."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        fields[name] = value.strip()
+    return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)

@@ -1,0 +1,233 @@
+"""Pipeline throughput: N pre-produced events until every KPI table reflects them.
+
+Three consumers of the same topics, in the same run: a raw aiokafka consumer that reads and
+JSON-decodes every message (the physical limit of a Python consumer here), one real
+``salespulse worker`` process, and the naive Faust baseline (``bench.naive_app``). Completion of a
+Faust app is its consumer group's committed lag reaching 0 on every topic it reads (input and
+internal); its clock starts when its process is launched, so start-up (topic checks, group join,
+table recovery of empty changelogs: about 5-10 s here) is counted, which favours no one: every
+Faust app pays it. The naive app, far slower, gets a time budget and is timed by the events it has
+taken from its stream (its commits stall behind its changelog traffic). Afterwards every KPI the
+worker answers is compared with ``projections.recompute``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from bench import infra
+from bench.exact import expected_kpis, mismatches
+from bench.naive_app import changelog_topics
+from bench.stats import Figure, format_rate, format_ratio, rate, ratio
+from bench.workload import Shape, history, route_of
+from tests.support.stack import Service, free_port
+
+TIMEOUT_S = 900
+
+
+def history_end() -> datetime:
+    """A minute boundary just past, so that every event is valid (not in the future)."""
+    return datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+
+
+async def raw_consume(bootstrap: str, topics: list[str], expect: int) -> float:
+    """Seconds for a bare aiokafka consumer to read and ``orjson.loads`` ``expect`` messages."""
+    started = time.monotonic()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        cluster = await consumer._client.fetch_all_metadata()
+        tps = [TopicPartition(t, p) for t in topics for p in cluster.partitions_for_topic(t)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        count = 0
+        while count < expect:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for messages in batch.values():
+                for message in messages:
+                    orjson.loads(message.value)
+                count += len(messages)
+    finally:
+        await consumer.stop()
+    return time.monotonic() - started
+
+
+def start_profiler(pid: int, out: Path) -> subprocess.Popen:
+    py_spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(
+        [
+            str(py_spy),
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def time_product(
+    bootstrap, names, prefix, workers: int = 1, profile: Path | None = None, env=None
+):
+    """(seconds from all-ready to lag 0, the stack with its workers still running)."""
+    stack = infra.stack(bootstrap, prefix, **(env or {}))
+    launched = time.monotonic()
+    services = [stack.start_worker(wait=False) for _ in range(workers)]
+    profiler = start_profiler(services[0].process.pid, profile) if profile else None
+    try:
+        await infra.wait_assigned(services)
+        topics = infra.worker_topics(names, prefix)
+        async with infra.LagProbe(bootstrap, infra.worker_group(prefix), topics) as probe:
+            done = await probe.wait_zero(TIMEOUT_S)
+    except BaseException:
+        stack.stop()
+        raise
+    finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(60)
+    return done - launched, stack
+
+
+async def time_naive(bootstrap, names, prefix, expect: int, budget_s: float) -> tuple[int, float]:
+    """(events, seconds) the naive app got through: all of them, or what it had taken from its
+    stream when ``budget_s`` ran out (it is slow; its rate does not depend on how many are left).
+    """
+    await infra.create_compacted(bootstrap, changelog_topics(prefix))
+    port = free_port()
+    workdir = infra.run_dir(prefix)
+    log_path = workdir / "naive.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.naive_app",
+                bootstrap,
+                prefix,
+                str(port),
+                str(workdir / "naive-state"),
+            ],
+            cwd=infra.REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    service = Service("naive", f"http://127.0.0.1:{port}", process, log_path)
+    launched = time.monotonic()
+    try:
+        await infra.wait_assigned([service])
+        deadline = launched + budget_s
+        processed = 0
+        async with httpx.AsyncClient(timeout=30) as client:
+            while processed < expect and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+                processed = (await client.get(f"{service.url}/progress")).json()["processed"]
+        return processed, time.monotonic() - launched
+    finally:
+        service.stop()
+
+
+async def run(
+    bootstrap: str,
+    events: int,
+    profile: Path | None = None,
+    naive_budget_s: float = 60.0,
+    worker_env: dict[str, str] | None = None,
+    restart: bool = False,
+) -> list[Figure]:
+    """``naive_budget_s`` 0: no naive baseline. ``restart``: also the recovery benchmark, on the
+    state this run built (``bench.recovery``)."""
+    prefix = infra.new_prefix("pipeline")
+    names = await infra.create_topics(bootstrap, prefix)
+    end = history_end()
+    log = history(events, end, Shape())
+    n = len(log)
+    started = time.monotonic()
+    await infra.produce(bootstrap, infra.encoded(log, names, route_of))
+    produce_s = time.monotonic() - started
+    print(
+        f"pipeline: produced {n:,} events in {produce_s:.1f}s ({format_rate(rate(n, produce_s))})"
+    )
+
+    raw_s = await raw_consume(bootstrap, list(names.event_topics), n)
+    print(f"pipeline: raw consume {raw_s:.1f}s ({format_rate(rate(n, raw_s))})")
+    product_s, stack = await time_product(
+        bootstrap, names, prefix, profile=profile, env=worker_env or {}
+    )
+    worker = stack.workers[0]
+    rss, _ = infra.rss_mb(worker.process.pid)
+    print(
+        f"pipeline: worker {product_s:.1f}s ({format_rate(rate(n, product_s))}), RSS {rss:.0f} MiB"
+    )
+    figures = []
+    try:
+        expected = expected_kpis(log, end)
+        problems = await mismatches(worker.url, expected, end)
+        print(
+            f"pipeline: exactness: {len(expected):,} (scope, id, window) compared, "
+            f"{len(problems)} differ" + "".join(f"\n  {p}" for p in problems[:10])
+        )
+        if restart:
+            from bench.recovery import restart_and_check
+
+            figures += await restart_and_check(stack, bootstrap, names, prefix, expected, end, n)
+    finally:
+        stack.stop()
+    naive_n, naive_s = 0, float("nan")
+    if naive_budget_s > 0:
+        naive_n, naive_s = await time_naive(bootstrap, names, prefix, n, naive_budget_s)
+        print(
+            f"pipeline: naive Faust {naive_n:,} events in {naive_s:.1f}s "
+            f"({format_rate(rate(naive_n, naive_s))})"
+        )
+
+    product, raw, naive_rate = rate(n, product_s), rate(n, raw_s), rate(naive_n, naive_s)
+    vs_naive, vs_raw = ratio(product, naive_rate), ratio(product, raw)
+    equal = len(expected) - len({p.split(" ")[0] for p in problems})
+    return [
+        Figure(
+            "pipeline",
+            "events produced (aiokafka, acks=1)",
+            f"{n:,} at {format_rate(rate(n, produce_s))}",
+        ),
+        Figure("pipeline", "raw aiokafka consume + orjson", format_rate(raw)),
+        Figure("pipeline", f"naive Faust ({naive_n:,} events)", format_rate(naive_rate)),
+        Figure("pipeline", "salespulse worker, 1 process", format_rate(product)),
+        Figure(
+            "pipeline",
+            "worker / naive Faust",
+            format_ratio(vs_naive),
+            "≥ 10×",
+            None if naive_budget_s <= 0 else vs_naive >= 10,
+        ),
+        Figure("pipeline", "worker / raw consume", f"{vs_raw:.1%}", "≥ 20 %", vs_raw >= 0.2),
+        Figure("pipeline", "worker RSS after the run", f"{rss:.0f} MiB"),
+        Figure(
+            "pipeline",
+            "exact vs recompute",
+            f"{equal:,}/{len(expected):,} keys equal",
+            "all",
+            not problems,
+        ),
+        *figures,
+    ]
