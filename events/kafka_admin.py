@@ -34,12 +34,17 @@ async def ensure_topics(
     dead_letter_topic: str,
     partitions: int,
     replication_factor: int,
+    internal_topics: tuple[str, ...] = (),
 ) -> list[str]:
-    """Create missing topics; return the names that were created now."""
+    """Create missing topics; return the names that were created now.
+
+    ``internal_topics`` (the workers' own, between their agents) get the broker's defaults.
+    """
     wanted = [
         NewTopic(name, partitions, replication_factor, topic_configs=EVENT_TOPIC_CONFIG)
         for name in event_topics
     ]
+    wanted += [NewTopic(name, partitions, replication_factor) for name in internal_topics]
     wanted.append(
         NewTopic(
             dead_letter_topic, partitions, replication_factor, topic_configs=DEAD_LETTER_CONFIG

@@ -72,6 +72,8 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=settings.worker_heartbeat_interval_s,
         broker_request_timeout=settings.worker_request_timeout_s,
         consumer_metadata_max_age_ms=int(settings.worker_metadata_max_age_s * 1000),
+        producer_linger=settings.worker_producer_linger_s,
+        producer_max_batch_size=settings.worker_producer_batch_bytes,
         # A dead letter carries the original bytes, which may be as large as the broker accepts.
         producer_max_request_size=DEAD_LETTER_MAX_BYTES,
         Table=RoutedTable,
@@ -79,14 +81,14 @@ def create_app(settings: Settings) -> faust.App:
         web_in_thread=False,
     )
     n = settings.partitions
-    internal = settings.app_id
+    customer_wins, kpi_deltas = settings.internal_topics
     topics = SimpleNamespace(
         deal_events=_external(app, names.deal_events, n),
         call_events=_external(app, names.call_events, n),
         cost_events=_external(app, names.cost_events, n),
         dead_letters=_external(app, names.dead_letters, n),
-        customer_wins=_internal(app, f"{internal}.customer-wins", n),
-        kpi_deltas=_internal(app, f"{internal}.kpi-deltas", n),
+        customer_wins=_internal(app, customer_wins, n),
+        kpi_deltas=_internal(app, kpi_deltas, n),
     )
     tables = SimpleNamespace(
         deals=declare_routed_table(app, "deals", n),

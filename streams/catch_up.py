@@ -24,8 +24,7 @@ log = logging.getLogger(__name__)
 def group_topics(settings: Settings) -> list[str]:
     """The topics the workers' consumer group reads: the event log and its internal topics."""
     names = TopicNames(settings.topic_prefix)
-    internal = [f"{settings.app_id}.customer-wins", f"{settings.app_id}.kpi-deltas"]
-    return [*names.event_topics, *internal]
+    return [*names.event_topics, *settings.internal_topics]
 
 
 async def records_behind(settings: Settings) -> int:

@@ -44,7 +44,7 @@ def test_an_empty_token_means_no_authentication():
     assert make_settings(ingest_token="  ", worker_read_token="").ingest_token is None
 
 
-def test_the_app_passes_the_group_timeouts_to_faust(tmp_path):
+def test_the_app_passes_group_timeouts_and_producer_batching_to_faust(tmp_path):
     from streams.app import create_app
 
     app = create_app(
@@ -56,7 +56,17 @@ def test_the_app_passes_the_group_timeouts_to_faust(tmp_path):
             data_dir=tmp_path,
         )
     )
-    assert app.conf.consumer_metadata_max_age_ms == 7500
     assert app.conf.broker_session_timeout == 8
     assert app.conf.broker_heartbeat_interval == 2
     assert app.conf.broker_request_timeout == 20
+    assert app.conf.consumer_metadata_max_age_ms == 7500
+    assert app.conf.producer_linger == 0.01
+    assert app.conf.producer_max_batch_size == 1024 * 1024
+
+
+def test_internal_topics_sit_under_the_app_id_of_their_generation():
+    settings = make_settings(topic_prefix="acme.", table_generation="g2")
+    assert settings.internal_topics == (
+        "acme.salespulse.g2.customer-wins",
+        "acme.salespulse.g2.kpi-deltas",
+    )
