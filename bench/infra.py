@@ -22,7 +22,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from events.kafka_admin import ensure_topics
+from events.kafka_admin import ensure_topics, uncommitted_per_topic
 from events.topics import TopicNames
 from tests.support.stack import Service, Stack
 
@@ -150,13 +150,7 @@ class LagProbe:
         ]
         ends = await self.consumer.end_offsets(tps)
         committed = await self.admin.list_consumer_group_offsets(self.group)
-        total = 0
-        for tp in tps:
-            done = committed.get(tp)
-            total += max(
-                0, ends[tp] - (done.offset if done is not None and done.offset >= 0 else 0)
-            )
-        return total
+        return sum(uncommitted_per_topic(tps, ends, committed).values())
 
     async def wait_zero(
         self, timeout_s: float, every_s: float = 0.25, quiet_s: float = 1.0

@@ -1,4 +1,4 @@
-"""Creating the event-log topics (contract section 7), idempotently.
+"""Creating the event-log topics (contract section 7), idempotently; a group's backlog.
 
 Auto topic creation is off on our brokers: every process that needs the topics calls
 ``ensure_topics`` at start, and ``salespulse topics create`` does the same for operators.
@@ -7,9 +7,12 @@ Auto topic creation is off on our brokers: every process that needs the topics c
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
+from aiokafka.structs import TopicPartition
 
 log = logging.getLogger(__name__)
 
@@ -68,3 +71,22 @@ async def ensure_topics(
     if created:
         log.info("created topics %s", ", ".join(created))
     return created
+
+
+def uncommitted_per_topic(
+    partitions: Iterable[TopicPartition],
+    ends: Mapping[TopicPartition, int],
+    committed: Mapping[TopicPartition, Any],
+    firsts: Mapping[TopicPartition, int] | None = None,
+) -> dict[str, int]:
+    """Per topic, the records a consumer group has not committed yet: end minus committed offset.
+
+    ``committed`` is what ``list_consumer_group_offsets`` answers; a partition the group never
+    committed counts from its first offset (``firsts``, 0 when not given).
+    """
+    behind: dict[str, int] = {}
+    for tp in partitions:
+        meta = committed.get(tp)
+        done = meta.offset if meta is not None and meta.offset >= 0 else (firsts or {}).get(tp, 0)
+        behind[tp.topic] = behind.get(tp.topic, 0) + max(ends[tp] - done, 0)
+    return behind

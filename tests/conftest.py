@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.kafka import run_broker_script
+
 REPO = Path(__file__).resolve().parent.parent
 KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
 TEST_KAFKA_ENV = {
@@ -56,16 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def run_kafka_sh(command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run ``deploy/kafka/kafka.sh <command>`` against the test broker; output is captured."""
-    return subprocess.run(
-        [str(KAFKA_SH), command],
-        env={**os.environ, **TEST_KAFKA_ENV},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_broker_script(KAFKA_SH, [command], TEST_KAFKA_ENV, timeout)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.errors import KafkaError
 
+from events.kafka_admin import uncommitted_per_topic
 from streams.tools.dead_letter_report import DeadLetter, dead_letter_of
 
 Progress = Callable[[int, int], None]
@@ -134,12 +135,7 @@ async def group_lag(bootstrap: list[str], group: str, topics: list[str]) -> dict
     finally:
         await consumer.stop()
         await admin.close()
-    lag = dict.fromkeys(topics, 0)
-    for tp in partitions:
-        meta = committed.get(tp)
-        done = meta.offset if meta is not None and meta.offset >= 0 else low[tp]
-        lag[tp.topic] += max(high[tp] - done, 0)
-    return lag
+    return {**dict.fromkeys(topics, 0), **uncommitted_per_topic(partitions, high, committed, low)}
 
 
 async def delete_before(bootstrap: list[str], topic: str, plan: dict[int, int]) -> dict[int, int]:

@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.kafka import run_broker_script
 from tests.support.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,16 +24,7 @@ class BrokerScriptFailed(RuntimeError):
 
 
 def _run(script: Path, args: list[str], env: dict[str, str], timeout: float) -> str:
-    done = subprocess.run(
-        [str(script), *args],
-        env={**os.environ, **env},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    done = run_broker_script(script, args, env, timeout)
     if done.returncode != 0:
         raise BrokerScriptFailed(f"{script.name} {' '.join(args)} failed:\n{done.stdout}")
     return done.stdout

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from events.kafka_admin import uncommitted_per_topic
 from events.topics import TopicNames
 from tests.support.kafka import Record, read_topic
 from tests.support.stack import Stack
@@ -53,12 +54,7 @@ async def backlog(bootstrap: str, prefix: str, partitions: int) -> dict[str, int
             await admin.close()
     finally:
         await consumer.stop()
-    left = dict.fromkeys(topics, 0)
-    for tp in tps:
-        done = committed.get(tp)
-        position = done.offset if done is not None and done.offset >= 0 else 0
-        left[tp.topic] += max(0, ends[tp] - position)
-    return left
+    return {**dict.fromkeys(topics, 0), **uncommitted_per_topic(tps, ends, committed)}
 
 
 @dataclass

@@ -1,14 +1,34 @@
-"""Small real-Kafka helpers for tests: create a prefix's topics, read a topic back, produce raw."""
+"""Small real-Kafka helpers for tests: run the broker scripts, create a prefix's topics, read a
+topic back, produce raw."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from events.kafka_admin import ensure_topics
 from events.topics import TopicNames
+
+
+def run_broker_script(
+    script: Path, args: list[str], env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """``kafka.sh`` or ``cluster.sh`` with ``args`` and extra ``env``; output captured."""
+    return subprocess.run(
+        [str(script), *args],
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @dataclass(frozen=True)
