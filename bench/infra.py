@@ -24,6 +24,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from events.kafka_admin import ensure_topics, uncommitted_per_topic
 from events.topics import TopicNames
+from streams.catch_up import group_topics
+from streams.settings import Settings
 from tests.support.stack import Service, Stack
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,7 +80,7 @@ async def create_topics(bootstrap: str, prefix: str) -> TopicNames:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        internal = worker_topics(names, prefix)[3:]
+        internal = worker_topics(prefix)[3:]
         await admin.create_topics([NewTopic(topic, PARTITIONS, 1) for topic in internal])
     finally:
         await admin.close()
@@ -171,10 +173,9 @@ class LagProbe:
         raise TimeoutError(f"group {self.group} still lagging after {timeout_s}s")
 
 
-def worker_topics(names: TopicNames, prefix: str) -> list[str]:
+def worker_topics(prefix: str) -> list[str]:
     """Everything a salespulse worker's consumer group reads: input and internal topics."""
-    internal = f"{prefix}salespulse"
-    return [*names.event_topics, f"{internal}.customer-wins", f"{internal}.kpi-deltas"]
+    return group_topics(Settings(_env_file=None, topic_prefix=prefix))
 
 
 def worker_group(prefix: str) -> str:

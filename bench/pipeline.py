@@ -95,7 +95,7 @@ async def time_product(
     profiler = start_profiler(services[0].process.pid, profile) if profile else None
     try:
         await infra.wait_assigned(services)
-        topics = infra.worker_topics(names, prefix)
+        topics = infra.worker_topics(prefix)
         async with infra.LagProbe(bootstrap, infra.worker_group(prefix), topics) as probe:
             done = await probe.wait_zero(TIMEOUT_S)
     except BaseException:

@@ -21,26 +21,23 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from events.kafka_admin import uncommitted_per_topic
 from events.topics import TopicNames
+from streams.catch_up import group_topics
+from streams.settings import Settings
 from tests.support.kafka import Record, read_topic
 from tests.support.stack import Stack
 
 # --- quiet -------------------------------------------------------------------------------------
 
 
-def consumed_topics(prefix: str) -> list[str]:
-    """The topics a worker's agents consume (``streams/app.py``)."""
-    internal = f"{prefix}salespulse"
-    return [
-        *TopicNames(prefix).event_topics,
-        f"{internal}.customer-wins",
-        f"{internal}.kpi-deltas",
-    ]
+def workers_of(prefix: str) -> Settings:
+    """The settings the stack's workers run with, as far as topic and group names go."""
+    return Settings(_env_file=None, topic_prefix=prefix)
 
 
 async def backlog(bootstrap: str, prefix: str, partitions: int) -> dict[str, int]:
     """Per topic: messages past the worker group's committed offsets (0 everywhere = quiet)."""
-    group = f"{prefix}salespulse"
-    topics = consumed_topics(prefix)
+    settings = workers_of(prefix)
+    group, topics = settings.app_id, group_topics(settings)
     tps = [TopicPartition(topic, p) for topic in topics for p in range(partitions)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
