@@ -21,6 +21,8 @@ from typing import Any
 import faust
 from faust.transport.producer import ProducerBuffer
 
+from streams.ordered_delivery import SeekFencedConsumer
+
 RECHECK_S = 0.05
 
 
@@ -54,7 +56,19 @@ class DrainingProducerBuffer(ProducerBuffer):
 
 
 class SalespulseApp(faust.App):
-    """A Faust app whose producer drains its table-write buffer before every commit."""
+    """A Faust app whose producer drains its table-write buffer before every commit, and whose
+    consumer delivers each partition in offset order across rebalances
+    (``streams.ordered_delivery``)."""
+
+    def _new_consumer(self) -> Any:
+        return SeekFencedConsumer(
+            self.transport,
+            callback=self.topics.on_message,
+            on_partitions_revoked=self._on_partitions_revoked,
+            on_partitions_assigned=self._on_partitions_assigned,
+            beacon=self.beacon,
+            loop=self.loop,
+        )
 
     def _new_producer(self) -> Any:
         producer = super()._new_producer()
