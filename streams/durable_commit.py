@@ -9,7 +9,8 @@ client applies backpressure (a full batch waiting for the broker). The commit th
 table writes still queued; a crash at that moment loses them while their input is never replayed:
 a customer's history misses a deal's win, an event's "seen" mark is gone and a redelivered copy
 counts twice. The buffer below drains for real: ``flush`` returns only when nothing is queued
-and nothing is being handed to the Kafka client.
+and nothing is being handed to the Kafka client. It is also where the tables' deferred changelog
+records are queued (``streams.write_behind``), so they precede every commit.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import faust
 from faust.transport.producer import ProducerBuffer
 
 from streams.ordered_delivery import SeekFencedConsumer
+from streams.write_behind import send_unsent_table_writes
 
 RECHECK_S = 0.05
 
@@ -45,6 +47,10 @@ class DrainingProducerBuffer(ProducerBuffer):
         return self.size == 0 and self.handing_over == 0
 
     async def flush(self) -> None:
+        # Tables defer their changelog records to this moment (``streams.write_behind``).
+        tables = getattr(getattr(self, "app", None), "tables", None)
+        if tables is not None:
+            send_unsent_table_writes(tables.values())
         # Re-check on a short period rather than trusting one event: the sender task sets
         # ``message_sent`` after each message, possibly between a check and the wait.
         while not self.is_drained():

@@ -23,6 +23,8 @@ from aiokafka.partitioner import murmur2
 from faust.stores.rocksdb import Store as RocksDBStore
 from yarl import URL
 
+from streams.write_behind import WriteBehindChangelog
+
 
 def partition_of(routing_key: str, partitions: int) -> int:
     """Kafka's default placement of a keyed record (Java and aiokafka agree)."""
@@ -45,8 +47,9 @@ def routing_identity(key: str) -> str:
     return key
 
 
-class RoutedTable(faust.Table):
-    """A Faust table whose changelog partition follows each key's routing key.
+class RoutedTable(WriteBehindChangelog, faust.Table):
+    """A Faust table whose changelog partition follows each key's routing key, and whose changelog
+    records are sent once per changed key per commit (``streams.write_behind``).
 
     ``routing`` maps a table key to its routing key; ``partition_count`` is the shared partition
     count. Both are set by ``declare_routed_table`` right after Faust creates the table.

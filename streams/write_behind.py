@@ -1,0 +1,59 @@
+"""Table changelog records once per changed key per commit, instead of once per change.
+
+Faust sends a changelog record for every table write. A KPI bucket, a deal or a customer is
+rewritten by every batch that touches it, so most of those records are overwritten a moment later
+by the next one (docs/BENCHMARKS.md: 3.9 bucket records per input event, the largest share of a
+worker's work). What recovery needs is only each key's value as of a committed input offset.
+
+So a table remembers which keys changed and sends each one's current value when the producer is
+flushed. Faust flushes the producer before every offset commit, before giving partitions up in a
+rebalance and when stopping (``streams.durable_commit``), so every change made by input below a
+committed offset is on the changelog before that commit: the guarantee of docs/GUARANTEES.md is
+unchanged. A crash loses unsent changes together with their uncommitted input, which is replayed.
+This is what Kafka Streams calls its record cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+class WriteBehindChangelog:
+    """Mixin for a Faust table: changelog writes deferred to ``send_unsent``."""
+
+    def _unsent(self) -> dict[Any, bool]:
+        unsent = self.__dict__.get("_unsent_keys")
+        if unsent is None:
+            unsent = self.__dict__["_unsent_keys"] = {}
+        return unsent
+
+    def on_key_set(self, key: Any, value: Any) -> None:
+        self._unsent()[key] = True
+        self._sensor_on_set(self, key, value)  # type: ignore[attr-defined]
+
+    def on_key_del(self, key: Any) -> None:
+        self._unsent()[key] = False
+        self._sensor_on_del(self, key)  # type: ignore[attr-defined]
+
+    def send_unsent(self) -> int:
+        """Queue one changelog record per key changed since the last call; how many."""
+        unsent = self._unsent()
+        if not unsent:
+            return 0
+        self.__dict__["_unsent_keys"] = {}
+        data = self.data  # type: ignore[attr-defined]
+        for key, present in unsent.items():
+            partition = self.partition_for_key(key)  # type: ignore[attr-defined]
+            if present and key in data:
+                self.send_changelog(partition, key, data[key])  # type: ignore[attr-defined]
+            else:
+                self.send_changelog(  # type: ignore[attr-defined]
+                    partition, key, None, value_serializer="raw"
+                )
+        return len(unsent)
+
+
+def send_unsent_table_writes(tables: Iterable[Any]) -> int:
+    """Queue the deferred changelog records of every write-behind table."""
+    return sum(table.send_unsent() for table in tables if isinstance(table, WriteBehindChangelog))

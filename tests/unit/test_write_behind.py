@@ -1,0 +1,106 @@
+"""A table sends each changed key's latest value once per flush, and the flush before a commit
+sends them all."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+
+from streams.durable_commit import DrainingProducerBuffer
+from streams.routing import RoutedTable
+from streams.write_behind import WriteBehindChangelog, send_unsent_table_writes
+
+
+class RecordingTable(WriteBehindChangelog):
+    """The parts of a Faust table the mixin relies on, recording changelog sends."""
+
+    def __init__(self) -> None:
+        self.data: dict = {}
+        self.sent: list = []
+
+    def __setitem__(self, key, value) -> None:
+        self.data[key] = value
+        self.on_key_set(key, value)
+
+    def __delitem__(self, key) -> None:
+        del self.data[key]
+        self.on_key_del(key)
+
+    def partition_for_key(self, key) -> int:
+        return len(key) % 4
+
+    def send_changelog(self, partition, key, value, value_serializer=None) -> None:
+        self.sent.append((partition, key, value))
+
+    def _sensor_on_set(self, table, key, value) -> None:
+        pass
+
+    def _sensor_on_del(self, table, key) -> None:
+        pass
+
+
+def changes(table: RecordingTable, steps: list) -> list:
+    for op, key, *value in steps:
+        if op == "set":
+            table[key] = value[0]
+        else:
+            del table[key]
+    table.send_unsent()
+    return table.sent
+
+
+@pytest.mark.parametrize(
+    ("steps", "records"),
+    [
+        ([], []),
+        ([("set", "rep-1", 1)], [(1, "rep-1", 1)]),
+        ([("set", "rep-1", 1), ("set", "rep-1", 2), ("set", "rep-1", 3)], [(1, "rep-1", 3)]),
+        ([("set", "a", 1), ("set", "bb", 2), ("set", "a", 5)], [(1, "a", 5), (2, "bb", 2)]),
+        ([("set", "deal", 1), ("del", "deal")], [(0, "deal", None)]),
+        ([("set", "deal", 1), ("del", "deal"), ("set", "deal", 7)], [(0, "deal", 7)]),
+    ],
+    ids=[
+        "nothing changed, nothing sent",
+        "one write, one record",
+        "three writes to a key, one record with the last value",
+        "each changed key once, in first-change order",
+        "a deleted key, a tombstone",
+        "set again after a delete, the value",
+    ],
+)
+def test_a_flush_sends_each_changed_key_once_with_its_latest_value(steps, records):
+    assert changes(RecordingTable(), steps) == records
+
+
+def test_a_second_flush_sends_only_what_changed_since_the_first():
+    table = RecordingTable()
+    changes(table, [("set", "a", 1), ("set", "b", 2)])
+    table.sent.clear()
+    assert changes(table, [("set", "b", 3)]) == [(1, "b", 3)]
+
+
+def test_the_flush_before_a_commit_queues_the_unsent_table_writes_first():
+    table = RecordingTable()
+    table["rep-1"] = 42
+
+    async def flush() -> None:
+        buffer = DrainingProducerBuffer(loop=asyncio.get_running_loop())
+        buffer.app = SimpleNamespace(
+            tables={"buckets": table}, conf=SimpleNamespace(producer_threaded=False)
+        )
+        await buffer.flush()
+
+    asyncio.run(flush())
+    assert table.sent == [(1, "rep-1", 42)]
+
+
+def test_only_write_behind_tables_are_asked_for_unsent_writes():
+    table = RecordingTable()
+    table["a"] = 1
+    assert send_unsent_table_writes([table, object()]) == 1
+
+
+def test_every_salespulse_table_defers_its_changelog_writes():
+    assert issubclass(RoutedTable, WriteBehindChangelog)
