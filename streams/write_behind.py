@@ -6,7 +6,7 @@ by the next one (docs/BENCHMARKS.md: 3.9 bucket records per input event, the lar
 worker's work). What recovery needs is only each key's value as of a committed input offset.
 
 So a table remembers which keys changed and sends each one's current value when the producer is
-flushed. Faust flushes the producer before every offset commit, before giving partitions up in a
+flushed (or once it holds ``MAX_UNSENT_KEYS`` of them). Faust flushes the producer before every offset commit, before giving partitions up in a
 rebalance and when stopping (``streams.durable_commit``), so every change made by input below a
 committed offset is on the changelog before that commit: the guarantee of docs/GUARANTEES.md is
 unchanged. A crash loses unsent changes together with their uncommitted input, which is replayed.
@@ -19,6 +19,11 @@ from collections.abc import Iterable
 from typing import Any
 
 
+MAX_UNSENT_KEYS = 1000
+"""Changed keys a table holds back at most; sending earlier is always safe, and a bound keeps
+the burst queued at each commit (and the memory it takes) small."""
+
+
 class WriteBehindChangelog:
     """Mixin for a Faust table: changelog writes deferred to ``send_unsent``."""
 
@@ -29,12 +34,18 @@ class WriteBehindChangelog:
         return unsent
 
     def on_key_set(self, key: Any, value: Any) -> None:
-        self._unsent()[key] = True
+        self._mark_unsent(key, True)
         self._sensor_on_set(self, key, value)  # type: ignore[attr-defined]
 
     def on_key_del(self, key: Any) -> None:
-        self._unsent()[key] = False
+        self._mark_unsent(key, False)
         self._sensor_on_del(self, key)  # type: ignore[attr-defined]
+
+    def _mark_unsent(self, key: Any, present: bool) -> None:
+        unsent = self._unsent()
+        unsent[key] = present
+        if len(unsent) >= MAX_UNSENT_KEYS:
+            self.send_unsent()
 
     def send_unsent(self) -> int:
         """Queue one changelog record per key changed since the last call; how many."""

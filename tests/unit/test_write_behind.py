@@ -10,7 +10,7 @@ import pytest
 
 from streams.durable_commit import DrainingProducerBuffer
 from streams.routing import RoutedTable
-from streams.write_behind import WriteBehindChangelog, send_unsent_table_writes
+from streams.write_behind import MAX_UNSENT_KEYS, WriteBehindChangelog, send_unsent_table_writes
 
 
 class RecordingTable(WriteBehindChangelog):
@@ -104,3 +104,12 @@ def test_only_write_behind_tables_are_asked_for_unsent_writes():
 
 def test_every_salespulse_table_defers_its_changelog_writes():
     assert issubclass(RoutedTable, WriteBehindChangelog)
+
+
+def test_a_table_holding_back_too_many_changed_keys_sends_them_without_waiting_for_a_flush():
+    table = RecordingTable()
+    for number in range(MAX_UNSENT_KEYS - 1):
+        table[f"rep-{number}"] = number
+    assert table.sent == []
+    table["one-more"] = 1
+    assert len(table.sent) == MAX_UNSENT_KEYS
