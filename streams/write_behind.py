@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-
 MAX_UNSENT_KEYS = 1000
 """Changed keys a table holds back at most; sending earlier is always safe, and a bound keeps
 the burst queued at each commit (and the memory it takes) small."""
