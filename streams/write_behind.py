@@ -43,10 +43,13 @@ class WriteBehindChangelog:
         self._sensor_on_del(self, key)  # type: ignore[attr-defined]
 
     def _mark_unsent(self, key: Any, present: bool) -> None:
+        # Called before the table stores the change (mode's ManagedUserDict), so the keys sent
+        # early are the ones marked before this one: their values are stored.
         unsent = self._unsent()
-        unsent[key] = present
-        if len(unsent) >= MAX_UNSENT_KEYS:
+        if len(unsent) >= MAX_UNSENT_KEYS and key not in unsent:
             self.send_unsent()
+            unsent = self._unsent()
+        unsent[key] = present
 
     def send_unsent(self) -> int:
         """Queue one changelog record per key changed since the last call; how many."""
