@@ -41,8 +41,8 @@ clean: ## down, then delete Kafka data and worker state
 status: ## what runs and whether it answers
 	deploy/local/stack.sh status
 
-test: install ## the test suite, chaos scenarios at light sizes but 5; own broker on 127.0.0.1:19092
-	$(VENV)/bin/python -m pytest tests/ -m "not full_chaos_only"
+test: install ## the test suite, chaos scenarios at light sizes; own broker on 127.0.0.1:19092
+	$(VENV)/bin/python -m pytest tests/
 
 chaos: install ## the chaos scenarios (tests/chaos) at full size, with their verdicts (~15 min)
 	$(VENV)/bin/python -m pytest tests/chaos -m chaos --chaos-full
