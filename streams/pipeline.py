@@ -4,8 +4,9 @@ The agents (``streams.app``) only iterate batches; this class holds the topics a
 and turns messages into the inputs of the pure batch folds (``streams.folds``). Inter-agent
 messages are compact JSON written with orjson:
 
-- ``kpi-deltas`` (key: scope key): ``[[src, offset, quarter, counts, reps, customers], ...]``,
-  each correction tagged with the input that caused it (see ``streams.folds``)
+- ``kpi-deltas``: one message per destination partition and batch, sent to that partition,
+  ``[[scope_key, [[src, offset, quarter, counts, reps, customers], ...]], ...]``, each correction
+  tagged with the input that caused it (format and order: ``streams.kpi_deltas``)
 - ``customer-wins`` (key: customer id): ``[deal_id, [won_at, rep, team, channel] | null,
   deal_event_offset]``
 """
@@ -22,7 +23,6 @@ from events.codec import decode_event
 from events.models import EventPolicy, InvalidEvent
 from events.topics import TopicNames, dead_letter_headers, route
 from projections.normalize import amount_micros, deal_event_of
-from projections.tally import Tally
 from projections.timebase import BucketGrid, to_us
 from streams.folds import (
     Corrections,
@@ -37,6 +37,7 @@ from streams.folds import (
     win_from_json,
     win_to_json,
 )
+from streams.kpi_deltas import MalformedKpiDeltas, decode_kpi_deltas, encode_kpi_deltas
 from streams.telemetry import WorkerTelemetry
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class Pipeline:
     ) -> None:
         self.names, self.topics, self.tables = names, topics, tables
         self.grid, self.policy, self.telemetry = grid, policy, telemetry
+        self.partitions: int = topics.kpi_deltas.partitions
+        """Partitions of kpi-deltas (all topics have as many): where each scope key is sent."""
 
     async def on_event_batch(self, kind: str, events: Sequence[Any]) -> None:
         """Fold a batch from one of the three event topics (``kind``: deal, call or cost)."""
@@ -118,22 +121,17 @@ class Pipeline:
         for event in events:
             message = event.message
             try:
-                entries = [
-                    (str(src), int(offset), int(q), Tally(dict(counts), dict(reps), dict(custs)))
-                    for src, offset, q, counts, reps, custs in orjson.loads(message.value)
-                ]
-                corrections.append((message.key.decode(), entries))
-            except (ValueError, TypeError, AttributeError) as exc:
-                await self.dead_letter(message, f"value: not a KPI correction ({exc})")
+                corrections += decode_kpi_deltas(message.value, message.partition, self.partitions)
+            except MalformedKpiDeltas as exc:
+                await self.dead_letter(message, f"value: not KPI corrections ({exc})")
         apply_kpi_batch(self.tables.buckets, self.tables.live_keys, corrections, self.grid)
 
     async def send_deltas(self, corrections: Corrections) -> None:
-        """One kpi-deltas message per scope key: its offset-tagged corrections, in order."""
-        for key, entries in corrections.items():
-            payload = orjson.dumps(
-                [[src, offset, q, *tally.to_json()] for src, offset, q, tally in entries]
+        """One kpi-deltas message per destination partition (more if large), in order."""
+        for message in encode_kpi_deltas(corrections.items(), self.partitions):
+            await self.topics.kpi_deltas.send(
+                key=message.key, value=message.value, partition=message.partition
             )
-            await self.topics.kpi_deltas.send(key=key.encode(), value=payload)
 
     async def _decode_or_dead_letter(self, message: Any) -> Any | None:
         """The valid event, or ``None`` after dead-lettering the message with the reason.
