@@ -13,8 +13,10 @@ messages are compact JSON written with orjson:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any
 
 import orjson
@@ -42,6 +44,9 @@ from streams.telemetry import WorkerTelemetry
 
 log = logging.getLogger(__name__)
 
+EBB_RECHECK_S = 0.05
+"""Re-check period while waiting for table writes to leave, as ``streams.durable_commit``."""
+
 
 class Pipeline:
     """Shared state of the agents of one worker; built by ``create_app``."""
@@ -58,6 +63,9 @@ class Pipeline:
     ) -> None:
         self.names, self.topics, self.tables = names, topics, tables
         self.grid, self.policy, self.telemetry = grid, policy, telemetry
+        self.apply_max_keys = 2000
+        """Most scope keys folded into the buckets at once (see ``on_kpi_batch``); the worker
+        sets it to its ``batch_max_events``, the most messages per batch when each carried one."""
         self.partitions: int = topics.kpi_deltas.partitions
         """Partitions of kpi-deltas (all topics have as many): where each scope key is sent."""
 
@@ -117,14 +125,34 @@ class Pipeline:
         await self.send_deltas(fold_customer_batch(self.tables.customers, changes))
 
     async def on_kpi_batch(self, events: Sequence[Any]) -> None:
-        corrections = []
+        """Apply a batch of kpi-deltas messages, ``apply_max_keys`` scope keys at a time.
+
+        A message carries a whole upstream batch's scope keys of its partition, so a batch of
+        messages can hold the corrections of hundreds of upstream batches when the agent lags
+        (a backfill): applied at once, every bucket they touch and its table write would be in
+        memory together (828 MiB instead of 338 in the pipeline benchmark). Between chunks the
+        table writes are let out the way Faust's conductor does before each message.
+        """
+        corrections: list = []
         for event in events:
             message = event.message
             try:
                 corrections += decode_kpi_deltas(message.value, message.partition, self.partitions)
             except MalformedKpiDeltas as exc:
                 await self.dead_letter(message, f"value: not KPI corrections ({exc})")
+            if len(corrections) >= self.apply_max_keys:
+                apply_kpi_batch(self.tables.buckets, self.tables.live_keys, corrections, self.grid)
+                corrections = []
+                await self._table_writes_ebbed()
         apply_kpi_batch(self.tables.buckets, self.tables.live_keys, corrections, self.grid)
+
+    async def _table_writes_ebbed(self) -> None:
+        """Wait until Faust's buffer of table writes is back to its normal size (100 records)."""
+        buffer = self.topics.kpi_deltas.app.producer.buffer
+        while buffer.size > buffer.max_messages:
+            buffer.message_sent.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(buffer.message_sent.wait(), EBB_RECHECK_S)
 
     async def send_deltas(self, corrections: Corrections) -> None:
         """One kpi-deltas message per destination partition (more if large), in order."""

@@ -4,6 +4,7 @@ Pure functions of ``streams.kpi_deltas`` first, then the two ``Pipeline`` method
 with the Faust topics and tables replaced by plain objects.
 """
 
+import asyncio
 from types import SimpleNamespace
 
 import orjson
@@ -139,9 +140,24 @@ def test_a_scope_key_read_from_another_partition_is_refused():
         decode_kpi_deltas(company_value([GOOD_ENTRY]), other, 8)
 
 
+class FakeBuffer:
+    """Faust's table-write buffer: ``sizes`` are what ``size`` answers, one after the other."""
+
+    max_messages = 100
+
+    def __init__(self, *sizes: int) -> None:
+        self.sizes, self.message_sent = list(sizes), asyncio.Event()
+        self.message_sent.set()
+
+    @property
+    def size(self) -> int:
+        return self.sizes.pop(0) if self.sizes else 0
+
+
 class FakeTopic:
     def __init__(self, partitions: int = 8) -> None:
         self.partitions, self.sent = partitions, []
+        self.app = SimpleNamespace(producer=SimpleNamespace(buffer=FakeBuffer()))
 
     async def send(self, **message) -> None:
         self.sent.append(message)
@@ -194,3 +210,20 @@ async def test_a_malformed_message_is_dead_lettered_and_the_rest_of_the_batch_ap
     headers = dict(letter["headers"])
     assert b"not KPI corrections" in headers[DLQ_REASON]
     assert headers[DLQ_SOURCE_OFFSET] == b"99"
+
+
+@pytest.mark.parametrize("apply_max_keys", [1, 5, 2000])
+async def test_a_batch_applied_in_chunks_of_scope_keys_gives_the_same_buckets(apply_max_keys):
+    sender, receiver = pipeline(), pipeline()
+    await sender.send_deltas(MANY)
+    await sender.send_deltas(calls(("k1", 99, "rep-1", "12")))
+    receiver.apply_max_keys = apply_max_keys
+    buffer = receiver.topics.kpi_deltas.app.producer.buffer = FakeBuffer(300, 200, 100)
+    sent = sender.topics.kpi_deltas.sent
+    await receiver.on_kpi_batch([event(m["value"], m["partition"], i) for i, m in enumerate(sent)])
+    expected, expected_keys = {}, {}
+    apply_kpi_batch(expected, expected_keys, MANY.items(), GRID)
+    apply_kpi_batch(expected, expected_keys, calls(("k1", 99, "rep-1", "12")).items(), GRID)
+    assert receiver.tables.buckets == expected
+    waited_for_writes = apply_max_keys < len(list(MANY.items()))
+    assert (buffer.sizes == []) == waited_for_writes
