@@ -2,7 +2,8 @@
 
 The agents (``streams.app``) only iterate batches; this class holds the topics and tables they share
 and turns messages into the inputs of the pure batch folds (``streams.folds``). Inter-agent
-messages are compact JSON written with orjson:
+messages are compact JSON written with orjson and handed to the producer as ready bytes
+(``streams.direct_send``):
 
 - ``kpi-deltas``: one message per destination partition and batch, sent to that partition,
   ``[[scope_key, [[src, offset, quarter, counts, reps, customers], ...]], ...]``, each correction
@@ -26,6 +27,7 @@ from events.models import EventPolicy, InvalidEvent
 from events.topics import TopicNames, dead_letter_headers, route
 from projections.normalize import amount_micros, deal_event_of
 from projections.timebase import BucketGrid, to_us
+from streams.direct_send import DirectSender
 from streams.folds import (
     Corrections,
     CustomerWinChange,
@@ -67,6 +69,8 @@ class Pipeline:
         """Most scope keys folded into the buckets at once (see ``on_kpi_batch``); the worker
         sets it to its ``batch_max_events``, the most messages per batch when each carried one."""
         self.partitions: int = topics.kpi_deltas.partitions
+        self.customer_wins_out = DirectSender(topics.customer_wins)
+        self.kpi_deltas_out = DirectSender(topics.kpi_deltas)
         """Partitions of kpi-deltas (all topics have as many): where each scope key is sent."""
 
     async def on_event_batch(self, kind: str, events: Sequence[Any]) -> None:
@@ -98,9 +102,9 @@ class Pipeline:
         ]
         result = fold_deal_batch(self.tables.deals, batch)
         for change in result.customer_changes:
-            await self.topics.customer_wins.send(
-                key=change.customer_id.encode(),
-                value=orjson.dumps([change.deal_id, win_to_json(change.win), change.source_offset]),
+            await self.customer_wins_out.send(
+                change.customer_id.encode(),
+                orjson.dumps([change.deal_id, win_to_json(change.win), change.source_offset]),
             )
         await self.send_deltas(result.deltas)
 
@@ -157,9 +161,7 @@ class Pipeline:
     async def send_deltas(self, corrections: Corrections) -> None:
         """One kpi-deltas message per destination partition (more if large), in order."""
         for message in encode_kpi_deltas(corrections.items(), self.partitions):
-            await self.topics.kpi_deltas.send(
-                key=message.key, value=message.value, partition=message.partition
-            )
+            await self.kpi_deltas_out.send(message.key, message.value, message.partition)
 
     async def _decode_or_dead_letter(self, message: Any) -> Any | None:
         """The valid event, or ``None`` after dead-lettering the message with the reason.

@@ -154,17 +154,47 @@ class FakeBuffer:
         return self.sizes.pop(0) if self.sizes else 0
 
 
+class FakeProducer:
+    """The app's producer: what ``DirectSender`` hands it, per topic name."""
+
+    def __init__(self) -> None:
+        self.buffer, self.sent = FakeBuffer(), {}
+
+    async def send(self, topic, key, value, partition, timestamp, headers):
+        self.sent.setdefault(topic, []).append(dict(key=key, value=value, partition=partition))
+        delivered = asyncio.get_running_loop().create_future()
+        delivered.set_result(None)
+        return delivered
+
+
 class FakeTopic:
-    def __init__(self, partitions: int = 8) -> None:
-        self.partitions, self.sent = partitions, []
-        self.app = SimpleNamespace(producer=SimpleNamespace(buffer=FakeBuffer()))
+    """A Faust topic of one app: ``send`` records Faust-path sends (dead letters)."""
+
+    def __init__(self, app, name: str, partitions: int = 8) -> None:
+        self.app, self.name, self.partitions, self.sent = app, name, partitions, []
+
+    def get_topic_name(self) -> str:
+        return self.name
 
     async def send(self, **message) -> None:
         self.sent.append(message)
 
+    @property
+    def direct(self) -> list[dict]:
+        """What was sent past ``Topic.send``, straight to the producer."""
+        return self.app.producer.sent.get(self.name, [])
+
 
 def pipeline() -> Pipeline:
-    topics = SimpleNamespace(kpi_deltas=FakeTopic(), dead_letters=FakeTopic())
+    producer = FakeProducer()
+
+    async def maybe_start_producer():
+        return producer
+
+    app = SimpleNamespace(producer=producer, maybe_start_producer=maybe_start_producer)
+    topics = SimpleNamespace(
+        **{name: FakeTopic(app, name) for name in ("kpi_deltas", "customer_wins", "dead_letters")}
+    )
     tables = SimpleNamespace(buckets={}, live_keys={})
     telemetry = SimpleNamespace(dead_lettered=lambda topic, reason: None)
     return Pipeline(
@@ -187,7 +217,7 @@ def event(value: bytes, partition: int, offset: int = 0):
 async def test_send_deltas_places_each_message_in_its_partition_explicitly():
     sender = pipeline()
     await sender.send_deltas(MANY)
-    sent = sender.topics.kpi_deltas.sent
+    sent = sender.topics.kpi_deltas.direct
     assert len(sent) == len({partition_of(key, 8) for key, _ in MANY.items()})
     for message in sent:
         decoded = decode_kpi_deltas(message["value"], message["partition"], 8)
@@ -198,7 +228,7 @@ async def test_a_malformed_message_is_dead_lettered_and_the_rest_of_the_batch_ap
     sender, receiver = pipeline(), pipeline()
     await sender.send_deltas(MANY)
     good = [
-        event(m["value"], m["partition"], i) for i, m in enumerate(sender.topics.kpi_deltas.sent)
+        event(m["value"], m["partition"], i) for i, m in enumerate(sender.topics.kpi_deltas.direct)
     ]
     bad = event(company_value([GOOD_ENTRY[:5]]), COMPANY_PARTITION, 99)
     await receiver.on_kpi_batch([good[0], bad, *good[1:]])
@@ -219,7 +249,7 @@ async def test_a_batch_applied_in_chunks_of_scope_keys_gives_the_same_buckets(ap
     await sender.send_deltas(calls(("k1", 99, "rep-1", "12")))
     receiver.apply_max_keys = apply_max_keys
     buffer = receiver.topics.kpi_deltas.app.producer.buffer = FakeBuffer(300, 200, 100)
-    sent = sender.topics.kpi_deltas.sent
+    sent = sender.topics.kpi_deltas.direct
     await receiver.on_kpi_batch([event(m["value"], m["partition"], i) for i, m in enumerate(sent)])
     expected, expected_keys = {}, {}
     apply_kpi_batch(expected, expected_keys, MANY.items(), GRID)
