@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 EBB_RECHECK_S = 0.05
 """Re-check period while waiting for table writes to leave, as ``streams.durable_commit``."""
+EBB_STALL_S = 1.0
+"""Stop waiting for table writes to leave after this long without one leaving."""
 
 
 class Pipeline:
@@ -151,12 +153,20 @@ class Pipeline:
         apply_kpi_batch(self.tables.buckets, self.tables.live_keys, corrections, self.grid)
 
     async def _table_writes_ebbed(self) -> None:
-        """Wait until Faust's buffer of table writes is back to its normal size (100 records)."""
+        """Wait until Faust's buffer of table writes is back to its normal size (100 records).
+
+        Gives up after ``EBB_STALL_S`` without a record leaving it, as Faust's conductor gives up
+        after 0.1 s: this bounds memory, it must never stop the agent (commits wait for the
+        buffer anyway, ``streams.durable_commit``).
+        """
         buffer = self.topics.kpi_deltas.app.producer.buffer
-        while buffer.size > buffer.max_messages:
+        loop = asyncio.get_running_loop()
+        last_progress = loop.time()
+        while buffer.size > buffer.max_messages and loop.time() - last_progress < EBB_STALL_S:
             buffer.message_sent.clear()
             with suppress(TimeoutError):
                 await asyncio.wait_for(buffer.message_sent.wait(), EBB_RECHECK_S)
+                last_progress = loop.time()
 
     async def send_deltas(self, corrections: Corrections) -> None:
         """One kpi-deltas message per destination partition (more if large), in order."""

@@ -257,3 +257,22 @@ async def test_a_batch_applied_in_chunks_of_scope_keys_gives_the_same_buckets(ap
     assert receiver.tables.buckets == expected
     waited_for_writes = apply_max_keys < len(list(MANY.items()))
     assert (buffer.sizes == []) == waited_for_writes
+
+
+async def test_a_table_write_buffer_that_does_not_drain_delays_the_apply_agent_but_never_stops_it(
+    monkeypatch,
+):
+    monkeypatch.setattr("streams.pipeline.EBB_STALL_S", 0.2)
+    sender, receiver = pipeline(), pipeline()
+    await sender.send_deltas(MANY)
+    receiver.apply_max_keys = 1
+    stuck = receiver.topics.kpi_deltas.app.producer.buffer = FakeBuffer(*[500] * 10_000)
+    stuck.message_sent.clear()
+    sent = sender.topics.kpi_deltas.direct
+    await asyncio.wait_for(
+        receiver.on_kpi_batch([event(m["value"], m["partition"], i) for i, m in enumerate(sent)]),
+        timeout=30,
+    )
+    expected, expected_keys = {}, {}
+    apply_kpi_batch(expected, expected_keys, MANY.items(), GRID)
+    assert receiver.tables.buckets == expected
