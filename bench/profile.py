@@ -32,6 +32,8 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "per-message send path (Faust + aiokafka producer)",
         (
             "send_deltas",
+            "DirectSender.send",
+            "encode_kpi_deltas",
             "Topic.send",
             "publish_message",
             "ProducerBuffer",

@@ -104,6 +104,7 @@ def create_app(settings: Settings) -> faust.App:
     pipeline = Pipeline(
         names=names, topics=topics, tables=tables, grid=grid, policy=policy, telemetry=telemetry
     )
+    pipeline.apply_max_keys = settings.batch_max_events
     _declare_agents(app, settings, topics, pipeline)
 
     catch_up = CatchUp(settings.ready_after_catch_up, lambda: records_behind(settings))

@@ -70,7 +70,20 @@ def worker(
     # uvloop: 1.3x the folding throughput of asyncio's own loop (docs/BENCHMARKS.md).
     asyncio.set_event_loop(uvloop.new_event_loop())
     app = create_app(settings)
-    Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    without_spinner(Worker(app, loglevel=settings.log_level, quiet=True)).execute_from_commandline()
+
+
+def without_spinner(worker):
+    """A Faust worker that leaves the root logger at the configured level.
+
+    At WARNING and above, Faust's worker adds a terminal-spinner handler at DEBUG and sets the
+    root logger to DEBUG (``faust.Worker._setup_spinner_handler``), so every ``log.debug`` of
+    Faust and aiokafka (several per record sent) builds a log record only to turn the spinner:
+    0.5-0.8 % of the worker's CPU in the profile (docs/BENCHMARKS.md, proposal 8). A worker
+    runs as a service; it has no use for a spinner.
+    """
+    worker.spinner = None
+    return worker
 
 
 @cli.command()

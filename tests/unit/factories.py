@@ -33,10 +33,13 @@ from streams.folds import (
     fold_customer_batch,
     fold_deal_batch,
 )
+from streams.kpi_deltas import decode_kpi_deltas, encode_kpi_deltas
 from streams.routing import parse_composite_key
 from tests.support.golden import GOLDEN_AS_OF, GOLDEN_DIR
 
 UTC_GRID = BucketGrid()
+PARTITIONS = 8
+"""Partitions of the kpi-deltas messages ``FoldTables`` routes corrections through."""
 # Far enough ahead that no test event is "in the future" for validation.
 POLICY = EventPolicy(clock=lambda: datetime(2100, 1, 1, tzinfo=UTC))
 
@@ -158,7 +161,9 @@ class FoldTables:
     """The tables of all agents as plain dicts, fed batch by batch like the pipeline does.
 
     Arrival positions stand for partition offsets (one partition per topic); customer-win
-    changes get offsets of their own, in the order the deal fold emits them. ``buckets``,
+    changes get offsets of their own, in the order the deal fold emits them. Corrections travel
+    as the apply agent reads them: encoded into kpi-deltas messages (``PARTITIONS`` of them) and
+    decoded again, message by message. ``buckets``,
     ``live_keys`` and ``customers`` are views of the KPI content (non-empty tallies, keys with
     one, each customer's current wins); the raw tables, applied offsets included, are the
     ``*_rows`` fields.
@@ -187,9 +192,10 @@ class FoldTables:
             self.seen, [activity_of(e, seq) for seq, e in batch if not is_deal_event(e)]
         )
         corrections = [
-            *result.deltas.items(),
-            *acquisitions.items(),
-            *activity.items(),
+            pair
+            for sent in (result.deltas, acquisitions, activity)
+            for message in encode_kpi_deltas(sent.items(), PARTITIONS)
+            for pair in decode_kpi_deltas(message.value, message.partition, PARTITIONS)
         ]
         apply_kpi_batch(self.bucket_rows, self.key_rows, corrections, self.grid)
 
