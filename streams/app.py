@@ -25,7 +25,7 @@ from events.build_info import register_build_info
 from events.kafka_admin import DEAD_LETTER_MAX_BYTES
 from events.policy import event_policy
 from events.topics import TopicNames
-from projections.collector import KpiCollector
+from projections.collector import KpiCollector, ReportCache
 from projections.timebase import BucketGrid
 from streams.catch_up import CatchUp, records_behind
 from streams.durable_commit import SalespulseApp
@@ -118,7 +118,10 @@ def create_app(settings: Settings) -> faust.App:
         n,
         caught_up=lambda: catch_up.done,
     )
-    registry.register(KpiCollector(ownership, grid, settings.reporting_currency, _utcnow))
+    pipeline.keys_changed = ownership.mark_changed
+    registry.register(
+        KpiCollector(ownership, grid, settings.reporting_currency, _utcnow, ReportCache())
+    )
     registry.register(WorkerStatusCollector(app, ownership, telemetry, n))
     register_build_info(registry)
     app.salespulse = Worker(app, settings, pipeline, ownership, registry)

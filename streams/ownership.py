@@ -8,7 +8,7 @@ than stale or half-recovered ones, so series are never reported by two workers a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from projections.tally import Tally
@@ -29,6 +29,18 @@ class Ownership:
         self._app, self._live_keys, self._buckets = app, live_keys, buckets
         self._topic, self._partitions = kpi_topic, partitions
         self._caught_up = caught_up
+        self._changes: dict[str, int] = {}
+
+    def mark_changed(self, keys: Iterable[str]) -> None:
+        """The apply agent folded corrections into these keys' buckets."""
+        changes = self._changes
+        for key in keys:
+            changes[key] = changes.get(key, 0) + 1
+
+    def version(self, key: str) -> tuple[int, int]:
+        """Changes when the key's buckets may have: a fold into them, or any rebalance (tables
+        are recovered from their changelogs then)."""
+        return (self._app.rebalancing_count, self._changes.get(key, 0))
 
     def is_recovered(self) -> bool:
         """Tables recovered and no rebalance under way."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -70,10 +70,12 @@ class Pipeline:
         self.apply_max_keys = 2000
         """Most scope keys folded into the buckets at once (see ``on_kpi_batch``); the worker
         sets it to its ``batch_max_events``, the most messages per batch when each carried one."""
+        self.keys_changed: Callable[[Iterable[str]], None] = lambda keys: None
+        """Told the scope keys whose buckets a batch changed (``Ownership.mark_changed``)."""
         self.partitions: int = topics.kpi_deltas.partitions
+        """Partitions of kpi-deltas (all topics have as many): where each scope key is sent."""
         self.customer_wins_out = DirectSender(topics.customer_wins)
         self.kpi_deltas_out = DirectSender(topics.kpi_deltas)
-        """Partitions of kpi-deltas (all topics have as many): where each scope key is sent."""
 
     async def on_event_batch(self, kind: str, events: Sequence[Any]) -> None:
         """Fold a batch from one of the three event topics (``kind``: deal, call or cost)."""
@@ -147,10 +149,14 @@ class Pipeline:
             except MalformedKpiDeltas as exc:
                 await self.dead_letter(message, f"value: not KPI corrections ({exc})")
             if len(corrections) >= self.apply_max_keys:
-                apply_kpi_batch(self.tables.buckets, self.tables.live_keys, corrections, self.grid)
+                self._apply(corrections)
                 corrections = []
                 await self._table_writes_ebbed()
+        self._apply(corrections)
+
+    def _apply(self, corrections: list) -> None:
         apply_kpi_batch(self.tables.buckets, self.tables.live_keys, corrections, self.grid)
+        self.keys_changed(key for key, _ in corrections)
 
     async def _table_writes_ebbed(self) -> None:
         """Wait until Faust's buffer of table writes is back to its normal size (100 records).

@@ -276,3 +276,13 @@ async def test_a_table_write_buffer_that_does_not_drain_delays_the_apply_agent_b
     expected, expected_keys = {}, {}
     apply_kpi_batch(expected, expected_keys, MANY.items(), GRID)
     assert receiver.tables.buckets == expected
+
+
+async def test_the_apply_agent_reports_every_scope_key_it_folded_into():
+    sender, receiver = pipeline(), pipeline()
+    await sender.send_deltas(MANY)
+    changed: list[str] = []
+    receiver.keys_changed = changed.extend
+    sent = sender.topics.kpi_deltas.direct
+    await receiver.on_kpi_batch([event(m["value"], m["partition"], i) for i, m in enumerate(sent)])
+    assert sorted(changed) == sorted(key for key, _ in MANY.items())
