@@ -7,9 +7,11 @@ the keys this worker owns at that moment (summing over workers never double coun
 
 from __future__ import annotations
 
+import math
+from array import array
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -19,6 +21,7 @@ from projections.kpis import KPI_DEFINITIONS
 from projections.readout import report
 from projections.tally import Tally
 from projections.timebase import BucketGrid
+from projections.windows import WINDOWS
 
 LABELS = ("scope", "id", "window")
 
@@ -35,7 +38,7 @@ class VersionedKpiSource(KpiSource, Protocol):
         """Changes whenever any bucket of ``key`` may have changed (a fold, a table recovery)."""
 
 
-Report = dict[str, dict] | None
+Report = Any
 
 
 class ReportCache:
@@ -55,6 +58,7 @@ class ReportCache:
     def report(
         self, key: str, version: Hashable, period: tuple, compute: Callable[[], Report]
     ) -> Report:
+        """``compute()`` (a key's report in any form), or what it gave last time if still valid."""
         if period != self._period:
             self._entries.clear()
             self._period = period
@@ -98,20 +102,32 @@ class KpiCollector(Collector):
         }
         now = self._clock()
         for key in self._source.owned_keys():
-            windows = self._report(key, now)
-            if windows is None:
+            values = self._values(key, now)
+            if values is None:
                 continue
             scope, scope_id = split_scope_key(key)
-            for window, kpis in windows.items():
-                for name, value in kpis.items():
-                    families[name].add_metric([scope, scope_id, window], float(value))
+            for (window, name), value in zip(SLOTS, values, strict=True):
+                if not math.isnan(value):
+                    families[name].add_metric([scope, scope_id, window], value)
         yield from families.values()
 
-    def _report(self, key: str, now: datetime) -> Report:
-        def compute() -> Report:
-            return report(self._source.lookup, key, now, self._grid)
+    def _values(self, key: str, now: datetime) -> array | None:
+        def compute() -> array | None:
+            return packed(report(self._source.lookup, key, now, self._grid))
 
         if self._cache is None:
             return compute()
         version = self._source.version(key)  # type: ignore[attr-defined]
         return self._cache.report(key, version, report_period(now, self._grid), compute)
+
+
+SLOTS = [(window, name) for window in WINDOWS for name in KPI_DEFINITIONS]
+"""Every (window, KPI) a key can export, in the order of a packed report."""
+
+
+def packed(windows: Report) -> array | None:
+    """A report as one float per slot, NaN where a KPI is absent (undefined ratio): 8 bytes a
+    value, so a cache of every key's report stays small next to the tables."""
+    if windows is None:
+        return None
+    return array("d", (float(windows[w].get(n, math.nan)) for w, n in SLOTS))
