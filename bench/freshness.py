@@ -6,7 +6,10 @@ each batch carries one probe, a call by a rep of its own (``probe-<n>``). A prob
 ownership check, but rendering every key on every poll would steal the worker's CPU (Prometheus
 scrapes every 15 s, not 50 times a second). So the pending probes are polled on /v1/kpis every
 20 ms, the time a /metrics scrape takes is measured on its own, and the figure reported is the
-sum: a probe's delay from the start of its POST to its answer, plus the median scrape time.
+sum: a probe's delay from the start of its POST to its answer, plus the time of the first scrape
+after the traffic (a worker reuses the report of keys nothing changed since its last scrape, so
+that first one, with every key touched by the traffic, is the cost a real scrape pays under load;
+the next ones are printed too).
 """
 
 from __future__ import annotations
@@ -96,16 +99,22 @@ async def run(bootstrap: str, seconds: float, rate: int = RATE) -> list[Figure]:
                 scrapes.append(time.monotonic() - t0)
     finally:
         stack.stop()
-    scrape_s = percentile(scrapes, 50)
+    scrape_s, cached_s = scrapes[0], percentile(scrapes[1:], 50)
     delays = [seen[p] - posted[p] + scrape_s for p in posted if p in seen]
     missing = ticks - len(delays)
     p50, p99 = percentile(delays, 50), percentile(delays, 99)
     print(
         f"freshness: {len(delays)} probes, p50 {format_ms(p50)}, p99 {format_ms(p99)}, "
-        f"{missing} never seen, {failures} failed POSTs, /metrics scrape {format_ms(scrape_s)}"
+        f"{missing} never seen, {failures} failed POSTs, /metrics scrape {format_ms(scrape_s)} "
+        f"(then {format_ms(cached_s)} with nothing changed)"
     )
     return [
         Figure("freshness", f"POST → /metrics at {rate:,} events/s: p50", format_ms(p50)),
+        Figure(
+            "freshness",
+            "/metrics scrape after the traffic, then unchanged",
+            f"{format_ms(scrape_s)}, then {format_ms(cached_s)}",
+        ),
         Figure(
             "freshness",
             f"POST → /metrics at {rate:,} events/s: p99",

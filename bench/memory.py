@@ -54,6 +54,9 @@ async def run(bootstrap: str, scale: float, env: dict[str, str] | None = None) -
         started = time.monotonic()
         scrape = httpx.get(f"{stack.workers[0].url}/metrics", timeout=300)
         scrape_s = time.monotonic() - started
+        started = time.monotonic()
+        httpx.get(f"{stack.workers[0].url}/metrics", timeout=300)
+        again_s = time.monotonic() - started  # every report reused: nothing changed
     finally:
         stack.stop()
     series = scrape.text.count("\nsales_")
@@ -72,7 +75,9 @@ async def run(bootstrap: str, scale: float, env: dict[str, str] | None = None) -
     ]
     figures.append(
         Figure(
-            "memory", f"one /metrics scrape at that size ({series:,} series)", f"{scrape_s:.1f} s"
+            "memory",
+            f"/metrics scrape at that size ({series:,} series), then again unchanged",
+            f"{scrape_s:.1f} s, then {again_s:.2f} s",
         )
     )
     if scale != 1:
@@ -86,5 +91,5 @@ async def run(bootstrap: str, scale: float, env: dict[str, str] | None = None) -
             )
         )
     else:
-        figures[-1].target, figures[-1].met = "≤ 500 MB", rss <= TARGET_MB
+        figures[1].target, figures[1].met = "≤ 500 MB", rss <= TARGET_MB  # the RSS figure
     return figures
