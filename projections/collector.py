@@ -21,7 +21,7 @@ from projections.kpis import KPI_DEFINITIONS
 from projections.readout import report
 from projections.tally import Tally
 from projections.timebase import BucketGrid
-from projections.windows import WINDOWS
+from projections.windows import WINDOWS, WindowSpan, window_span
 
 LABELS = ("scope", "id", "window")
 
@@ -44,11 +44,11 @@ Report = Any
 class ReportCache:
     """Each key's last six-window report, reused while neither its buckets nor the windows moved.
 
-    A report depends on ``now`` only through the UTC hour (``1h``, ``24h``, and the UTC day of
-    ``7d``, ``30d``) and the local date (``mtd``, ``qtd``), so the cache is emptied when either
-    changes. Why: re-summing up to 185 buckets per key on every scrape took 1.8 s for ~1,100 keys
-    (docs/BENCHMARKS.md) and would pass Prometheus' scrape timeout at ten times that, while
-    between two scrapes most keys do not change.
+    A report depends on ``now`` only through the bucket ranges its windows sum (they move with
+    the UTC hour and the local date), so the cache is emptied when those change. Why: re-summing
+    up to 185 buckets per key on every scrape took 1.8 s for ~1,100 keys (docs/BENCHMARKS.md) and
+    would pass Prometheus' scrape timeout at ten times that, while between two scrapes most keys
+    do not change.
     """
 
     def __init__(self) -> None:
@@ -70,9 +70,9 @@ class ReportCache:
         return value
 
 
-def report_period(now: datetime, grid: BucketGrid) -> tuple:
-    """What of ``now`` the six windows depend on: the UTC hour and the local date."""
-    return (int(now.timestamp()) // 3600, now.astimezone(grid.tz).date())
+def report_period(now: datetime, grid: BucketGrid) -> tuple[WindowSpan, ...]:
+    """What of ``now`` a report depends on: the bucket ranges of the six windows."""
+    return tuple(window_span(window, now, grid) for window in WINDOWS)
 
 
 class KpiCollector(Collector):
@@ -101,8 +101,9 @@ class KpiCollector(Collector):
             for name, (help_text, _) in KPI_DEFINITIONS.items()
         }
         now = self._clock()
+        period = None if self._cache is None else report_period(now, self._grid)
         for key in self._source.owned_keys():
-            values = self._values(key, now)
+            values = self._values(key, now, period)
             if values is None:
                 continue
             scope, scope_id = split_scope_key(key)
@@ -111,14 +112,14 @@ class KpiCollector(Collector):
                     families[name].add_metric([scope, scope_id, window], value)
         yield from families.values()
 
-    def _values(self, key: str, now: datetime) -> array | None:
+    def _values(self, key: str, now: datetime, period: tuple | None) -> array | None:
         def compute() -> array | None:
             return packed(report(self._source.lookup, key, now, self._grid))
 
-        if self._cache is None:
+        if self._cache is None or period is None:
             return compute()
         version = self._source.version(key)  # type: ignore[attr-defined]
-        return self._cache.report(key, version, report_period(now, self._grid), compute)
+        return self._cache.report(key, version, period, compute)
 
 
 SLOTS = [(window, name) for window in WINDOWS for name in KPI_DEFINITIONS]
