@@ -72,9 +72,7 @@ def create_ingest_app(
     registry = registry if registry is not None else CollectorRegistry()
     telemetry = IngestTelemetry(registry)
     policy = event_policy(settings)
-    publisher = publisher or EventPublisher(
-        settings.bootstrap_servers, settings.ingest_ack_timeout_s
-    )
+    publisher = publisher or EventPublisher.from_settings(settings)
     # Loaded now so that a broken mapping file stops the process at start, not at the first call.
     mapping = load_mapping(settings.crm_mapping_file)
 

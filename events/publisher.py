@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+
+from events.kafka_security import kafka_client_options
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +40,27 @@ class Outgoing:
 class EventPublisher:
     """One idempotent producer, started lazily so a process can come up before its broker."""
 
-    def __init__(self, bootstrap_servers: list[str], ack_timeout_s: float) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: list[str],
+        ack_timeout_s: float,
+        client_options: Mapping[str, Any] | None = None,
+    ) -> None:
         self._bootstrap = bootstrap_servers
         self._ack_timeout_s = ack_timeout_s
+        self._client_options = dict(client_options or {})
+        """Security protocol, SASL and TLS (``events.kafka_security.kafka_client_options``)."""
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> EventPublisher:
+        """The publisher of ingest and the tools: settings' brokers, deadline and security."""
+        return cls(
+            settings.bootstrap_servers,
+            settings.ingest_ack_timeout_s,
+            kafka_client_options(settings),
+        )
 
     async def _ready_producer(self) -> AIOKafkaProducer:
         async with self._lock:
@@ -55,6 +74,7 @@ class EventPublisher:
                 max_batch_size=256 * 1024,
                 request_timeout_ms=int(self._ack_timeout_s * 1000),
                 metadata_max_age_ms=30_000,
+                **self._client_options,
             )
             try:
                 await asyncio.wait_for(producer.start(), self._ack_timeout_s)

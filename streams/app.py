@@ -79,6 +79,10 @@ def create_app(settings: Settings) -> faust.App:
         Table=RoutedTable,
         autodiscover=False,
         web_in_thread=False,
+        # Faust's own views (/table/<name>/<key>/ dumps whole deals, /router/ forwards anywhere)
+        # would bypass the read token: the worker serves only the views of streams/web.py.
+        web_tables_enabled=False,
+        web_router_enabled=False,
     )
     n = settings.partitions
     customer_wins, kpi_deltas = settings.internal_topics

@@ -7,6 +7,7 @@ override individual fields. Nothing reads the environment anywhere else.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -20,6 +21,36 @@ class Settings(BaseSettings):
         "127.0.0.1:9092",
         description="Kafka bootstrap servers, comma-separated host:port. Point it at an existing "
         "cluster to use that instead of the local broker.",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="How every salespulse process (ingest, workers, tools) talks to Kafka: "
+        "PLAINTEXT (the local dev broker), SSL (TLS), SASL_PLAINTEXT or SASL_SSL (authenticated; "
+        "SASL_SSL for anything outside one trusted host).",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512",
+        description="SASL mechanism when kafka_security_protocol is SASL_*; PLAIN sends the "
+        "password itself, so only over SASL_SSL.",
+    )
+    kafka_sasl_username: str | None = Field(
+        None, description="SASL user name; required with a SASL_* security protocol."
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="SASL password; required with a SASL_* security protocol. Never logged."
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        None,
+        description="PEM file of the CA(s) that signed the brokers' certificates (SSL, SASL_SSL). "
+        "Unset: the system's default trust store.",
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        None,
+        description="PEM client certificate, for brokers that require mutual TLS (with "
+        "kafka_ssl_keyfile).",
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        None, description="PEM private key of kafka_ssl_certfile."
     )
     topic_prefix: str = Field(
         "",
@@ -125,8 +156,10 @@ class Settings(BaseSettings):
     )
     salesforce_token: SecretStr | None = Field(
         None,
-        description="When set, the Salesforce endpoint URL must carry ?token=<value> (Outbound "
-        "Messages cannot send an Authorization header; the org id alone is not a secret).",
+        description="Secret the Salesforce endpoint URL must carry as ?token=<value> (Outbound "
+        "Messages cannot send an Authorization header; the org id alone is not a secret). "
+        "Required whenever salesforce_organization_id is set: a worker or ingest refuses to "
+        "start without it.",
     )
     worker_host: str = Field("127.0.0.1", description="Address a worker's web server binds.")
     worker_web_port: int = Field(
@@ -147,6 +180,14 @@ class Settings(BaseSettings):
         "<token>' (401 otherwise; /healthz and /readyz stay open), and /v1/kpis requests forwarded "
         "between workers carry it: every worker of a deployment needs the same value. Prometheus "
         "then scrapes with 'authorization: {credentials_file: ...}'. Empty: no authentication.",
+    )
+    worker_peer_hosts: str = Field(
+        "127.0.0.1,localhost,::1",
+        description="Comma-separated host names (shell wildcards allowed, e.g. 'worker-*' or "
+        "'*.salespulse-worker.salespulse.svc.cluster.local') of the workers a worker may forward "
+        "/v1/kpis and /v1/keys requests to, with the read token. Peer URLs come from the "
+        "consumer group's metadata, which anyone who can join the group writes: a peer whose "
+        "host is not listed is never contacted (its keys answer 503 / count as incomplete).",
     )
     data_dir: Path = Field(
         Path(".local/state/worker-0"),
@@ -232,13 +273,35 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Log level of every salespulse process.")
 
-    @field_validator("ingest_token", "worker_read_token", mode="before")
+    @field_validator("ingest_token", "worker_read_token", "salesforce_token", mode="before")
     @classmethod
     def _empty_token_is_unset(cls, value: object) -> object:
         # SALESPULSE_INGEST_TOKEN= (compose's ${VAR:-}) means "no token", not "the empty token".
         if isinstance(value, str):
             return value.strip() or None
         return value
+
+    @model_validator(mode="after")
+    def _salesforce_needs_token(self) -> Settings:
+        # The org id travels in every Outbound Message and is no secret: alone it lets anyone forge
+        # deliveries. Refuse to start rather than run an endpoint that authenticates nothing.
+        if self.salesforce_organization_id and self.salesforce_token is None:
+            raise ValueError(
+                "salesforce_organization_id enables the Salesforce endpoint, which then needs "
+                "salesforce_token (the endpoint URL's ?token=): the org id alone is not a secret"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"kafka_security_protocol {self.kafka_security_protocol} needs "
+                "kafka_sasl_username and kafka_sasl_password"
+            )
+        return self
 
     @model_validator(mode="after")
     def _group_timeouts_fit(self) -> Settings:
@@ -287,6 +350,11 @@ class Settings(BaseSettings):
     @property
     def advertised_worker_url(self) -> str:
         return self.worker_url or f"http://{self.worker_host}:{self.worker_web_port}"
+
+    @property
+    def peer_host_patterns(self) -> tuple[str, ...]:
+        """worker_peer_hosts as lower-case patterns, for ``fnmatch``."""
+        return tuple(h.strip().lower() for h in self.worker_peer_hosts.split(",") if h.strip())
 
     @property
     def bootstrap_servers(self) -> list[str]:

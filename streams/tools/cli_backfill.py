@@ -114,7 +114,7 @@ def _summary(plan: ImportPlan, verb: str) -> str:
 
 
 async def _publish(settings: Settings, outgoing: list[Outgoing], batch: int) -> None:
-    publisher = EventPublisher(settings.bootstrap_servers, settings.ingest_ack_timeout_s)
+    publisher = EventPublisher.from_settings(settings)
     try:
         with progress("events") as bar:
             task = bar.add_task("publishing", total=len(outgoing))

@@ -183,7 +183,7 @@ def reinject_command(
         raise typer.Exit(Exit.FINDINGS if refused else Exit.OK)
     if not yes:
         typer.confirm("Re-inject them?", abort=True)
-    publisher = EventPublisher(settings.bootstrap_servers, settings.ingest_ack_timeout_s)
+    publisher = EventPublisher.from_settings(settings)
 
     async def publish() -> None:
         try:
