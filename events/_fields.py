@@ -30,6 +30,14 @@ TIMESTAMP_EXAMPLE = "2026-02-14T15:20:00Z"
 ID_RULE = f"must be a string of 1 to {MAX_ID_LENGTH} characters"
 TIMESTAMP_RULE = f"must be an RFC 3339 timestamp with an offset (e.g. {TIMESTAMP_EXAMPLE})"
 
+EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
+"""No event time or ``as_of`` before the Unix epoch. A sales log has nothing older, and the bound
+keeps every date computation (windows and calendar days in any time zone, a quarter's start, day
+numbers) inside what ``datetime`` can represent."""
+LATEST_INSTANT = datetime(9000, 1, 1, tzinfo=UTC)
+"""No ``as_of`` (and so no window end, up to a quarter later) at or after this instant; event times
+are bounded much tighter, by the policy's ``max_future`` from now."""
+
 _SHOWN_MAX = 40
 
 # Full RFC 3339 date-time; `T`/`Z` may be lower case (RFC 3339 §5.6). ASCII only: `\d` would
