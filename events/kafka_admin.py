@@ -38,10 +38,14 @@ async def ensure_topics(
     partitions: int,
     replication_factor: int,
     internal_topics: tuple[str, ...] = (),
+    client_options: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Create missing topics; return the names that were created now.
 
     ``internal_topics`` (the workers' own, between their agents) get the broker's defaults.
+    ``client_options``: the security options of ``kafka_client_options(settings)`` (None:
+    PLAINTEXT). A broker that cannot be reached or refuses the credentials is a
+    ``TopicCreationFailed`` naming the brokers, not a bare client error.
     """
     wanted = [
         NewTopic(name, partitions, replication_factor, topic_configs=EVENT_TOPIC_CONFIG)
@@ -53,12 +57,17 @@ async def ensure_topics(
             dead_letter_topic, partitions, replication_factor, topic_configs=DEAD_LETTER_CONFIG
         )
     )
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15000)
-    await admin.start()
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=15000, **(client_options or {})
+    )
     try:
+        await admin.start()
         response = await admin.create_topics(wanted, timeout_ms=15000)
     except KafkaError as exc:
-        raise TopicCreationFailed(f"could not create topics: {exc!r}") from exc
+        raise TopicCreationFailed(
+            f"could not create topics on {','.join(bootstrap_servers)} "
+            f"({_access(client_options)}): {exc!r}"
+        ) from exc
     finally:
         await admin.close()
     created = []
@@ -71,6 +80,15 @@ async def ensure_topics(
     if created:
         log.info("created topics %s", ", ".join(created))
     return created
+
+
+def _access(client_options: Mapping[str, Any] | None) -> str:
+    """How the client tried to connect, for an error message: protocol, mechanism, user."""
+    options = client_options or {}
+    words = [options.get("security_protocol", "PLAINTEXT")]
+    if options.get("sasl_mechanism"):
+        words.append(f"{options['sasl_mechanism']} as {options.get('sasl_plain_username')!r}")
+    return " ".join(words)
 
 
 def uncommitted_per_topic(

@@ -29,6 +29,7 @@ from projections.collector import KpiCollector, ReportCache
 from projections.timebase import BucketGrid
 from streams.catch_up import CatchUp, records_behind
 from streams.durable_commit import SalespulseApp
+from streams.faust_credentials import faust_broker_credentials
 from streams.ownership import Ownership
 from streams.pipeline import Pipeline
 from streams.routing import RoutedTable, declare_routed_table, routing_of_composite
@@ -57,6 +58,8 @@ def create_app(settings: Settings) -> faust.App:
     app = SalespulseApp(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
+        # SASL/TLS as configured: the same mapping as ingest and the tools (events/kafka_security).
+        broker_credentials=faust_broker_credentials(settings),
         store=settings.table_store,
         datadir=str(settings.data_dir),
         web_host=settings.worker_host,

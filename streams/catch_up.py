@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from events.kafka_security import kafka_client_options
 from events.topics import TopicNames
 from streams.settings import Settings
 from streams.tools.kafka_io import KafkaToolError, group_lag
@@ -29,7 +30,12 @@ def group_topics(settings: Settings) -> list[str]:
 
 async def records_behind(settings: Settings) -> int:
     """Records of ``group_topics`` the workers' group has not committed yet."""
-    lag = await group_lag(settings.bootstrap_servers, settings.app_id, group_topics(settings))
+    lag = await group_lag(
+        settings.bootstrap_servers,
+        settings.app_id,
+        group_topics(settings),
+        kafka_client_options(settings),
+    )
     return sum(lag.values())
 
 

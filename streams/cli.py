@@ -27,20 +27,30 @@ def _settings(**overrides) -> Settings:
 
 
 def _ensure_topics(settings: Settings, internal: tuple[str, ...] = ()) -> list[str]:
-    from events.kafka_admin import ensure_topics
+    """Create the topics, with the configured Kafka security; a refusal exits 1 with the reason.
+
+    Unreachable brokers and refused credentials are an operator's error, not a traceback.
+    """
+    from events.kafka_admin import TopicCreationFailed, ensure_topics
+    from events.kafka_security import kafka_client_options
     from events.topics import TopicNames
 
     names = TopicNames(settings.topic_prefix)
-    return asyncio.run(
-        ensure_topics(
-            settings.bootstrap_servers,
-            names.event_topics,
-            names.dead_letters,
-            settings.partitions,
-            settings.replication_factor,
-            internal_topics=internal,
+    try:
+        return asyncio.run(
+            ensure_topics(
+                settings.bootstrap_servers,
+                names.event_topics,
+                names.dead_letters,
+                settings.partitions,
+                settings.replication_factor,
+                internal_topics=internal,
+                client_options=kafka_client_options(settings),
+            )
         )
-    )
+    except TopicCreationFailed as exc:
+        typer.echo(f"salespulse: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @topics_cli.command("create")

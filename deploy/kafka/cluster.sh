@@ -18,6 +18,7 @@
 #                                                    its controller on the port after it
 #   KAFKA_CLUSTER_STATE_DIR=<repo>/.local/kafka-cluster   node-N/ (kafka.sh layout), cluster.id
 #   KAFKA_HEAP_OPTS, KAFKA_JVM_OPTS, KAFKA_CACHE_DIR, KAFKA_START_TIMEOUT, ...   as for kafka.sh
+#   KAFKA_SASL_SCRAM_USER, KAFKA_SASL_SCRAM_PASSWORD   as for kafka.sh: SASL/SCRAM on every node
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -119,8 +120,9 @@ node_launch() {  # start the JVM in the background; the caller waits for readine
   node_config
   if [[ ! -f $DATA_DIR/meta.properties ]]; then
     id=$(cluster_id)
-    java -Xmx256m -cp "$KAFKA_CACHE_DIR/*" kafka.tools.StorageTool format \
-        -t "$id" -c "$CONFIG" --ignore-formatted >"$LOG_DIR/format.log" 2>&1 \
+    scram_format_args
+    java -Xmx256m -cp "$KAFKA_CACHE_DIR/*" kafka.tools.StorageTool format -t "$id" \
+        -c "$CONFIG" --ignore-formatted "${SCRAM_FORMAT_ARGS[@]}" >"$LOG_DIR/format.log" 2>&1 \
       || { cat "$LOG_DIR/format.log" >&2; cluster_die "storage format of node $NODE failed"; }
   fi
   cluster_say "starting node $NODE on $BOOTSTRAP (controller :$KAFKA_CONTROLLER_PORT)"
@@ -205,5 +207,5 @@ case ${1:-} in
     as_node "$2" node_wait
     ;;
   stop-node) check_node "${2:-}"; as_node "$2" stop ;;
-  *) sed -n '2,22s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,23s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 esac

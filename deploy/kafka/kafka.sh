@@ -15,6 +15,10 @@
 #   KAFKA_CACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/salespulse/kafka-<version>   jars, outside the repo
 #   KAFKA_HEAP_OPTS="-Xms128m -Xmx512m"  KAFKA_JVM_OPTS=<G1, sized for 2 cores>
 #   KAFKA_START_TIMEOUT=90  KAFKA_STOP_TIMEOUT=30   (seconds)
+#   KAFKA_SASL_SCRAM_USER, KAFKA_SASL_SCRAM_PASSWORD   both set: clients must authenticate
+#                                          (SASL_PLAINTEXT listener, SCRAM-SHA-512; this user is
+#                                          created at storage format and is also the inter-broker
+#                                          user); unset: PLAINTEXT, no authentication
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,6 +36,8 @@ KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}
 KAFKA_JVM_OPTS=${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:ParallelGCThreads=2 -XX:ConcGCThreads=1 -XX:CICompilerCount=2 -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true}
 KAFKA_START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 KAFKA_STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
+KAFKA_SASL_SCRAM_USER=${KAFKA_SASL_SCRAM_USER:-}
+KAFKA_SASL_SCRAM_PASSWORD=${KAFKA_SASL_SCRAM_PASSWORD:-}
 
 mkdir -p "$(dirname "$KAFKA_STATE_DIR")"
 KAFKA_STATE_DIR=$(cd "$(dirname "$KAFKA_STATE_DIR")" && pwd)/$(basename "$KAFKA_STATE_DIR")
@@ -129,16 +135,52 @@ fetch() {
   say "fetched $(ls "$KAFKA_CACHE_DIR" | wc -l) jars in $((SECONDS - t0))s"
 }
 
+sasl_scram() {  # true when KAFKA_SASL_SCRAM_USER/PASSWORD ask for authenticated clients
+  if [[ -n $KAFKA_SASL_SCRAM_USER && -n $KAFKA_SASL_SCRAM_PASSWORD ]]; then return 0; fi
+  if [[ -n $KAFKA_SASL_SCRAM_USER$KAFKA_SASL_SCRAM_PASSWORD ]]; then
+    die "set both KAFKA_SASL_SCRAM_USER and KAFKA_SASL_SCRAM_PASSWORD, or neither"
+  fi
+  return 1
+}
+
+scram_format_args() {  # sets SCRAM_FORMAT_ARGS: StorageTool format arguments creating the user
+  SCRAM_FORMAT_ARGS=()
+  sasl_scram || return 0
+  # Both values end up inside [name=...,password=...] and a JAAS string "...": keep them plain.
+  [[ $KAFKA_SASL_SCRAM_USER$KAFKA_SASL_SCRAM_PASSWORD =~ ^[A-Za-z0-9._@+-]+$ ]] \
+    || die "KAFKA_SASL_SCRAM_USER/PASSWORD may hold only letters, digits and ._@+-"
+  SCRAM_FORMAT_ARGS=(--add-scram
+    "SCRAM-SHA-512=[name=$KAFKA_SASL_SCRAM_USER,password=$KAFKA_SASL_SCRAM_PASSWORD]")
+}
+
+listener_config_lines() {  # the client listener: PLAINTEXT, or SASL_PLAINTEXT with SCRAM-SHA-512
+  local client=PLAINTEXT
+  if sasl_scram; then client=SASL_PLAINTEXT; fi
+  cat <<EOF
+listeners=$client://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=$client://$KAFKA_HOST:$KAFKA_PORT
+listener.security.protocol.map=$client:$client,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=$client
+controller.listener.names=CONTROLLER
+EOF
+  sasl_scram || return 0
+  # Brokers talk to each other as the same SCRAM user (created at format time, so it exists before
+  # the first start); the controller listener stays PLAINTEXT on loopback.
+  cat <<EOF
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$KAFKA_SASL_SCRAM_USER" password="$KAFKA_SASL_SCRAM_PASSWORD";
+EOF
+}
+
 node_config_lines() {  # node.id, controller.quorum.voters: what every node's config starts with
   cat <<EOF
 process.roles=broker,controller
 node.id=$1
 controller.quorum.voters=$2
-listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
-controller.listener.names=CONTROLLER
+EOF
+  listener_config_lines
+  cat <<EOF
 log.dirs=$DATA_DIR
 # Topics are created explicitly (salespulse topics create).
 auto.create.topics.enable=false
@@ -188,10 +230,11 @@ format_storage() {
   [[ -f $DATA_DIR/meta.properties ]] && return 0
   local cluster_id
   cluster_id=$(new_cluster_id)
+  scram_format_args
   say "formatting KRaft storage in $DATA_DIR (cluster id $cluster_id)"
   mkdir -p "$DATA_DIR"
-  java -Xmx256m -cp "$KAFKA_CACHE_DIR/*" kafka.tools.StorageTool format \
-      -t "$cluster_id" -c "$CONFIG" --ignore-formatted >"$LOG_DIR/format.log" 2>&1 8>&- \
+  java -Xmx256m -cp "$KAFKA_CACHE_DIR/*" kafka.tools.StorageTool format -t "$cluster_id" \
+      -c "$CONFIG" --ignore-formatted "${SCRAM_FORMAT_ARGS[@]}" >"$LOG_DIR/format.log" 2>&1 8>&- \
     || { cat "$LOG_DIR/format.log" >&2; die "storage format failed"; }
 }
 
@@ -251,7 +294,8 @@ start() {
   mkdir -p "$DATA_DIR" "$LOG_DIR"
   write_config
   format_storage
-  say "starting Apache Kafka $KAFKA_VERSION on $BOOTSTRAP (controller :$KAFKA_CONTROLLER_PORT)"
+  say "starting Apache Kafka $KAFKA_VERSION on $BOOTSTRAP (controller :$KAFKA_CONTROLLER_PORT)$(
+    if sasl_scram; then echo ", clients SASL_PLAINTEXT SCRAM-SHA-512"; fi)"
   launch_jvm || die "the broker did not start"
   pid=$(<"$PID_FILE")
   wait_ready "$pid" "$t0"
@@ -310,5 +354,5 @@ case ${1:-} in
   stop) stop ;;
   status) status ;;
   clean) clean ;;
-  *) sed -n '2,17s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,21s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 esac

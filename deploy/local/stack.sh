@@ -10,6 +10,10 @@
 #   WORKERS=1                    workers to start; worker i serves HTTP on port 6066+i
 #   SALESPULSE_KAFKA_BOOTSTRAP   use this existing cluster; no local Kafka is started or stopped
 #   KAFKA_PORT=9092 ...          passed on to deploy/kafka/kafka.sh for the local broker
+#   KAFKA_SASL_SCRAM_USER/_PASSWORD   local broker with SASL/SCRAM (kafka.sh); the processes
+#                                then log in as that user (SALESPULSE_KAFKA_SASL_* unless given).
+#                                External cluster: SALESPULSE_KAFKA_SECURITY_PROTOCOL etc.
+#                                (docs/OPERATIONS.md, "Kafka security")
 #   INGEST_PORT=8080  STACK_READY_TIMEOUT=90 (s)  STACK_STOP_TIMEOUT=30 (s)
 #
 # Files, all under <repo>/.local/:
@@ -35,6 +39,12 @@ if [[ -n ${SALESPULSE_KAFKA_BOOTSTRAP:-} ]]; then
 else
   EXTERNAL_KAFKA=0
   SALESPULSE_KAFKA_BOOTSTRAP="127.0.0.1:${KAFKA_PORT:-9092}"
+  if [[ -n ${KAFKA_SASL_SCRAM_USER:-} && -n ${KAFKA_SASL_SCRAM_PASSWORD:-} ]]; then
+    export SALESPULSE_KAFKA_SECURITY_PROTOCOL=${SALESPULSE_KAFKA_SECURITY_PROTOCOL:-SASL_PLAINTEXT}
+    export SALESPULSE_KAFKA_SASL_MECHANISM=${SALESPULSE_KAFKA_SASL_MECHANISM:-SCRAM-SHA-512}
+    export SALESPULSE_KAFKA_SASL_USERNAME=${SALESPULSE_KAFKA_SASL_USERNAME:-$KAFKA_SASL_SCRAM_USER}
+    export SALESPULSE_KAFKA_SASL_PASSWORD=${SALESPULSE_KAFKA_SASL_PASSWORD:-$KAFKA_SASL_SCRAM_PASSWORD}
+  fi
 fi
 export SALESPULSE_KAFKA_BOOTSTRAP
 
@@ -223,5 +233,5 @@ case ${1:-} in
   down) down ;;
   clean) clean ;;
   status) status ;;
-  *) sed -n '2,20s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,24s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 esac

@@ -1,9 +1,14 @@
-"""Kafka I/O of the tools: read topics as they are now, watermarks, group lag, delete a prefix."""
+"""Kafka I/O of the tools: read topics as they are now, watermarks, group lag, delete a prefix.
+
+Every function takes the brokers and, for a cluster that is not PLAINTEXT, ``client_options``:
+the security keyword arguments of ``events.kafka_security.kafka_client_options(settings)``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
@@ -15,14 +20,19 @@ from streams.tools.dead_letter_report import DeadLetter, dead_letter_of
 Progress = Callable[[int, int], None]
 """Called with (records read so far, records to read in all)."""
 
+Options = Mapping[str, Any] | None
+"""aiokafka security options (``kafka_client_options``); None: PLAINTEXT."""
+
 
 class KafkaToolError(RuntimeError):
     """The broker could not be reached or refused the request."""
 
 
-async def partitions_of(bootstrap: list[str], topic: str) -> list[int]:
+async def partitions_of(
+    bootstrap: list[str], topic: str, client_options: Options = None
+) -> list[int]:
     """The partition numbers of ``topic``; ``KafkaToolError`` if it does not exist."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    admin = _admin(bootstrap, client_options)
     try:
         await admin.start()
         described = await admin.describe_topics([topic])
@@ -36,9 +46,19 @@ async def partitions_of(bootstrap: list[str], topic: str) -> list[int]:
     return sorted(p["partition"] for p in found[0]["partitions"])
 
 
-async def _consumer(bootstrap: list[str], topics: list[str]) -> tuple[AIOKafkaConsumer, list]:
+def _admin(bootstrap: list[str], client_options: Options) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=15_000, **(client_options or {})
+    )
+
+
+async def _consumer(
+    bootstrap: list[str], topics: list[str], client_options: Options
+) -> tuple[AIOKafkaConsumer, list]:
     partitions = [
-        TopicPartition(topic, p) for topic in topics for p in await partitions_of(bootstrap, topic)
+        TopicPartition(topic, p)
+        for topic in topics
+        for p in await partitions_of(bootstrap, topic, client_options)
     ]
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -46,6 +66,7 @@ async def _consumer(bootstrap: list[str], topics: list[str]) -> tuple[AIOKafkaCo
         group_id=None,
         max_partition_fetch_bytes=8 * 1024 * 1024,
         request_timeout_ms=15_000,
+        **(client_options or {}),
     )
     try:
         await consumer.start()
@@ -56,9 +77,11 @@ async def _consumer(bootstrap: list[str], topics: list[str]) -> tuple[AIOKafkaCo
     return consumer, partitions
 
 
-async def watermarks(bootstrap: list[str], topic: str) -> tuple[dict[int, int], dict[int, int]]:
+async def watermarks(
+    bootstrap: list[str], topic: str, client_options: Options = None
+) -> tuple[dict[int, int], dict[int, int]]:
     """(first offset, next offset) of every partition of ``topic``."""
-    consumer, partitions = await _consumer(bootstrap, [topic])
+    consumer, partitions = await _consumer(bootstrap, [topic], client_options)
     try:
         low = await consumer.beginning_offsets(partitions)
         high = await consumer.end_offsets(partitions)
@@ -67,9 +90,11 @@ async def watermarks(bootstrap: list[str], topic: str) -> tuple[dict[int, int], 
     return {tp.partition: o for tp, o in low.items()}, {tp.partition: o for tp, o in high.items()}
 
 
-async def offsets_at(bootstrap: list[str], topic: str, moment: datetime) -> dict[int, int]:
+async def offsets_at(
+    bootstrap: list[str], topic: str, moment: datetime, client_options: Options = None
+) -> dict[int, int]:
     """Per partition, the first offset written at or after ``moment`` (the end if none)."""
-    consumer, partitions = await _consumer(bootstrap, [topic])
+    consumer, partitions = await _consumer(bootstrap, [topic], client_options)
     try:
         found = await consumer.offsets_for_times(
             {tp: int(moment.timestamp() * 1000) for tp in partitions}
@@ -81,11 +106,14 @@ async def offsets_at(bootstrap: list[str], topic: str, moment: datetime) -> dict
 
 
 async def read_snapshot(
-    bootstrap: list[str], topics: list[str], progress: Progress | None = None
+    bootstrap: list[str],
+    topics: list[str],
+    progress: Progress | None = None,
+    client_options: Options = None,
 ) -> list[ConsumerRecord]:
     """Every record of ``topics`` present now (up to the end offsets at the start of the read),
     in topic, partition and offset order: each partition's arrival order."""
-    consumer, partitions = await _consumer(bootstrap, topics)
+    consumer, partitions = await _consumer(bootstrap, topics, client_options)
     records: list[ConsumerRecord] = []
     try:
         low = await consumer.beginning_offsets(partitions)
@@ -111,20 +139,25 @@ async def read_snapshot(
 
 
 async def read_dead_letters(
-    bootstrap: list[str], topic: str, progress: Progress | None = None
+    bootstrap: list[str],
+    topic: str,
+    progress: Progress | None = None,
+    client_options: Options = None,
 ) -> list[DeadLetter]:
     """Every record of the dead-letter ``topic`` present now, in partition then offset order."""
     return [
         dead_letter_of(r.partition, r.offset, r.timestamp, r.key, r.value, r.headers)
-        for r in await read_snapshot(bootstrap, [topic], progress)
+        for r in await read_snapshot(bootstrap, [topic], progress, client_options)
     ]
 
 
-async def group_lag(bootstrap: list[str], group: str, topics: list[str]) -> dict[str, int]:
+async def group_lag(
+    bootstrap: list[str], group: str, topics: list[str], client_options: Options = None
+) -> dict[str, int]:
     """Per topic, how many records the consumer ``group`` has not committed yet (end - committed;
     a partition without a committed offset counts from its first offset)."""
-    consumer, partitions = await _consumer(bootstrap, topics)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    consumer, partitions = await _consumer(bootstrap, topics, client_options)
+    admin = _admin(bootstrap, client_options)
     try:
         low = await consumer.beginning_offsets(partitions)
         high = await consumer.end_offsets(partitions)
@@ -138,12 +171,14 @@ async def group_lag(bootstrap: list[str], group: str, topics: list[str]) -> dict
     return {**dict.fromkeys(topics, 0), **uncommitted_per_topic(partitions, high, committed, low)}
 
 
-async def delete_before(bootstrap: list[str], topic: str, plan: dict[int, int]) -> dict[int, int]:
+async def delete_before(
+    bootstrap: list[str], topic: str, plan: dict[int, int], client_options: Options = None
+) -> dict[int, int]:
     """Kafka DeleteRecords: drop every record before ``plan[p]`` in each partition ``p``.
 
     Returns the new first offset (low watermark) of each partition.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    admin = _admin(bootstrap, client_options)
     try:
         await admin.start()
         done = await admin.delete_records(

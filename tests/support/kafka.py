@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -41,14 +43,31 @@ class Record:
     headers: dict[str, bytes]
 
 
-async def create_event_topics(bootstrap: str, prefix: str, partitions: int = 4) -> TopicNames:
+async def create_event_topics(
+    bootstrap: str,
+    prefix: str,
+    partitions: int = 4,
+    client_options: Mapping[str, Any] | None = None,
+) -> TopicNames:
+    """``client_options``: ``kafka_client_options(settings)`` for a broker that authenticates."""
     names = TopicNames(prefix)
-    await ensure_topics([bootstrap], names.event_topics, names.dead_letters, partitions, 1)
+    await ensure_topics(
+        [bootstrap],
+        names.event_topics,
+        names.dead_letters,
+        partitions,
+        1,
+        client_options=client_options,
+    )
     return names
 
 
 async def read_topic(
-    bootstrap: str, topic: str, expect: int | None = None, timeout_s: float = 20.0
+    bootstrap: str,
+    topic: str,
+    expect: int | None = None,
+    timeout_s: float = 20.0,
+    client_options: Mapping[str, Any] | None = None,
 ) -> list[Record]:
     """Every record of ``topic`` from the start: until ``expect`` are read, or quiet for a while."""
     consumer = AIOKafkaConsumer(
@@ -57,6 +76,7 @@ async def read_topic(
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,
+        **(client_options or {}),
     )
     await consumer.start()
     records: list[Record] = []

@@ -33,6 +33,12 @@ def test_the_defaults_give_a_short_failover_and_bounded_broker_requests():
         ({"worker_session_timeout_s": 5}, "greater than or equal to 6"),
         ({"time_zone": "Mars/Olympus"}, "unknown IANA time zone"),
         ({"hubspot_signature_versions": "v4"}, "expected a comma-separated list"),
+        (
+            {"kafka_security_protocol": "SASL_SSL", "kafka_sasl_username": "alice"},
+            "needs kafka_sasl_username and kafka_sasl_password",
+        ),
+        ({"kafka_security_protocol": "SASL_PLAIN"}, "kafka_security_protocol"),
+        ({"kafka_sasl_mechanism": "GSSAPI"}, "kafka_sasl_mechanism"),
     ],
 )
 def test_inconsistent_settings_are_refused_with_the_reason(fields, message):
@@ -62,6 +68,31 @@ def test_the_app_passes_group_timeouts_and_producer_batching_to_faust(tmp_path):
     assert app.conf.consumer_metadata_max_age_ms == 7500
     assert app.conf.producer_linger == 0.01
     assert app.conf.producer_max_batch_size == 1024 * 1024
+
+
+@pytest.mark.parametrize("protocol", ["SASL_PLAINTEXT", "SASL_SSL"])
+def test_the_app_authenticates_its_kafka_clients_as_configured(tmp_path, protocol):
+    from streams.app import create_app
+
+    app = create_app(
+        make_settings(
+            kafka_security_protocol=protocol,
+            kafka_sasl_mechanism="SCRAM-SHA-512",
+            kafka_sasl_username="worker",
+            kafka_sasl_password="pw",
+            data_dir=tmp_path,
+        )
+    )
+    credentials = app.conf.broker_credentials
+    assert credentials.protocol.value == protocol
+    assert credentials.mechanism.value == "SCRAM-SHA-512"
+    assert (credentials.username, credentials.password) == ("worker", "pw")
+
+
+def test_a_plaintext_app_sends_no_credentials(tmp_path):
+    from streams.app import create_app
+
+    assert create_app(make_settings(data_dir=tmp_path)).conf.broker_credentials is None
 
 
 def test_internal_topics_sit_under_the_app_id_of_their_generation():
