@@ -6,13 +6,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from events.timestamps import parse_rfc3339
+from events.timestamps import EARLIEST_INSTANT, LATEST_INSTANT, parse_rfc3339
 from projections.effects import COMPANY, SCOPES, scope_key, split_scope_key
 from projections.windows import WINDOWS
 
 
 class QueryError(ValueError):
     """Bad parameters: the API answers 400 with this message."""
+
+
+AS_OF_FORMAT = "as_of: must be an RFC 3339 timestamp with an offset, e.g. 2026-02-14T15:20:00Z"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ def parse_kpi_query(params: Mapping[str, str], now: datetime) -> KpiQuery:
         raise QueryError("id: must be empty for scope=company")
     if scope != COMPANY and not scope_id:
         raise QueryError(f"id: required for scope={scope}")
+    if not _is_utf8(scope_id):
+        raise QueryError("id: must be valid Unicode text")
     window = params.get("window")
     if window not in WINDOWS:
         raise QueryError(f"window: must be one of {', '.join(WINDOWS)}")
@@ -44,13 +49,27 @@ def parse_kpi_query(params: Mapping[str, str], now: datetime) -> KpiQuery:
 
 
 def _parse_as_of(raw: str) -> datetime:
+    """``as_of`` within [EARLIEST_INSTANT, LATEST_INSTANT): outside, window starts and calendar
+    days in the configured time zone would leave what ``datetime`` can represent."""
     # An unescaped '+' of an offset arrives as a space in a query string.
     moment = parse_rfc3339(raw.strip().replace(" ", "+"))
     if moment is None:
+        raise QueryError(AS_OF_FORMAT)
+    if not EARLIEST_INSTANT <= moment < LATEST_INSTANT:
         raise QueryError(
-            "as_of: must be an RFC 3339 timestamp with an offset, e.g. 2026-02-14T15:20:00Z"
+            f"as_of: must be at or after {render_instant(EARLIEST_INSTANT)} and before "
+            f"{render_instant(LATEST_INSTANT)}"
         )
     return moment
+
+
+def _is_utf8(text: str) -> bool:
+    """False for lone surrogates, which no table key (UTF-8 bytes) can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def render_instant(moment: datetime) -> str:

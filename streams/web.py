@@ -3,13 +3,17 @@
 ``/v1/kpis`` is answered by the worker that owns the key; any other worker forwards the request
 once (marked with a header, so a request never bounces between workers during a rebalance).
 
-With ``worker_read_token`` set, /metrics and /v1/kpis answer 401 unless the request carries
-``Authorization: Bearer <token>`` (compared in constant time); /healthz and /readyz stay open for
-probes. A forwarded /v1/kpis request carries the worker's own token: all workers share it.
+With ``worker_read_token`` set, every route but /healthz and /readyz answers 401 unless the request
+carries ``Authorization: Bearer <token>`` (``streams.worker_web_guard``). A forwarded request
+carries the worker's own token (all workers share it), so it is sent only to peers whose host is in
+``worker_peer_hosts`` (``streams.peer_hosts``): peer URLs come from the consumer group's metadata,
+which is not authenticated. The forwarding marker is not authenticated either: it can only make a
+worker answer less (a 503, or a key listing marked incomplete), never more.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -20,7 +24,6 @@ import faust
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from events.auth import BEARER_CHALLENGE, bearer_matches
 from projections.query import (
     QueryError,
     key_listing,
@@ -30,9 +33,14 @@ from projections.query import (
 )
 from projections.readout import read_kpis
 from streams.liveness import Liveness
+from streams.peer_hosts import PeerHosts
+from streams.worker_web_guard import guard_web_app
 
 FORWARDED = "X-Salespulse-Forwarded"
 NOT_READY = "rebalancing, recovering tables or catching up with the log"
+OWNER_UNAVAILABLE = "the worker owning this key is not available; retry shortly"
+PEER_TIMEOUT = aiohttp.ClientTimeout(total=10)
+"""One call to a peer worker; a hung peer must not hold the client's request forever."""
 log = logging.getLogger(__name__)
 
 
@@ -44,39 +52,46 @@ def _recovery_remaining(app: faust.App) -> int | None:
         return None
 
 
+def _listed_keys(body: Any) -> list[dict[str, str]] | None:
+    """A peer's ``keys``, if its answer has the listing's shape (a peer is not trusted blindly)."""
+    keys = body.get("keys") if isinstance(body, dict) else None
+    if not isinstance(keys, list):
+        return None
+    for item in keys:
+        if not (
+            isinstance(item, dict)
+            and isinstance(item.get("scope"), str)
+            and isinstance(item.get("id"), str)
+        ):
+            return None
+    return [{"scope": item["scope"], "id": item["id"]} for item in keys]
+
+
+def error(view: View, status: int, code: str, message: str) -> Response:
+    return view.json({"error": {"code": code, "message": message}}, status=status)
+
+
 def register_views(app: faust.App, worker: Any) -> None:
     ownership = worker.ownership
     grid = worker.pipeline.grid
     token = worker.settings.worker_read_token
     secret = token.get_secret_value() if token is not None else None
+    peers = PeerHosts(worker.settings.peer_host_patterns)
     forward_headers = {FORWARDED: "1"}
     if secret is not None:
         forward_headers["Authorization"] = f"Bearer {secret}"
+    guard_web_app(app.web, secret)
 
-    def error(
-        view: View, status: int, code: str, message: str, headers: dict | None = None
-    ) -> Response:
-        return view.json(
-            {"error": {"code": code, "message": message}}, status=status, headers=headers
-        )
-
-    def unauthorized(view: View, request: Request) -> Response | None:
-        """A 401 unless reads are open or the request carries the read token."""
-        if secret is None or bearer_matches(request.headers.get("Authorization"), secret):
-            return None
-        return error(
-            view,
-            401,
-            "unauthorized",
-            "missing or wrong 'Authorization: Bearer <token>'",
-            headers={"WWW-Authenticate": BEARER_CHALLENGE},
-        )
+    async def call_peer(url: str) -> tuple[int, bytes]:
+        """GET ``url`` on a peer with the forwarding headers; redirects are not followed."""
+        async with app.http_client.get(
+            url, headers=forward_headers, timeout=PEER_TIMEOUT, allow_redirects=False
+        ) as answer:
+            return answer.status, await answer.read()
 
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
-            if (refusal := unauthorized(self, request)) is not None:
-                return refusal
             body = generate_latest(worker.registry)
             return self.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -110,8 +125,6 @@ def register_views(app: faust.App, worker: Any) -> None:
     @app.page("/v1/kpis")
     class Kpis(View):
         async def get(self, request: Request) -> Response:
-            if (refusal := unauthorized(self, request)) is not None:
-                return refusal
             try:
                 query = parse_kpi_query(request.query, datetime.now(UTC))
             except QueryError as exc:
@@ -130,34 +143,34 @@ def register_views(app: faust.App, worker: Any) -> None:
 
         async def _forward(self, request: Request, key: str) -> Response:
             owner = ownership.owner_url(key)
-            if request.headers.get(FORWARDED) or owner is None or owner == ownership.my_url():
-                return error(
-                    self,
-                    503,
-                    "owner_unavailable",
-                    "the worker owning this key is not available; retry shortly",
-                )
-            url = f"{owner.rstrip('/')}{request.path}?{request.query_string}"
+            if (
+                request.headers.get(FORWARDED)
+                or owner is None
+                or owner == ownership.my_url()
+                or not peers.allows(owner)
+            ):
+                return error(self, 503, "owner_unavailable", OWNER_UNAVAILABLE)
             try:
-                async with app.http_client.get(url, headers=forward_headers) as answer:
-                    body = await answer.read()
-                    return self.bytes(
-                        body, status=answer.status, headers={"Content-Type": "application/json"}
-                    )
-            except aiohttp.ClientError as exc:
-                return error(self, 503, "owner_unavailable", f"forwarding failed: {exc}")
+                status, body = await call_peer(
+                    f"{owner.rstrip('/')}/v1/kpis?{request.query_string}"
+                )
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                # The owner's address stays in the log: it is no business of the client's.
+                log.warning("forwarding /v1/kpis to %r failed: %r", owner, exc)
+                return error(self, 503, "owner_unavailable", OWNER_UNAVAILABLE)
+            return self.bytes(body, status=status, headers={"Content-Type": "application/json"})
 
     @app.page("/v1/keys")
     class Keys(View):
         """Every known (scope, id), for tools that list or rank (``salespulse kpis``).
 
-        A worker lists the keys it owns and, unless the request was forwarded, asks every other
-        worker of the group once for theirs; ``complete`` is false when one could not answer.
+        A worker lists the keys it owns and asks every other worker of the group once for theirs;
+        ``complete`` is false when one could not answer. A request marked as forwarded gets only
+        the keys this worker owns, so its answer is never complete: the asking worker uses only
+        its ``keys``, and a client that sends the marker itself cannot pass a part for the whole.
         """
 
         async def get(self, request: Request) -> Response:
-            if (refusal := unauthorized(self, request)) is not None:
-                return refusal
             try:
                 scope = parse_scope_filter(request.query)
             except QueryError as exc:
@@ -165,22 +178,22 @@ def register_views(app: faust.App, worker: Any) -> None:
             if not ownership.is_ready():
                 return error(self, 503, "not_ready", NOT_READY)
             keys = key_listing(ownership.owned_keys(), scope)
+            if request.headers.get(FORWARDED):
+                return self.json({"keys": keys, "complete": False})
             complete = True
-            if not request.headers.get(FORWARDED):
-                for url in ownership.peer_urls():
-                    peer = await self._peer_keys(url, request.query_string)
-                    complete = complete and peer is not None
-                    keys += peer or []
+            for url in ownership.peer_urls():
+                peer = await self._peer_keys(url, request.query_string)
+                complete = complete and peer is not None
+                keys += peer or []
             keys.sort(key=lambda item: (item["scope"], item["id"]))
             return self.json({"keys": keys, "complete": complete})
 
         async def _peer_keys(self, url: str, query_string: str) -> list | None:
+            if not peers.allows(url):
+                return None
             try:
-                async with app.http_client.get(
-                    f"{url.rstrip('/')}/v1/keys?{query_string}", headers=forward_headers
-                ) as answer:
-                    if answer.status != 200:
-                        return None
-                    return (await answer.json()).get("keys")
-            except (aiohttp.ClientError, ValueError):
+                status, body = await call_peer(f"{url.rstrip('/')}/v1/keys?{query_string}")
+                return _listed_keys(json.loads(body)) if status == 200 else None
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                log.warning("asking peer %r for its keys failed: %r", url, exc)
                 return None

@@ -1,4 +1,4 @@
-"""Workers with a read token: /metrics and /v1/kpis need it, probes don't, forwarding carries it."""
+"""Workers with a read token: every route but the probes needs it, forwarding carries it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ pytestmark = pytest.mark.e2e
 
 TOKEN = f"read-token-{uuid.uuid4().hex}"
 TEAMS = [f"team-{i}" for i in range(12)]
+FAUST_VIEWS = ["/", "/table/", "/table/deals/deal-team-0/", "/router/", "/assignment/", "/graph/"]
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -73,9 +74,28 @@ def test_with_a_read_token_only_the_bearer_reads_and_workers_still_forward_to_ea
         metrics = httpx.get(f"{worker.url}/metrics", timeout=10)
         assert metrics.status_code == 401
         assert metrics.json()["error"]["code"] == "unauthorized"
+        for path in FAUST_VIEWS:
+            assert httpx.get(f"{worker.url}{path}", timeout=10).status_code == 401, path
+            with_token = httpx.get(f"{worker.url}{path}", headers=bearer(TOKEN), timeout=10)
+            assert with_token.status_code == 404, (path, with_token.text)
+        far = {**params, "id": TEAMS[0], "window": "mtd", "as_of": "9999-12-31T00:00:00Z"}
+        refused = httpx.get(f"{worker.url}/v1/kpis", params=far, headers=bearer(TOKEN))
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "bad_request"
+        assert_listings(worker.url)
         assert httpx.get(f"{worker.url}/healthz", timeout=10).status_code == 200
         assert httpx.get(f"{worker.url}/readyz", timeout=10).status_code == 200
         assert TOKEN not in worker.log_path.read_text(errors="replace")
+
+
+def assert_listings(url: str) -> None:
+    """The whole listing is complete; one marked as forwarded (by a client) never is."""
+    whole = httpx.get(f"{url}/v1/keys", params={"scope": "team"}, headers=bearer(TOKEN)).json()
+    assert whole["complete"] is True
+    assert {item["id"] for item in whole["keys"]} >= set(TEAMS)
+    forged = {**bearer(TOKEN), "X-Salespulse-Forwarded": "1"}
+    part = httpx.get(f"{url}/v1/keys", params={"scope": "team"}, headers=forged).json()
+    assert part["complete"] is False
+    assert {item["id"] for item in part["keys"]} < {item["id"] for item in whole["keys"]}
 
 
 def test_without_a_read_token_metrics_and_kpis_stay_open(make_stack, monkeypatch):

@@ -1,9 +1,14 @@
 """Contract section 5, JSON read API parameters: every 400 rule of ``parse_kpi_query``."""
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
+from events.timestamps import EARLIEST_INSTANT, LATEST_INSTANT
+from projections.effects import SCOPES
 from projections.query import (
     KpiQuery,
     QueryError,
@@ -13,6 +18,9 @@ from projections.query import (
     parse_scope_filter,
     render_instant,
 )
+from projections.readout import read_kpis
+from projections.timebase import BucketGrid
+from projections.windows import WINDOWS
 
 NOW = datetime(2026, 2, 14, 15, 20, tzinfo=UTC)
 AS_OF_RULE = "as_of: must be an RFC 3339 timestamp with an offset, e.g. 2026-02-14T15:20:00Z"
@@ -234,3 +242,106 @@ def test_a_key_listing_splits_sorts_and_filters_scope_keys(scope, expected):
     listing = key_listing(keys, scope)
 
     assert [(item["scope"], item["id"]) for item in listing] == expected
+
+
+BOUNDS_RULE = "as_of: must be at or after 1970-01-01T00:00:00Z and before 9000-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [
+        pytest.param("9999-12-31T00:00:00Z", id="year-9999"),
+        pytest.param("9000-01-01T00:00:00Z", id="latest-excluded"),
+        pytest.param("8999-12-31T23:00:00-01:00", id="latest-reached-through-the-offset"),
+        pytest.param("0001-01-01T00:00:00Z", id="year-1"),
+        pytest.param("1969-12-31T23:59:59.999999Z", id="just-before-the-epoch"),
+        pytest.param("1970-01-01T00:30:00+01:00", id="before-the-epoch-through-the-offset"),
+    ],
+)
+def test_an_as_of_outside_the_representable_era_is_a_400_naming_the_bounds(as_of):
+    with pytest.raises(QueryError) as refused:
+        parse(scope="company", window="mtd", as_of=as_of)
+    assert str(refused.value) == BOUNDS_RULE
+
+
+@pytest.mark.parametrize(
+    ("as_of", "moment"),
+    [
+        pytest.param("1970-01-01T00:00:00Z", datetime(1970, 1, 1, tzinfo=UTC), id="earliest"),
+        pytest.param(
+            "8999-12-31T23:59:59.999999Z",
+            datetime(8999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+            id="just-before-latest",
+        ),
+    ],
+)
+def test_an_as_of_at_the_bounds_of_the_era_is_accepted(as_of, moment):
+    assert parse(scope="company", window="qtd", as_of=as_of).as_of == moment
+
+
+def test_an_id_with_a_lone_surrogate_is_a_400():
+    with pytest.raises(QueryError, match="^id: must be valid Unicode text$"):
+        parse(scope="rep", id="rep-\ud800", window="1h")
+
+
+ZONES = ["UTC", "Europe/Paris", "America/St_Johns", "Pacific/Kiritimati", "Pacific/Pago_Pago"]
+
+
+def rfc3339(moment: datetime, offset_minutes: int) -> str:
+    """``moment`` written at ``offset_minutes`` from UTC, the way a client would send it."""
+    local = moment.replace(tzinfo=None)
+    sign = "-" if offset_minutes < 0 else "+"
+    hours, minutes = divmod(abs(offset_minutes), 60)
+    return (
+        f"{local.year:04d}-{local.month:02d}-{local.day:02d}T{local.hour:02d}:"
+        f"{local.minute:02d}:{local.second:02d}.{local.microsecond:06d}{sign}{hours:02d}:{minutes:02d}"
+    )
+
+
+AS_OFS = st.one_of(
+    st.builds(rfc3339, st.datetimes(), st.integers(-(24 * 60 - 1), 24 * 60 - 1)),
+    st.sampled_from(["", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "8999-12-31T23:59:59Z"]),
+    st.text(max_size=40),
+)
+PARAMS = st.fixed_dictionaries(
+    {},
+    optional={
+        "scope": st.one_of(st.sampled_from(SCOPES), st.text(max_size=8)),
+        "id": st.text(max_size=40),
+        "window": st.one_of(st.sampled_from(WINDOWS), st.text(max_size=4)),
+        "as_of": AS_OFS,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(params=PARAMS, zone=st.sampled_from(ZONES))
+@example(params={"scope": "company", "window": "mtd", "as_of": "9999-12-31T00:00:00Z"}, zone="UTC")
+@example(
+    params={"scope": "company", "window": "qtd", "as_of": "0001-01-01T00:00:00Z"},
+    zone="Pacific/Pago_Pago",
+)
+@example(
+    params={"scope": "team", "id": "t", "window": "qtd", "as_of": "8999-12-31T23:59:59.999999Z"},
+    zone="Pacific/Kiritimati",
+)
+@example(
+    params={"scope": "rep", "id": "r", "window": "mtd", "as_of": "1970-01-01T00:00:00Z"},
+    zone="Pacific/Pago_Pago",
+)
+def test_any_query_is_either_a_400_or_an_answer_for_every_window_and_time_zone(params, zone):
+    try:
+        query = parse_kpi_query(params, NOW)
+    except QueryError as refused:
+        assert str(refused).split(":")[0] in ("scope", "id", "window", "as_of")
+        return
+    assert EARLIEST_INSTANT <= query.as_of < LATEST_INSTANT
+    kpis = read_kpis(
+        lambda key, grid, index: None, query.key, query.window, query.as_of, BucketGrid(zone)
+    )
+    answer = json.loads(json.dumps(kpi_answer(query, kpis)))
+    assert (answer["scope"], answer["id"], answer["window"]) == (
+        query.scope,
+        query.scope_id,
+        query.window,
+    )
