@@ -18,6 +18,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from streams.peer_hosts import PeerHosts
 from streams.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -163,6 +164,7 @@ PODMONITOR_SCHEMA = {
                             "interval": {"type": "string", "pattern": r"^(\d+(ms|s|m|h))+$"},
                             "scrapeTimeout": {"type": "string", "pattern": r"^(\d+(ms|s|m|h))+$"},
                             "honorLabels": {"type": "boolean"},
+                            "authorization": {"$ref": "#/$defs/authorization"},
                             "relabelings": {"$ref": "#/$defs/relabelings"},
                             "metricRelabelings": {"$ref": "#/$defs/relabelings"},
                         },
@@ -172,6 +174,24 @@ PODMONITOR_SCHEMA = {
         },
     },
     "$defs": {
+        "authorization": {
+            "type": "object",
+            "required": ["credentials"],
+            "additionalProperties": False,
+            "properties": {
+                "type": {"type": "string", "minLength": 1},
+                "credentials": {
+                    "type": "object",
+                    "required": ["name", "key"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1},
+                        "key": {"type": "string", "minLength": 1},
+                        "optional": {"type": "boolean"},
+                    },
+                },
+            },
+        },
         "relabelings": {
             "type": "array",
             "items": {
@@ -187,7 +207,7 @@ PODMONITOR_SCHEMA = {
                     "replacement": {"type": "string"},
                 },
             },
-        }
+        },
     },
 }
 
@@ -278,21 +298,29 @@ def test_services_budgets_and_policies_select_pods_and_reach_their_named_ports()
         ("Deployment", "salespulse-ingest", INGEST_PORT),
     ],
 )
-def test_ports_probes_and_scrape_annotations_match_the_settings_defaults(kind, name, port):
+def test_ports_and_probes_match_the_settings_defaults(kind, name, port):
     workload = _one(kind, name)
     container = _container(workload)
-    annotations = workload["spec"]["template"]["metadata"]["annotations"]
 
     assert _named_ports(workload) == {"http": port}
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
         assert _port_number(workload, container[probe]["httpGet"]["port"]) == port
-    assert annotations == {
+
+
+def test_only_the_open_ingest_metrics_are_announced_to_annotation_based_scrapers():
+    # A generic annotation job sends no token (401 from workers) or the same token to every
+    # annotated pod of the cluster: workers are scraped by their own job or PodMonitor instead.
+    ingest = _one("Deployment", "salespulse-ingest")["spec"]["template"]["metadata"]
+    worker = _one("StatefulSet", "salespulse-worker")["spec"]["template"]["metadata"]
+
+    assert ingest["annotations"] == {
         "prometheus.io/scrape": "true",
-        "prometheus.io/port": str(port),
+        "prometheus.io/port": str(INGEST_PORT),
         "prometheus.io/path": "/metrics",
     }
+    assert not any(key.startswith("prometheus.io/") for key in worker.get("annotations", {}))
 
 
 def test_no_manifest_moves_the_ports_away_from_the_settings_defaults():
@@ -373,8 +401,9 @@ def test_shared_settings_are_known_settings_with_valid_values(monkeypatch):
 def test_containers_set_only_known_salespulse_variables():
     for workload in _workloads():
         container = _container(workload)
-        assert [ref["configMapRef"]["name"] for ref in container["envFrom"]] == [
-            "salespulse-config"
+        assert container["envFrom"] == [
+            {"configMapRef": {"name": "salespulse-config"}},
+            {"secretRef": {"name": "salespulse-kafka", "optional": True}},
         ]
         named = {name for name in _env(container) if name.startswith("SALESPULSE_")}
         assert named <= SETTINGS_VARIABLES, named - SETTINGS_VARIABLES
@@ -392,20 +421,99 @@ def test_pods_disable_service_links_that_would_collide_with_the_settings():
     assert all(_pod_spec(w)["enableServiceLinks"] is False for w in _workloads())
 
 
-def test_the_ingest_token_is_a_secret_reference_and_no_secret_is_committed():
-    token = _env(_container(_one("Deployment", "salespulse-ingest")))["SALESPULSE_INGEST_TOKEN"]
+TOKENS = [
+    ("Deployment", "salespulse-ingest", "SALESPULSE_INGEST_TOKEN", "salespulse-ingest-token"),
+    (
+        "StatefulSet",
+        "salespulse-worker",
+        "SALESPULSE_WORKER_READ_TOKEN",
+        "salespulse-worker-read-token",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "name", "variable", "secret"), TOKENS)
+def test_each_token_is_required_from_a_secret_that_is_not_committed(kind, name, variable, secret):
+    token = _env(_container(_one(kind, name)))[variable]
 
     assert not _of_kind("Secret")
     assert "value" not in token
-    assert token["valueFrom"]["secretKeyRef"] == {
-        "name": "salespulse-ingest-token",
-        "key": "token",
-        "optional": False,
-    }
-    assert "SALESPULSE_INGEST_TOKEN" not in _one("ConfigMap", "salespulse-config")["data"]
+    assert token["valueFrom"]["secretKeyRef"] == {"name": secret, "key": "token", "optional": False}
+    assert variable not in _one("ConfigMap", "salespulse-config")["data"]
     for workload in _workloads():
-        if workload["metadata"]["name"] != "salespulse-ingest":
-            assert "SALESPULSE_INGEST_TOKEN" not in _env(_container(workload))
+        if workload["metadata"]["name"] != name:
+            assert variable not in _env(_container(workload))
+
+
+def test_the_worker_pod_monitor_scrapes_with_the_secret_the_workers_read_their_token_from():
+    worker = _env(_container(_one("StatefulSet", "salespulse-worker")))
+    secret = worker["SALESPULSE_WORKER_READ_TOKEN"]["valueFrom"]["secretKeyRef"]
+    [endpoint] = _one("PodMonitor", "salespulse-worker")["spec"]["podMetricsEndpoints"]
+
+    assert endpoint["authorization"].get("type", "Bearer") == "Bearer"
+    assert endpoint["authorization"]["credentials"] == {"name": secret["name"], "key": "token"}
+
+
+def test_the_plain_prometheus_worker_job_finds_the_workers_through_their_headless_service():
+    scrape = yaml.safe_load((REPO / "deploy" / "prometheus" / "kubernetes.yml").read_text())
+    [job] = [j for j in scrape["scrape_configs"] if j["job_name"] == "salespulse-workers"]
+    [discovery] = job["dns_sd_configs"]
+    worker = _one("StatefulSet", "salespulse-worker")
+    headless = _one("Service", worker["spec"]["serviceName"])
+    secret = _env(_container(worker))["SALESPULSE_WORKER_READ_TOKEN"]["valueFrom"]["secretKeyRef"]
+
+    assert discovery["names"] == [f"{headless['metadata']['name']}.{_namespace()}.svc"]
+    assert (discovery["type"], discovery["port"]) == ("A", WORKER_PORT)
+    assert job["authorization"]["credentials_file"].endswith(f"/{secret['name']}/token")
+
+
+def _namespace() -> str:
+    return yaml.safe_load((K8S / "kustomization.yaml").read_text())["namespace"]
+
+
+def _expanded(value: str, pod: str) -> str:
+    """An env value as the kubelet expands it in pod ``pod`` of the application's namespace."""
+    return value.replace("$(POD_NAME)", pod).replace("$(POD_NAMESPACE)", _namespace())
+
+
+@pytest.mark.parametrize(
+    "foreign_host",
+    [
+        "evil.example.com",
+        "127.0.0.1",
+        "salespulse-ingest.salespulse.svc",
+        "salespulse-worker-0.evil.example.com",
+        "salespulse-worker-0.salespulse-worker-headless.other-namespace.svc",
+        "x.salespulse-worker-0.salespulse-worker-headless.salespulse.svc",
+    ],
+)
+def test_workers_forward_reads_to_every_pod_of_the_stateful_set_and_to_no_other_host(
+    foreign_host,
+):
+    worker = _one("StatefulSet", "salespulse-worker")
+    env = _env(_container(worker))
+    partitions = int(_one("ConfigMap", "salespulse-config")["data"]["SALESPULSE_PARTITIONS"])
+    pods = [f"{worker['metadata']['name']}-{ordinal}" for ordinal in range(partitions)]
+    urls = [_expanded(env["SALESPULSE_WORKER_URL"]["value"], pod) for pod in pods]
+
+    for pod in pods:
+        patterns = _expanded(env["SALESPULSE_WORKER_PEER_HOSTS"]["value"], pod)
+        peers = PeerHosts(Settings(_env_file=None, worker_peer_hosts=patterns).peer_host_patterns)
+        assert all(peers.allows(url) for url in urls)
+        assert not peers.allows(f"http://{foreign_host}:{WORKER_PORT}")
+
+
+def test_every_kafka_client_pod_can_take_tls_files_from_the_same_optional_secret():
+    for workload in _workloads():
+        volumes = {v["name"]: v for v in _pod_spec(workload)["volumes"]}
+        mounts = {m["name"]: m for m in _container(workload)["volumeMounts"]}
+
+        assert volumes["kafka-tls"]["secret"] == {
+            "secretName": "salespulse-kafka-tls",
+            "optional": True,
+        }
+        assert mounts["kafka-tls"]["mountPath"] == "/etc/salespulse/kafka-tls"
+        assert mounts["kafka-tls"]["readOnly"] is True
 
 
 def test_workers_do_not_outnumber_the_partitions():
