@@ -176,15 +176,17 @@ class Settings(BaseSettings):
     )
     worker_read_token: SecretStr | None = Field(
         None,
-        description="When set, a worker's /metrics and /v1/kpis require 'Authorization: Bearer "
-        "<token>' (401 otherwise; /healthz and /readyz stay open), and /v1/kpis requests forwarded "
-        "between workers carry it: every worker of a deployment needs the same value. Prometheus "
-        "then scrapes with 'authorization: {credentials_file: ...}'. Empty: no authentication.",
+        description="When set, every route of a worker's web server but /healthz and /readyz "
+        "(/metrics, /v1/kpis, /v1/keys, unknown paths) requires 'Authorization: Bearer <token>' "
+        "(401 otherwise), and requests forwarded between workers carry it: every worker of a "
+        "deployment needs the same value. Prometheus then scrapes with 'authorization: "
+        "{credentials_file: ...}'. Empty: no authentication (only for a loopback-bound dev stack).",
     )
     worker_peer_hosts: str = Field(
         "127.0.0.1,localhost,::1",
         description="Comma-separated host names (shell wildcards allowed, e.g. 'worker-*' or "
-        "'*.salespulse-worker.salespulse.svc.cluster.local') of the workers a worker may forward "
+        "'*.salespulse-worker.salespulse.svc.cluster.local'; a '*' stays within one dot-separated "
+        "label, as in DNS wildcards) of the workers a worker may forward "
         "/v1/kpis and /v1/keys requests to, with the read token. Peer URLs come from the "
         "consumer group's metadata, which anyone who can join the group writes: a peer whose "
         "host is not listed is never contacted (its keys answer 503 / count as incomplete).",
@@ -300,6 +302,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"kafka_security_protocol {self.kafka_security_protocol} needs "
                 "kafka_sasl_username and kafka_sasl_password"
+            )
+        plain_text = self.kafka_security_protocol == "SASL_PLAINTEXT"
+        if plain_text and self.kafka_sasl_mechanism == "PLAIN":
+            raise ValueError(
+                "kafka_sasl_mechanism PLAIN sends the password itself: use it only with SASL_SSL, "
+                "or use SCRAM-SHA-256/512"
             )
         return self
 

@@ -67,7 +67,7 @@ def test_each_security_protocol_gives_its_aiokafka_options(fields, expected):
     "fields",
     [
         {"kafka_security_protocol": "SSL"},
-        {"kafka_security_protocol": "SASL_PLAINTEXT", "kafka_sasl_mechanism": "PLAIN"} | SASL,
+        {"kafka_security_protocol": "SASL_SSL", "kafka_sasl_mechanism": "PLAIN"} | SASL,
         {"kafka_security_protocol": "SASL_PLAINTEXT", "kafka_sasl_mechanism": "SCRAM-SHA-256"}
         | SASL,
         {"kafka_security_protocol": "SASL_SSL", "kafka_sasl_mechanism": "SCRAM-SHA-512"} | SASL,

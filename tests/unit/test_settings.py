@@ -39,6 +39,19 @@ def test_the_defaults_give_a_short_failover_and_bounded_broker_requests():
         ),
         ({"kafka_security_protocol": "SASL_PLAIN"}, "kafka_security_protocol"),
         ({"kafka_sasl_mechanism": "GSSAPI"}, "kafka_sasl_mechanism"),
+        (
+            {
+                "kafka_security_protocol": "SASL_PLAINTEXT",
+                "kafka_sasl_mechanism": "PLAIN",
+                "kafka_sasl_username": "alice",
+                "kafka_sasl_password": "secret",
+            },
+            "PLAIN sends the password itself",
+        ),
+        (
+            {"salesforce_organization_id": "00D000000000001AAA"},
+            "needs salesforce_token",
+        ),
     ],
 )
 def test_inconsistent_settings_are_refused_with_the_reason(fields, message):
