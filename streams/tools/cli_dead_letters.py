@@ -6,14 +6,14 @@ import asyncio
 from datetime import datetime
 from typing import Annotated
 
-import orjson
 import typer
 
+from events.kafka_security import kafka_client_options
 from events.publisher import BrokerUnavailable, EventPublisher
 from events.timestamps import parse_rfc3339
 from events.topics import TopicNames
 from streams.settings import Settings
-from streams.tools.console import fail, print_rendered, progress, stderr, warn
+from streams.tools.console import fail, note, print_rendered, progress, say, warn
 from streams.tools.dead_letter_report import (
     LIST_COLUMNS,
     SUMMARY_COLUMNS,
@@ -34,7 +34,7 @@ from streams.tools.kafka_io import (
     read_dead_letters,
     watermarks,
 )
-from streams.tools.output import Exit, Format, render
+from streams.tools.output import Exit, Format, render, render_document
 
 dead_letters_cli = typer.Typer(
     help="Inspect, re-inject and purge dead letters (refused records, with their reason).",
@@ -88,6 +88,7 @@ def _read_all(settings: Settings, names: TopicNames) -> list[DeadLetter]:
                     settings.bootstrap_servers,
                     names.dead_letters,
                     lambda done, total: bar.update(task, completed=done, total=total),
+                    kafka_client_options(settings),
                 )
             )
         except KafkaToolError as exc:
@@ -137,8 +138,7 @@ def show_command(
     found = {(letter.partition, letter.offset) for letter in letters}
     for missing in sorted(selection.positions - found):
         warn(f"no dead letter at {missing[0]}:{missing[1]}")
-    text = orjson.dumps([detail(letter) for letter in letters], option=orjson.OPT_INDENT_2)
-    print_rendered(Format.json, text.decode())
+    print_rendered(Format.json, render_document([detail(letter) for letter in letters]))
     if selection.positions - found:
         raise typer.Exit(Exit.FINDINGS)
 
@@ -177,7 +177,7 @@ def reinject_command(
     if not outgoing:
         warn("nothing to re-inject")
         raise typer.Exit(Exit.FINDINGS)
-    stderr().print(f"{len(outgoing)} dead letter(s) to re-inject onto their source topics")
+    note(f"{len(outgoing)} dead letter(s) to re-inject onto their source topics")
     if dry_run:
         print_rendered(Format.table, render(Format.table, LIST_COLUMNS, list_rows(letters)))
         raise typer.Exit(Exit.FINDINGS if refused else Exit.OK)
@@ -195,7 +195,7 @@ def reinject_command(
         asyncio.run(publish())
     except BrokerUnavailable as exc:
         fail(str(exc), Exit.UNAVAILABLE)
-    typer.echo(f"re-injected {len(outgoing)}")
+    say(f"re-injected {len(outgoing)}")
     raise typer.Exit(Exit.FINDINGS if refused else Exit.OK)
 
 
@@ -225,13 +225,13 @@ def purge_command(
     if sum(chosen) != 1:
         fail("give exactly one of --all, --before-time, --before", Exit.USAGE)
     settings, names = _context()
-    topic = names.dead_letters
+    topic, options = names.dead_letters, kafka_client_options(settings)
     try:
-        low, high = asyncio.run(watermarks(settings.bootstrap_servers, topic))
+        low, high = asyncio.run(watermarks(settings.bootstrap_servers, topic, options))
         cut: dict[int, int] | None = None
         if before_time is not None:
             moment = _instant("--before-time", before_time)
-            cut = asyncio.run(offsets_at(settings.bootstrap_servers, topic, moment))
+            cut = asyncio.run(offsets_at(settings.bootstrap_servers, topic, moment, options))
         elif before:
             try:
                 cut = dict(parse_position(text) for text in before)
@@ -246,7 +246,7 @@ def purge_command(
         print_rendered(Format.table, text)
         if not yes:
             typer.confirm(f"Delete {sum(r[3] for r in rows)} dead letter(s) for good?", abort=True)
-        asyncio.run(delete_before(settings.bootstrap_servers, topic, plan))
+        asyncio.run(delete_before(settings.bootstrap_servers, topic, plan, options))
     except KafkaToolError as exc:
         fail(str(exc), Exit.UNAVAILABLE)
-    typer.echo(f"purged {sum(r[3] for r in rows)}")
+    say(f"purged {sum(r[3] for r in rows)}")

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from events.currency import RatesError
+from events.kafka_security import kafka_client_options
 from events.policy import event_policy
 from events.timestamps import parse_rfc3339
 from events.topics import TopicNames
@@ -21,7 +22,7 @@ from projections.windows import WINDOWS
 from streams.catch_up import group_topics
 from streams.settings import Settings
 from streams.tools.cli_kpis import DEFAULT_WORKER_URL
-from streams.tools.console import fail, print_rendered, progress, stderr, warn
+from streams.tools.console import fail, note, print_rendered, progress, say, warn
 from streams.tools.kafka_io import KafkaToolError, group_lag, read_snapshot
 from streams.tools.output import Exit, Format, render
 from streams.tools.rebuild import DIFF_COLUMNS, kpi_differences, offline_kpis, recompute_log
@@ -79,9 +80,9 @@ def _known_keys(api: WorkerApi) -> set[str]:
 def _report(differences: list[list], fmt: Format, compared: int) -> None:
     if differences:
         print_rendered(fmt, render(fmt, DIFF_COLUMNS, differences))
-        stderr().print(f"{len(differences)} difference(s) in {compared} (key, window) pairs")
+        note(f"{len(differences)} difference(s) in {compared} (key, window) pairs")
         raise typer.Exit(Exit.FINDINGS)
-    typer.echo(f"no difference in {compared} (key, window) pairs")
+    say(f"no difference in {compared} (key, window) pairs")
 
 
 @rebuild_cli.command("verify")
@@ -117,12 +118,13 @@ def verify(
                     settings.bootstrap_servers,
                     list(names.event_topics),
                     lambda done, total: bar.update(task, completed=done, total=total),
+                    kafka_client_options(settings),
                 )
             )
         except KafkaToolError as exc:
             fail(str(exc), Exit.UNAVAILABLE)
     store, skipped = recompute_log(records, policy, names, BucketGrid(settings.time_zone))
-    stderr().print(
+    note(
         f"recomputed {len(store.keys())} keys from {len(records)} records"
         + (f" ({sum(skipped.values())} invalid, skipped)" if skipped else "")
     )
@@ -175,14 +177,16 @@ def status(
     Exit codes: 0 caught up, 1 still behind, 3 broker unreachable.
     """
     settings = Settings(table_generation=generation)
-    topics = group_topics(settings)
+    topics, options = group_topics(settings), kafka_client_options(settings)
     deadline = time.monotonic() + timeout_s
     with progress("records") as bar:
         task = bar.add_task(f"catching up: {settings.app_id}", total=None)
         most = 0
         while True:
             try:
-                lag = asyncio.run(group_lag(settings.bootstrap_servers, settings.app_id, topics))
+                lag = asyncio.run(
+                    group_lag(settings.bootstrap_servers, settings.app_id, topics, options)
+                )
             except KafkaToolError as exc:
                 fail(str(exc), Exit.UNAVAILABLE)
             behind = sum(lag.values())
@@ -195,4 +199,4 @@ def status(
     print_rendered(Format.table, render(Format.table, ["topic", "behind"], rows))
     if behind:
         raise typer.Exit(Exit.FINDINGS)
-    typer.echo(f"generation {generation or '(original)'} has caught up")
+    say(f"generation {generation or '(original)'} has caught up")

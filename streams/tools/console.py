@@ -1,6 +1,10 @@
 """Terminal output of the tools: results on stdout, messages on stderr, colour only on a tty.
 
-rich decides about colour (none when the stream is not a terminal, or with NO_COLOR set).
+rich decides about colour (none when the stream is not a terminal, or with NO_COLOR set). What
+the tools print carries untrusted text (ids, dead-letter reasons, peers' error messages), so the
+consoles here never interpret it: no markup (``[red]``, ``[link=...]``), no emoji codes (``:100:``
+would become an emoji inside an id), no highlighting, and control characters shown escaped
+(``streams.tools.output.terminal_text``) whatever the caller passes.
 """
 
 from __future__ import annotations
@@ -16,21 +20,35 @@ from rich.progress import (
     ProgressColumn,
     Task,
     TaskProgressColumn,
-    TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.text import Text
 
-from streams.tools.output import Exit, Format
+from streams.tools.output import Exit, Format, terminal_lines, terminal_text
+
+
+class LiteralConsole(Console):
+    """A console that prints text literally, line breaks kept and nothing else a terminal acts on.
+
+    Used for every tool output so that a caller forgetting ``markup=False`` or an escape cannot let
+    an id drive the terminal.
+    """
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(markup=False, emoji=False, highlight=False, soft_wrap=True, **options)
+
+    def render_str(self, text: str, **options: object) -> Text:
+        options.update(markup=False, emoji=False)
+        return super().render_str(terminal_lines(text), **options)
 
 
 def stdout() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return LiteralConsole()
 
 
 def stderr() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return LiteralConsole(stderr=True)
 
 
 def print_rendered(fmt: Format, text: str) -> None:
@@ -38,19 +56,36 @@ def print_rendered(fmt: Format, text: str) -> None:
     console = stdout()
     if fmt is Format.table and "\n" in text:
         header, rest = text.split("\n", 1)
-        console.print(header, style="bold", markup=False)
-        console.print(rest, markup=False)
+        console.print(header, style="bold")
+        console.print(rest)
     else:
-        console.print(text, markup=False)
+        console.print(text)
+
+
+def say(message: str) -> None:
+    """A one-line outcome on stdout (``re-injected 2``); untrusted parts shown escaped."""
+    stdout().print(terminal_text(message))
+
+
+def note(message: str) -> None:
+    """A one-line remark on stderr (counts, what is about to happen)."""
+    stderr().print(terminal_text(message))
 
 
 def warn(message: str) -> None:
-    stderr().print(f"warning: {message}", style="yellow", markup=False)
+    stderr().print(f"warning: {terminal_text(message)}", style="yellow")
 
 
 def fail(message: str, code: Exit) -> NoReturn:
-    stderr().print(f"error: {message}", style="red", markup=False)
+    stderr().print(f"error: {terminal_text(message)}", style="red")
     raise typer.Exit(int(code))
+
+
+class DescriptionColumn(ProgressColumn):
+    """The task's description as literal text (it may name a topic or a generation)."""
+
+    def render(self, task: Task) -> Text:
+        return Text(terminal_text(task.description))
 
 
 class RateColumn(ProgressColumn):
@@ -67,14 +102,15 @@ class RateColumn(ProgressColumn):
 
 def progress(unit: str = "records") -> Progress:
     """A progress bar with count, rate and ETA, drawn on stderr (hidden when not a terminal)."""
+    console = stderr()
     return Progress(
-        TextColumn("{task.description}"),
+        DescriptionColumn(),
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),
         RateColumn(unit),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=stderr(),
-        disable=not stderr().is_terminal,
+        console=console,
+        disable=not console.is_terminal,
     )

@@ -2,20 +2,26 @@
 
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 
 from events.topics import TopicNames, dead_letter_headers
 from streams.tools.dead_letter_report import (
+    LIST_COLUMNS,
     REINJECTED_FROM,
+    SUMMARY_COLUMNS,
     Selection,
     dead_letter_of,
     detail,
+    list_rows,
     parse_position,
     purge_plan,
     reinjection,
     select,
     summary_rows,
 )
+from streams.tools.output import Format, render, render_document, terminal_text
+from tests.support.hostile_ids import FORMULA_STARTS, HOSTILE_IDS, is_inert, read_back
 
 NAMES = TopicNames("acme.")
 T0 = int(datetime(2026, 2, 14, 10, 0, tzinfo=UTC).timestamp() * 1000)
@@ -147,3 +153,68 @@ def test_details_show_a_json_value_as_json_and_other_bytes_as_text(make_letter):
 def test_a_purge_deletes_up_to_the_cut_but_never_past_the_end_or_before_the_start(before, plan):
     low, high = {0: 2, 1: 5, 2: 3}, {0: 10, 1: 5, 2: 7}
     assert purge_plan(low, high, before) == plan
+
+
+@pytest.fixture
+def make_hostile_letter(make_letter):
+    """Factory: a dead letter whose reason, source, key and event_id all carry ``text``."""
+
+    def build(text: str, offset: int = 0):
+        value = orjson.dumps({"event_id": text, "rep_id": text})
+        headers = dead_letter_headers(f"{text}: refused {text}", text, 1, 2)
+        return make_letter(offset, key=text.encode(), value=value, headers=headers)
+
+    return build
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+@pytest.mark.parametrize("hostile", HOSTILE_IDS)
+def test_a_hostile_dead_letter_is_listed_inert_in_every_format(make_hostile_letter, fmt, hostile):
+    letters = [make_hostile_letter(hostile), make_hostile_letter("e-2", offset=1)]
+
+    text = render(fmt, LIST_COLUMNS, list_rows(letters))
+
+    shown = read_back(fmt, text)
+    assert is_inert(text)
+    assert len(shown) == 2
+    if fmt is Format.json:
+        assert shown[0]["reason"] == f"{hostile}: refused {hostile}"
+        assert (shown[0]["source"], shown[0]["event_id"], shown[0]["key"]) == (hostile,) * 3
+    elif fmt is Format.csv:
+        cells = [shown[0][name] for name in ("source", "reason", "event_id", "key")]
+        assert not any(cell.startswith(FORMULA_STARTS) for cell in cells)
+        assert shown[1]["event_id"] == "e-2"
+    else:
+        assert f"{terminal_text(hostile)}: refused {terminal_text(hostile)}" in shown[0]
+        assert shown[1].startswith("0:1")
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+@pytest.mark.parametrize("hostile", HOSTILE_IDS)
+def test_a_summary_of_hostile_reasons_is_inert_in_every_format(make_hostile_letter, fmt, hostile):
+    letters = [make_hostile_letter(hostile), make_hostile_letter(hostile, offset=1)]
+
+    text = render(fmt, SUMMARY_COLUMNS, summary_rows(letters))
+
+    shown = read_back(fmt, text)
+    assert is_inert(text)
+    assert len(shown) == 1
+    if fmt is Format.json:
+        assert (shown[0]["source"], shown[0]["count"]) == (hostile, 2)
+    elif fmt is Format.csv:
+        assert not shown[0]["source"].startswith(FORMULA_STARTS)
+        assert not shown[0]["kind"].startswith(FORMULA_STARTS)
+        assert shown[0]["count"] == "2"
+    else:
+        assert shown[0].startswith(terminal_text(hostile))
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_IDS)
+def test_a_shown_dead_letter_is_exact_json_that_prints_inert(make_hostile_letter, hostile):
+    letter = make_hostile_letter(hostile)
+
+    text = render_document([detail(letter)])
+
+    assert is_inert(text)
+    assert orjson.loads(text) == [detail(letter)]
+    assert orjson.loads(text)[0]["value"] == {"event_id": hostile, "rep_id": hostile}

@@ -3,6 +3,8 @@
 import pytest
 
 from streams.tools.kpi_report import ReportError, check_sort, kpi_names, ranked_rows
+from streams.tools.output import Format, render, terminal_text
+from tests.support.hostile_ids import FORMULA_STARTS, HOSTILE_IDS, is_inert, read_back
 
 
 def answer(scope_id: str, **kpis) -> dict:
@@ -48,3 +50,23 @@ def test_rows_are_ranked_by_the_kpi_with_absent_values_last_and_ties_by_id(ascen
     assert [row[1] for row in rows] == order
     assert [row[0] for row in rows] == [1, 2, 3, 4]
     assert rows[-1][columns.index("win_ratio")] is None
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+@pytest.mark.parametrize("hostile", HOSTILE_IDS)
+def test_a_hostile_rep_id_is_ranked_and_printed_inert_in_every_format(fmt, hostile):
+    answers = [answer(hostile, revenue=-3.5), answer("rep-2", revenue=7.0)]
+    columns, rows = ranked_rows("rep", answers, "revenue")
+
+    text = render(fmt, columns, rows)
+
+    shown = read_back(fmt, text)
+    assert is_inert(text)
+    assert len(shown) == 2
+    if fmt is Format.json:
+        assert [(row["id"], row["revenue"]) for row in shown] == [("rep-2", 7.0), (hostile, -3.5)]
+    elif fmt is Format.csv:
+        assert not shown[1]["id"].startswith(FORMULA_STARTS)
+        assert (shown[0]["id"], shown[1]["revenue"]) == ("rep-2", "-3.5")
+    else:
+        assert shown[1].startswith(f"   2  {terminal_text(hostile)}")

@@ -8,9 +8,17 @@ from events.models import EventPolicy
 from events.topics import TopicNames
 from projections.timebase import BucketGrid
 from streams.settings import Settings
-from streams.tools.rebuild import kpi_differences, no_kpis, offline_kpis, recompute_log
+from streams.tools.output import Format, render, terminal_text
+from streams.tools.rebuild import (
+    DIFF_COLUMNS,
+    kpi_differences,
+    no_kpis,
+    offline_kpis,
+    recompute_log,
+)
 from tests.support.golden import GOLDEN_AS_OF, golden_expected, golden_messages
 from tests.support.kpis import kpi_mismatches
+from tests.support.hostile_ids import FORMULA_STARTS, HOSTILE_IDS, is_inert, read_back
 
 Record = namedtuple("Record", "topic key value")
 NAMES = TopicNames("t.")
@@ -81,3 +89,23 @@ def test_a_table_generation_gives_the_workers_their_own_group_and_internal_topic
     prefix, generation, app_id
 ):
     assert Settings(topic_prefix=prefix, table_generation=generation).app_id == app_id
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+@pytest.mark.parametrize("hostile", HOSTILE_IDS)
+def test_a_difference_on_a_hostile_key_is_printed_inert_in_every_format(fmt, hostile):
+    key = f"rep|{hostile}|30d"
+    rows = kpi_differences({key: {**no_kpis("rep"), "revenue": -3.5}}, {key: no_kpis("rep")})
+
+    text = render(fmt, DIFF_COLUMNS, rows)
+
+    shown = read_back(fmt, text)
+    assert is_inert(text)
+    assert len(shown) == 1
+    if fmt is Format.json:
+        assert shown == [{"key": key, "kpi": "revenue", "left": -3.5, "right": 0}]
+    elif fmt is Format.csv:
+        assert not shown[0]["key"].startswith(FORMULA_STARTS)
+        assert (shown[0]["left"], shown[0]["right"]) == ("-3.5", "0")
+    else:
+        assert shown[0].startswith(terminal_text(key))
