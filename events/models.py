@@ -22,6 +22,9 @@ from pydantic import (
 )
 
 from events._fields import (
+    EARLIEST_INSTANT,
+    LATEST_INSTANT,
+    MAX_AMOUNT,
     Amount,
     Category,
     Id,
@@ -34,7 +37,7 @@ from events._fields import (
     shown,
 )
 from events._reasons import NOT_AN_OBJECT, reasons_from
-from events.currency import RateTable, utc_day
+from events.currency import MICROS, RateTable, utc_day
 
 EVENT_TYPES = (
     "deal.created",
@@ -105,11 +108,23 @@ class EventBase(BaseModel):
 
     @field_validator("occurred_at")
     @classmethod
+    def _within_the_kept_instants(cls, value: datetime) -> datetime:
+        """Shape rule, policy or not: every date computation of a worker (windows, calendar days
+        in any zone) stays inside what ``datetime`` can represent for these instants; an event of
+        0001-01-01 was accepted once and crashed the agent that applied it."""
+        if value < EARLIEST_INSTANT:
+            raise refusal(f"must not be before {_iso(EARLIEST_INSTANT)}")
+        if value >= LATEST_INSTANT:
+            raise refusal(f"must be before {_iso(LATEST_INSTANT)}")
+        return value
+
+    @field_validator("occurred_at")
+    @classmethod
     def _not_too_far_in_the_future(cls, value: datetime, info: ValidationInfo) -> datetime:
         policy = _policy_of(info)
         if policy is not None:
             now = policy.clock()
-            if value > now + policy.max_future:
+            if value - now > policy.max_future:  # now + max_future could overflow
                 raise refusal(
                     f"must not be more than {_span(policy.max_future)} in the future "
                     f"(got {_iso(value)}, now is {_iso(now)})"
@@ -135,6 +150,21 @@ class EventBase(BaseModel):
                     f"{value} has no rate on or before {day.isoformat()} (its first rate is "
                     f"dated {first.isoformat() if first else 'nowhere'})"
                 )
+        return value
+
+    @field_validator("amount", check_fields=False)
+    @classmethod
+    def _converted_within_the_maximum(cls, value: Any, info: ValidationInfo) -> Any:
+        """An amount converted into the reporting currency is bounded like a native one: a
+        bucket sums at most so many of them, and one deal must fit a 64-bit micro-unit count
+        (1e12 USD at 150 JPY was 1.5e20 micro-units)."""
+        converted = _reporting_micros(value, info)
+        if converted is not None and converted > MAX_AMOUNT * MICROS:
+            reporting = _policy_of(info).reporting_currency  # type: ignore[union-attr]
+            raise refusal(
+                f"{shown(value)} {info.data['currency']} is {_units(converted)} {reporting}, "
+                f"more than the maximum {MAX_AMOUNT:,} in the reporting currency"
+            )
         return value
 
 
@@ -230,6 +260,25 @@ def _policy_of(info: ValidationInfo) -> EventPolicy | None:
     context: Any = info.context
     policy = context.get(POLICY_CONTEXT_KEY) if isinstance(context, dict) else None
     return policy if isinstance(policy, EventPolicy) else None
+
+
+def _reporting_micros(value: Any, info: ValidationInfo) -> int | None:
+    """The amount in micro-units of the reporting currency when a rate converts it, as the
+    workers will (``projections.normalize.amount_micros``); None when nothing is converted."""
+    policy = _policy_of(info)
+    currency, occurred_at = info.data.get("currency"), info.data.get("occurred_at")
+    if policy is None or policy.rates is None or value is None or currency is None:
+        return None
+    if currency == policy.rates.reporting_currency or not isinstance(occurred_at, datetime):
+        return None
+    if policy.rates.rate_on(currency, utc_day(occurred_at)) is None:
+        return None  # refused by the currency rule already
+    return policy.rates.to_reporting_micros(value, currency, occurred_at)
+
+
+def _units(micros: int) -> str:
+    whole, fraction = divmod(micros, int(MICROS))
+    return f"{whole:,}" + (f".{fraction:06d}".rstrip("0") if fraction else "")
 
 
 def _currencies_text(policy: EventPolicy) -> str:

@@ -8,13 +8,20 @@ cover the six windows of the contract exactly:
 - ``l``: calendar days in the configured time zone (windows ``mtd`` and ``qtd``).
 
 Contributions travel between agents at quarter-hour resolution: every real time-zone offset is a
-multiple of 15 minutes, so a quarter-hour lies inside exactly one bucket of each grid.
+multiple of 15 minutes, so a quarter-hour lies inside exactly one bucket of each grid. (Not quite
+in the 1970s: Monrovia's -0:44:30 and Kiritimati's -10:40 are not; there a quarter-hour counts in
+the local day it starts in, for the stream and a recomputation alike.)
+
+Every computation here is total: it is integer arithmetic on epoch microseconds and day numbers,
+and a zone's offset is looked up at an instant clamped into what ``datetime`` can represent. So no
+instant, however early or late, raises ``OverflowError`` in an agent (an event of 0001-01-01 in a
+zone west of UTC once did, inside ``datetime.fromtimestamp``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -25,19 +32,29 @@ DAY_US = 86_400 * US
 QUARTERS_PER_HOUR = 4
 QUARTERS_PER_DAY = 96
 EPOCH_DATE = date(1970, 1, 1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_OFFSET_LOOKUP_MIN_US = -62_135_337_600 * US  # 0001-01-04T00:00Z
+_OFFSET_LOOKUP_MAX_US = 253_401_955_200 * US  # 9999-12-28T00:00Z
+"""Offsets are looked up at instants clamped into this range: a zone's offset is under a day, so
+the local time of such an instant is representable, and beyond it the zone's first (or last) rule
+holds anyway."""
 
 HOURLY, DAILY, LOCAL_DAILY = "h", "d", "l"
 
 
 def to_us(moment: datetime) -> int:
-    """Epoch microseconds of an aware datetime, exact (no float rounding)."""
-    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    """Epoch microseconds of an aware datetime, exact (no float rounding).
+
+    Aware subtraction never builds a datetime, so it cannot overflow (``astimezone`` can, for
+    0001-01-01T00:00+01:00)."""
+    delta = moment - EPOCH
     return (delta.days * 86_400 + delta.seconds) * US + delta.microseconds
 
 
 def from_us(at_us: int) -> datetime:
-    seconds, micros = divmod(at_us, US)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
+    """The UTC datetime of epoch microseconds; ``OverflowError`` only outside years 1-9999."""
+    return EPOCH + timedelta(microseconds=at_us)
 
 
 def quarter_of(at_us: int) -> int:
@@ -46,6 +63,47 @@ def quarter_of(at_us: int) -> int:
 
 def day_index(day: date) -> int:
     return (day - EPOCH_DATE).days
+
+
+def days_from_civil(year: int, month: int, day: int) -> int:
+    """Day number (1970-01-01 is 0) of a proleptic Gregorian date, for any year.
+
+    Howard Hinnant's ``days_from_civil``: unlike ``date``, it has no year 1-9999 limit, so the
+    end of a quarter in December 9999 is still a number.
+    """
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146_097 + day_of_era - 719_468
+
+
+def civil_from_days(days: int) -> tuple[int, int, int]:
+    """(year, month, day) of a day number, the inverse of ``days_from_civil``, for any day."""
+    days += 719_468
+    era = days // 146_097
+    day_of_era = days - era * 146_097
+    year_of_era = (
+        day_of_era - day_of_era // 1460 + day_of_era // 36_524 - day_of_era // 146_096
+    ) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    shifted_month = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * shifted_month + 2) // 5 + 1
+    month = shifted_month + (3 if shifted_month < 10 else -9)
+    return year_of_era + era * 400 + (month <= 2), month, day
+
+
+def utc_offset_us(tz: ZoneInfo, at_us: int) -> int:
+    """The zone's UTC offset at an instant, in microseconds; total for any integer instant."""
+    clamped = min(max(at_us, _OFFSET_LOOKUP_MIN_US), _OFFSET_LOOKUP_MAX_US)
+    offset = from_us(clamped).astimezone(tz).utcoffset()
+    return 0 if offset is None else offset // timedelta(microseconds=1)
+
+
+def local_day_at(tz: ZoneInfo, at_us: int) -> int:
+    """Day number of the calendar day in ``tz`` that contains the instant ``at_us``."""
+    return (at_us + utc_offset_us(tz, at_us)) // DAY_US
 
 
 @dataclass(frozen=True)
@@ -80,10 +138,9 @@ class BucketGrid:
         return ((HOURLY, hour), (DAILY, day), (LOCAL_DAILY, _local_day(self.tz_name, quarter)))
 
     def local_day_of(self, moment: datetime) -> int:
-        return day_index(moment.astimezone(self._tz).date())
+        return local_day_at(self._tz, to_us(moment))
 
 
 @lru_cache(maxsize=65_536)
 def _local_day(tz_name: str, quarter: int) -> int:
-    moment = datetime.fromtimestamp(quarter * 900, ZoneInfo(tz_name))
-    return day_index(moment.date())
+    return local_day_at(ZoneInfo(tz_name), quarter * QUARTER_US)

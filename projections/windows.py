@@ -3,12 +3,15 @@
 A window is half-open ``[start, end)``. Rolling windows truncate ``now`` in UTC; ``mtd`` and
 ``qtd`` follow the calendar of the reporting time zone. The end lies after ``now``: events later
 than ``now`` but inside the window still count (``as_of`` moves the window, it hides nothing).
+
+Spans are integer arithmetic on bucket indexes and day numbers (``projections.timebase``), so a
+span exists for every instant; only ``window_bounds`` builds datetimes, within years 1-9999.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from projections.timebase import (
     DAILY,
@@ -17,7 +20,8 @@ from projections.timebase import (
     LOCAL_DAILY,
     US,
     BucketGrid,
-    day_index,
+    civil_from_days,
+    days_from_civil,
     from_us,
     to_us,
 )
@@ -55,8 +59,8 @@ def window_span(window: str, now: datetime, grid: BucketGrid) -> WindowSpan:
         return WindowSpan(DAILY, day - 29, day)
     if window in ("mtd", "qtd"):
         local_grid = DAILY if grid.local_is_utc else LOCAL_DAILY
-        first, end = _calendar_period(window, now.astimezone(grid.tz).date())
-        return WindowSpan(local_grid, day_index(first), day_index(end) - 1)
+        first, end = _calendar_period(window, grid.local_day_of(now))
+        return WindowSpan(local_grid, days_from_civil(*first, 1), days_from_civil(*end, 1) - 1)
     raise UnknownWindow(f"window: must be one of {', '.join(WINDOWS)}")
 
 
@@ -68,17 +72,18 @@ def window_bounds(window: str, now: datetime, grid: BucketGrid) -> tuple[datetim
     if span.grid == DAILY:
         day_us = 86_400 * US
         return from_us(span.first * day_us), from_us((span.last + 1) * day_us)
-    first, end = _calendar_period(window, now.astimezone(grid.tz).date())
+    first, end = _calendar_period(window, grid.local_day_of(now))
     return (
-        datetime(first.year, first.month, first.day, tzinfo=grid.tz),
-        datetime(end.year, end.month, end.day, tzinfo=grid.tz),
+        datetime(*first, 1, tzinfo=grid.tz),
+        datetime(*end, 1, tzinfo=grid.tz),
     )
 
 
-def _calendar_period(window: str, today: date) -> tuple[date, date]:
+def _calendar_period(window: str, today: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(year, month) of the first month of the period containing day number ``today``, and of
+    the month after it: plain integers, so December 9999 has an end too."""
+    year, month, _ = civil_from_days(today)
     months = 1 if window == "mtd" else 3
-    first_month = today.month if months == 1 else 3 * ((today.month - 1) // 3) + 1
-    first = date(today.year, first_month, 1)
+    first_month = month if months == 1 else 3 * ((month - 1) // 3) + 1
     end_month = first_month + months
-    end = date(today.year + (end_month - 1) // 12, (end_month - 1) % 12 + 1, 1)
-    return first, end
+    return (year, first_month), (year + (end_month - 1) // 12, (end_month - 1) % 12 + 1)

@@ -11,6 +11,9 @@ Value (compact JSON, orjson)::
 
     [[scope_key, [[src, offset, quarter, counts, reps, customers], ...]], ...]
 
+Counts are JSON integers, and decimal strings for the rare sums beyond 64 bits
+(``projections.tally.wire_int``), which orjson cannot write as numbers.
+
 The message key is the first scope key of the message: informative only, but it hashes to the
 same partition, so a tool that places by key would agree.
 
@@ -28,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from projections.tally import Tally
+from projections.tally import Tally, read_counts
 from streams.folds import Entry
 from streams.routing import partition_of
 
@@ -112,10 +115,10 @@ def decode_kpi_deltas(
 def _entry(src: Any, offset: Any, quarter: Any, counts: Any, reps: Any, customers: Any) -> Entry:
     _expect(isinstance(src, str), f"src {src!r} is not a string")
     _expect(type(offset) is int and type(quarter) is int, "offset and quarter must be integers")
-    parts = [dict(counts), dict(reps), dict(customers)]
-    for part in parts:
-        _expect(all(type(n) is int for n in part.values()), "counts must be integers")
-    return src, offset, quarter, Tally(*parts)
+    try:
+        return src, offset, quarter, Tally(*(read_counts(p) for p in (counts, reps, customers)))
+    except ValueError as exc:
+        raise MalformedKpiDeltas(f"counts must be integers: {exc}") from None
 
 
 def _expect(condition: bool, reason: str) -> None:

@@ -52,25 +52,32 @@ class WriteBehindChangelog:
         unsent[key] = present
 
     def send_unsent(self) -> int:
-        """Queue one changelog record per key changed since the last call; how many."""
+        """Queue one changelog record per key changed since the last call; how many.
+
+        A key stays unsent until its record is queued: when a send raises (a value its
+        serializer refuses, a producer error), that key and every key after it are still
+        pending for the next flush, and the error goes to the caller. Emptying the set first
+        once dropped the records of all the other keys of that commit without a trace.
+        """
         unsent = self._unsent()
-        if not unsent:
-            return 0
-        self.__dict__["_unsent_keys"] = {}
-        data = self.data  # type: ignore[attr-defined]
         sent = 0
-        for key, present in unsent.items():
-            partition = self.partition_for_key(key)  # type: ignore[attr-defined]
-            if not present:
-                self.send_changelog(  # type: ignore[attr-defined]
-                    partition, key, None, value_serializer="raw"
-                )
-            elif key in data:
-                self.send_changelog(partition, key, data[key])  # type: ignore[attr-defined]
-            else:
-                continue  # dropped by Faust with a partition given up: not ours to write
-            sent += 1
+        for key, present in list(unsent.items()):
+            if self._send_record(key, present):
+                sent += 1
+            del unsent[key]
         return sent
+
+    def _send_record(self, key: Any, present: bool) -> bool:
+        """Queue the record of one changed key; False when there is nothing of ours to write."""
+        partition = self.partition_for_key(key)  # type: ignore[attr-defined]
+        if not present:
+            self.send_changelog(partition, key, None, value_serializer="raw")  # type: ignore[attr-defined]
+            return True
+        data = self.data  # type: ignore[attr-defined]
+        if key not in data:
+            return False  # dropped by Faust with a partition given up: not ours to write
+        self.send_changelog(partition, key, data[key])  # type: ignore[attr-defined]
+        return True
 
 
 def send_unsent_table_writes(tables: Iterable[Any]) -> int:

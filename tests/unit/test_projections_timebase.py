@@ -1,18 +1,22 @@
 """Event time as integers and the three bucket grids (``projections.timebase``)."""
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from events.timestamps import EARLIEST_INSTANT, LATEST_INSTANT
 from projections.timebase import (
     DAILY,
     HOURLY,
     LOCAL_DAILY,
     QUARTER_US,
     BucketGrid,
+    civil_from_days,
     day_index,
+    days_from_civil,
     from_us,
     quarter_of,
     to_us,
@@ -125,3 +129,60 @@ def test_every_microsecond_of_a_quarter_hour_is_in_the_same_local_day(zone, quar
     first, last = quarter * QUARTER_US, (quarter + 1) * QUARTER_US - 1
     assert grid.local_day_of(from_us(first)) == grid.local_day_of(from_us(last))
     assert dict(grid.buckets_of(quarter))[LOCAL_DAILY] == grid.local_day_of(from_us(first))
+
+
+# Totality (issue 13): no instant the edge accepts, in no zone, raises in an agent.
+
+ALL_ZONES = sorted(available_timezones())
+EDGE_INSTANTS = [
+    EARLIEST_INSTANT,
+    EARLIEST_INSTANT + timedelta(minutes=15) - timedelta(microseconds=1),
+    LATEST_INSTANT - timedelta(microseconds=1),
+]
+
+
+@pytest.mark.parametrize("zone", ALL_ZONES)
+def test_every_zone_places_the_earliest_and_latest_accepted_instants_in_its_local_day(zone):
+    grid = BucketGrid(zone)
+    for moment in EDGE_INSTANTS:
+        quarter = quarter_of(to_us(moment))
+        expected = day_index(from_us(quarter * QUARTER_US).astimezone(ZoneInfo(zone)).date())
+        assert dict(grid.buckets_of(quarter)).get(LOCAL_DAILY, expected) == expected
+        assert grid.local_day_of(moment) == day_index(moment.astimezone(ZoneInfo(zone)).date())
+
+
+@pytest.mark.parametrize(
+    "zone", ["Pacific/Kiritimati", "America/Adak", "Pacific/Pago_Pago", "Etc/GMT+12", "Etc/GMT-14"]
+)
+@pytest.mark.parametrize(
+    "moment",
+    [
+        pytest.param(datetime(1, 1, 1, tzinfo=UTC), id="datetime-min"),
+        pytest.param(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=23))), id="before-min"),
+        pytest.param(datetime(9999, 12, 31, 23, 59, tzinfo=UTC), id="datetime-max"),
+        pytest.param(datetime(9999, 12, 31, tzinfo=timezone(timedelta(hours=-23))), id="after"),
+    ],
+)
+def test_bucket_indexes_are_total_even_for_instants_the_edge_refuses(zone, moment):
+    # The 0001-01-01 event of issue 13 raised "date value out of range" in the apply agent.
+    grid = BucketGrid(zone)
+    at_us = to_us(moment)
+    local = dict(grid.buckets_of(quarter_of(at_us)))[LOCAL_DAILY]
+    assert abs(local - at_us // (86_400 * 10**6)) <= 1
+    assert grid.local_day_of(moment) == local
+
+
+@pytest.mark.parametrize("quarter", [-(10**18), -1, 10**18])
+def test_bucket_indexes_exist_for_any_integer_quarter(quarter):
+    for zone in ("America/Adak", "Pacific/Kiritimati"):
+        buckets = dict(BucketGrid(zone).buckets_of(quarter))
+        assert abs(buckets[LOCAL_DAILY] - buckets[DAILY]) <= 1
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.integers(min_value=-(10**9), max_value=10**9))
+def test_civil_day_numbers_agree_with_the_calendar_and_invert_each_other(days):
+    year, month, day = civil_from_days(days)
+    assert days_from_civil(year, month, day) == days
+    if -719_162 <= days <= 2_932_896:  # date's range, years 1 to 9999
+        assert date(year, month, day) == date(1970, 1, 1) + timedelta(days=days)

@@ -1,12 +1,13 @@
 """Contract section 3: the six windows as half-open bounds and as bucket spans of the grids."""
 
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from events.timestamps import EARLIEST_INSTANT, LATEST_INSTANT
 from projections.timebase import DAILY, HOURLY, LOCAL_DAILY, QUARTER_US, BucketGrid, to_us
 from projections.windows import WINDOWS, UnknownWindow, window_bounds, window_span
 from tests.unit.factories import ts
@@ -242,3 +243,51 @@ def test_the_span_holds_exactly_the_quarter_hours_inside_the_bounds(zone, window
     ]:
         assert _contains_bucket(grid, span, at_us) is inside
     assert end - start <= timedelta(days=93) // timedelta(microseconds=1)
+
+
+# Totality (issue 13): a window exists for every as_of the API accepts, in every zone.
+
+AS_OF_EXTREMES = [EARLIEST_INSTANT, LATEST_INSTANT - timedelta(microseconds=1)]
+
+
+@pytest.mark.parametrize("zone", sorted(available_timezones()))
+def test_every_window_of_the_earliest_and_latest_as_of_has_bounds_in_every_zone(zone):
+    grid = BucketGrid(zone)
+    for now in AS_OF_EXTREMES:
+        for window in WINDOWS:
+            span = window_span(window, now, grid)
+            start, end = window_bounds(window, now, grid)
+            assert start <= now < end
+            assert 0 < len(span.indexes()) <= 92
+
+
+@pytest.mark.parametrize(
+    ("zone", "now", "first", "end"),
+    [
+        ("America/Adak", "1970-01-01T00:00:00Z",
+         "1969-10-01T00:00:00-10:00", "1970-01-01T00:00:00-11:00"),
+        ("Pacific/Kiritimati", "1970-01-01T00:00:00Z",
+         "1969-10-01T00:00:00-10:40", "1970-01-01T00:00:00-10:40"),
+        ("Pacific/Kiritimati", "8999-12-31T23:59:59Z",
+         "9000-01-01T00:00:00+14:00", "9000-04-01T00:00:00+14:00"),
+        ("America/Adak", "8999-12-31T23:59:59Z",
+         "8999-10-01T00:00:00-09:00", "9000-01-01T00:00:00-10:00"),
+    ],
+)  # fmt: skip
+def test_a_quarter_to_date_at_the_extremes_starts_and_ends_at_local_midnights(
+    zone, now, first, end
+):
+    grid = BucketGrid(zone)
+    start, stop = window_bounds("qtd", ts(now), grid)
+    assert (start, stop) == (ts(first), ts(end))
+    span = window_span("qtd", ts(now), grid)
+    assert span.grid == LOCAL_DAILY
+    assert len(span.indexes()) == (stop.date() - start.date()).days
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Kiritimati", "America/Adak"])
+@pytest.mark.parametrize("window", WINDOWS)
+def test_a_window_span_exists_even_at_the_last_instant_python_can_represent(zone, window):
+    now = datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+    span = window_span(window, now, BucketGrid(zone))
+    assert span.first <= span.last

@@ -133,6 +133,56 @@ def test_the_key_being_changed_when_the_bound_is_reached_is_never_sent_as_delete
     assert table.sent[-1][1:] == ("new", "value")
 
 
+class FailingSendTable(RecordingTable):
+    """A table whose changelog send raises for the keys in ``failing`` (as orjson did for a
+    value beyond 64 bits), until they are cleared."""
+
+    def __init__(self, *failing: str) -> None:
+        super().__init__()
+        self.failing = set(failing)
+
+    def send_changelog(self, partition, key, value, value_serializer=None) -> None:
+        if key in self.failing:
+            raise TypeError("Integer exceeds 64-bit range")
+        super().send_changelog(partition, key, value, value_serializer)
+
+
+@pytest.mark.parametrize(
+    ("keys", "failing", "sent_before_the_error"),
+    [
+        (["a", "bb", "ccc"], "a", []),
+        (["a", "bb", "ccc"], "bb", ["a"]),
+        (["a", "bb", "ccc"], "ccc", ["a", "bb"]),
+    ],
+)
+def test_a_failing_send_keeps_every_unsent_key_pending_until_it_is_sent(
+    keys, failing, sent_before_the_error
+):
+    table = FailingSendTable(failing)
+    for number, key in enumerate(keys):
+        table[key] = number
+    with pytest.raises(TypeError):
+        table.send_unsent()
+    assert [key for _, key, _ in table.sent] == sent_before_the_error
+    with pytest.raises(TypeError):  # still failing: still pending, nothing lost meanwhile
+        send_unsent_table_writes([table])
+    table.failing.clear()
+    assert table.send_unsent() == len(keys) - len(sent_before_the_error)
+    assert sorted(key for _, key, _ in table.sent) == sorted(keys)
+    assert table.send_unsent() == 0
+
+
+def test_a_key_changed_again_after_a_failed_flush_is_sent_once_with_its_latest_value():
+    table = FailingSendTable("a")
+    table["a"], table["b"] = 1, 2
+    with pytest.raises(TypeError):
+        table.send_unsent()
+    table["b"] = 3
+    table.failing.clear()
+    table.send_unsent()
+    assert [(key, value) for _, key, value in table.sent] == [("a", 1), ("b", 3)]
+
+
 def test_a_changed_key_that_faust_dropped_since_is_not_written_at_all():
     # Faust's memory store drops the keys of a partition given up in a rebalance: the new owner
     # writes them now, so sending anything for them (above all a tombstone) would be wrong.
