@@ -12,11 +12,19 @@ BEARER_CHALLENGE = 'Bearer realm="salespulse"'
 def bearer_matches(header: str | None, token: str) -> bool:
     """Whether an ``Authorization`` header value is ``Bearer <token>``, compared in constant time.
 
-    Both sides are hashed first, so the time taken says nothing about the token, not even its
-    length. The scheme is case-insensitive (RFC 9110); the token is not.
+    The scheme is case-insensitive (RFC 9110); the token is not.
     """
     scheme, _, given = (header or "").partition(" ")
-    given_digest = hashlib.sha256(given.strip().encode("utf-8", "surrogatepass")).digest()
-    token_digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
-    matches = hmac.compare_digest(given_digest, token_digest)
+    matches = secret_matches(given.strip(), token)
     return scheme.lower() == "bearer" and matches
+
+
+def secret_matches(given: str | None, secret: str) -> bool:
+    """Whether ``given`` is ``secret``, in constant time; a missing or empty value never is.
+
+    Both sides are hashed first, so the time taken says nothing about the secret, not even its
+    length.
+    """
+    given_digest = hashlib.sha256((given or "").encode("utf-8", "surrogatepass")).digest()
+    secret_digest = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+    return hmac.compare_digest(given_digest, secret_digest) and bool(given) and bool(secret)

@@ -4,11 +4,16 @@ POST /v1/events and the CRM webhooks (``events.crm.router``) both end the same w
 event passes ``validate_event``, is routed by ``route`` and published by ``EventPublisher.publish``
 (acks=all), all or nothing. Keeping those steps here, once, is what guarantees that a webhook can
 never put onto the log anything the native API would refuse.
+
+A 503 means "retry later", so it is kept for what a retry can fix (the broker did not answer), and
+says nothing of the broker's addresses: those go to the log. What can never be stored, such as an
+event over Kafka's size limit, is a 4xx naming the event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import orjson
@@ -20,8 +25,22 @@ from events._fields import MAX_ID_LENGTH
 from events.codec import encode_event
 from events.ingest_telemetry import IngestTelemetry
 from events.models import EventPolicy, InvalidEvent, validate_event
-from events.publisher import BrokerUnavailable, EventPublisher, Outgoing
+from events.publisher import (
+    BrokerUnavailable,
+    EventPublisher,
+    Outgoing,
+    RecordTooLarge,
+    oversize_reason,
+)
 from events.topics import TopicNames, route
+
+log = logging.getLogger(__name__)
+
+BROKER_UNAVAILABLE = (
+    "the broker did not acknowledge the events, some may still be stored; retry them all later: "
+    "a repeated event_id counts once"
+)
+"""The whole 503 answer: the cause (with the broker's addresses) is logged, never sent."""
 
 
 class Refusal(Exception):
@@ -111,17 +130,18 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def validate_all(items: list[Any], policy: EventPolicy, names: TopicNames) -> list[Outgoing]:
-    """Every item as an outgoing record, or a 422 listing each invalid one (nothing published)."""
+    """Every item as an outgoing record, or a 422 listing each invalid one (nothing published).
+
+    Invalid includes too large for Kafka: every record is sized here, before anything is sent.
+    """
     outgoing, invalid = [], []
     for index, item in enumerate(items):
         try:
-            event = validate_event(item, policy)
-            value = _stored_form(item)
+            record = _outgoing(item, policy, names)
         except InvalidEvent as exc:
             invalid.append({"index": index, "event_id": _echoed_id(item), "reasons": exc.reasons})
             continue
-        topic, key = route(event, names)
-        outgoing.append(Outgoing(topic, key, value))
+        outgoing.append(record)
     if invalid:
         raise Refusal(
             422,
@@ -130,6 +150,17 @@ def validate_all(items: list[Any], policy: EventPolicy, names: TopicNames) -> li
             invalid=invalid,
         )
     return outgoing
+
+
+def _outgoing(item: Any, policy: EventPolicy, names: TopicNames) -> Outgoing:
+    """The record of a valid event that Kafka can store; InvalidEvent saying why not."""
+    event = validate_event(item, policy)
+    topic, key = route(event, names)
+    record = Outgoing(topic, key, _stored_form(item))
+    reason = oversize_reason(record)
+    if reason is not None:
+        raise InvalidEvent([reason])
+    return record
 
 
 def _stored_form(item: dict) -> bytes:
@@ -172,19 +203,34 @@ def _cut(text: str, limit: int = 80) -> str:
 async def publish_acknowledged(
     publisher: EventPublisher, outgoing: list[Outgoing], telemetry: IngestTelemetry
 ) -> int:
-    """Publish and return the count once the broker acknowledged all; 503 otherwise."""
+    """Publish and return the count once the broker acknowledged all.
+
+    503 when the broker did not answer (a retry may succeed); 422 when it refused an event as too
+    large (no retry can), which ``validate_all`` normally catches before anything is sent.
+    """
     if not outgoing:
         return 0
     try:
         with telemetry.broker_ack.time():
             await publisher.publish(outgoing)
+    except RecordTooLarge as exc:
+        raise _too_large(exc) from exc
     except BrokerUnavailable as exc:
-        raise Refusal(
-            503,
-            "broker_unavailable",
-            "the broker did not acknowledge the events, some may still be stored; retry them "
-            "all later: a repeated event_id counts once",
-            detail=str(exc),
-        ) from exc
+        log.warning("answering 503: %s", exc)
+        raise Refusal(503, "broker_unavailable", BROKER_UNAVAILABLE) from exc
     telemetry.accepted.inc(len(outgoing))
     return len(outgoing)
+
+
+def _too_large(exc: RecordTooLarge) -> Refusal:
+    stored = (
+        "events before it may be stored (a repeated event_id counts once)"
+        if exc.partial
+        else "nothing was published"
+    )
+    return Refusal(
+        422,
+        "event_too_large",
+        f"event {exc.index} is too large for the broker; {stored}: resend the others without it",
+        invalid=[{"index": exc.index, "event_id": None, "reasons": [exc.reason]}],
+    )

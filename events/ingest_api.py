@@ -119,7 +119,8 @@ def create_ingest_app(
         try:
             await publisher.check()
         except BrokerUnavailable as exc:
-            raise Refusal(503, "broker_unavailable", str(exc)) from exc
+            log.warning("not ready: %s", exc)  # the addresses stay in the log
+            raise Refusal(503, "broker_unavailable", "the broker is not reachable") from exc
         return {"status": "ready"}
 
     _complete_openapi(app, bearer_required=settings.ingest_token is not None)

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 import orjson
 
-from events._fields import parse_rfc3339
+from events._fields import MAX_AMOUNT, parse_rfc3339
 
 REQUIRED_FOR_CREATED = ("rep_id", "team_id", "customer_id", "amount")
 """Contract section 1: a deal.created without these is invalid, so adapters send deal.updated."""
@@ -23,6 +23,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_UTC = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?", re.ASCII)
 _EPOCH_MS_FROM = 10**11
 """Epoch numbers at or above this are milliseconds: 10^11 seconds is the year 5138."""
+MAX_AMOUNT_TEXT = 64
+"""Longest amount text read as a number: far more than any real amount needs."""
+MAX_AMOUNT_EXPONENT = len(str(MAX_AMOUNT)) - 1
+"""Largest power of ten an amount may reach (the contract's amounts end at 10^12)."""
 
 
 class InvalidDelivery(ValueError):
@@ -137,7 +141,8 @@ def parse_amount(value: object, where: str) -> int | float | None:
     """A CRM amount as a JSON number; None for an empty value, InvalidDelivery if not a number.
 
     HubSpot sends every property as a string and Salesforce's XML is all text; integral amounts
-    stay integers so that the published JSON reads like what the CRM showed.
+    stay integers so that the published JSON reads like what the CRM showed. Text is bounded
+    before it becomes a number: ``int(Decimal("1e1000000"))`` alone takes seconds of CPU.
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -147,12 +152,34 @@ def parse_amount(value: object, where: str) -> int | float | None:
         return value
     if not isinstance(value, str):
         raise InvalidDelivery(f"{where}: amount must be a number")
+    return json_number(_bounded_decimal(value.strip(), where))
+
+
+def _bounded_decimal(text: str, where: str) -> Decimal:
+    """The finite Decimal of ``text``, refused when too long or beyond the contract's range.
+
+    Parsing to Decimal is cheap for any exponent; only the magnitude check must come before
+    anything converts it to an int or float.
+    """
+    shown = f"{text[:40]!r}"
+    if len(text) > MAX_AMOUNT_TEXT:
+        raise InvalidDelivery(f"{where}: amount is longer than {MAX_AMOUNT_TEXT} characters")
     try:
-        number = Decimal(value.strip())
+        number = Decimal(text)
     except InvalidOperation:
-        raise InvalidDelivery(f"{where}: amount {value[:40]!r} is not a number") from None
+        raise InvalidDelivery(f"{where}: amount {shown} is not a number") from None
     if not number.is_finite():
-        raise InvalidDelivery(f"{where}: amount {value[:40]!r} is not a finite number")
+        raise InvalidDelivery(f"{where}: amount {shown} is not a finite number")
+    if number and number.adjusted() > MAX_AMOUNT_EXPONENT:
+        raise InvalidDelivery(
+            f"{where}: amount {shown} is out of range: at most {MAX_AMOUNT:,} "
+            f"(10^{MAX_AMOUNT_EXPONENT})"
+        )
+    return number
+
+
+def json_number(number: Decimal) -> int | float:
+    """An integral Decimal as an int, any other as a float; only for bounded magnitudes."""
     return int(number) if number == number.to_integral_value() else float(number)
 
 

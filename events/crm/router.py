@@ -4,7 +4,8 @@ Each handler follows the same order, so that nothing is published from a deliver
 the vendor's, not fresh, or not entirely valid:
 
 1. the vendor is configured (else 404) and the delivery authenticates as the vendor specifies
-   (HubSpot signature, Pipedrive HTTP Basic, Salesforce organization id and optional URL token);
+   (HubSpot signature, Pipedrive HTTP Basic, Salesforce URL token; the organization id, which
+   every Outbound Message carries and is no secret, is checked too but authenticates nothing);
 2. the body (bounded by the ingest size limit) is decoded and the pure adapter maps it;
 3. every native event passes ``validate_event`` and is published like POST /v1/events;
 4. only after the broker acknowledged everything: the vendor's 2xx (Salesforce: the SOAP Ack).
@@ -26,6 +27,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from events.auth import secret_matches
 from events.crm import hubspot_signature
 from events.crm.common import InvalidDelivery
 from events.crm.hubspot import hubspot_events
@@ -201,10 +203,15 @@ def _basic_credentials(header: str) -> tuple[bytes, bytes] | None:
 
 
 def _check_salesforce_url(request: Request, settings) -> None:
+    """The endpoint URL's ``?token=`` is the only secret of an Outbound Message: always required.
+
+    Settings refuse an org id without a token; a settings object built around that check still
+    gets no endpoint (404) rather than one that authenticates nothing.
+    """
     _configured(settings.salesforce_organization_id, "salesforce")
     token = settings.salesforce_token
-    if token is None:
-        return
-    given = request.query_params.get("token", "")
-    if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+    secret = token.get_secret_value() if token is not None else ""
+    if not secret:
+        raise Refusal(404, "not_configured", "the salesforce webhook is not configured (no token)")
+    if not secret_matches(request.query_params.get("token"), secret):
         raise Refusal(401, "unauthorized", "missing or wrong ?token= in the endpoint URL")

@@ -1,8 +1,9 @@
 """Validate a whole export before publishing anything: what would be imported, what is refused.
 
 Every native event passes the same gate as the ingest API (``validate_event`` with the
-deployment's policy, rates included, then ``route``). A row is all or nothing: if one of its events
-is invalid, none of them is imported. Events repeated within the file are published once.
+deployment's policy, rates included, then ``route``, then Kafka's size limit per message). A row
+is all or nothing: if one of its events is invalid, none of them is imported. Events repeated
+within the file are published once.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import orjson
+
 from events.codec import encode_event
-from events.models import EventPolicy, InvalidEvent, validate_event
-from events.publisher import Outgoing
+from events.models import Event, EventPolicy, InvalidEvent, validate_event
+from events.publisher import Outgoing, oversize_reason
 from events.topics import TopicNames, route
 from streams.tools.backfill_rows import Row, RowRefused, RowSkipped
 
@@ -61,12 +64,9 @@ def plan_import(
         accepted, reasons = [], []
         for event in events:
             try:
-                typed = validate_event(event, policy)
+                accepted.append(_storable(event, policy, names))
             except InvalidEvent as exc:
                 reasons += exc.reasons
-                continue
-            topic, key = route(typed, names)
-            accepted.append((typed, Outgoing(topic, key, encode_event(event))))
         if reasons:
             for reason in dict.fromkeys(reasons):
                 plan.refused[reason].append(number)
@@ -81,6 +81,20 @@ def plan_import(
                 plan.deal_ids.add(typed.deal_id)
             plan.outgoing.append(outgoing)
     return plan
+
+
+def _storable(event: dict, policy: EventPolicy, names: TopicNames) -> tuple[Event, Outgoing]:
+    """The validated event and its record; InvalidEvent when invalid or too large for Kafka."""
+    typed = validate_event(event, policy)
+    topic, key = route(typed, names)
+    try:
+        record = Outgoing(topic, key, encode_event(event))
+    except orjson.JSONEncodeError as exc:
+        raise InvalidEvent([f"event: cannot be stored as JSON ({exc})"]) from None
+    reason = oversize_reason(record)
+    if reason is not None:
+        raise InvalidEvent([reason])
+    return typed, record
 
 
 REPORT_COLUMNS = ["outcome", "what", "count", "rows"]

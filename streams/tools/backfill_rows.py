@@ -46,6 +46,14 @@ class RowRefused(ValueError):
     """A row that cannot be mapped; the message names the column and the rule."""
 
 
+class ExportUnreadable(ValueError):
+    """The export cannot be read on from some line on (e.g. a CSV field over csv's size limit).
+
+    Past such a line the reader cannot tell where the next row starts, so the whole file is
+    refused rather than imported in part.
+    """
+
+
 class RowSkipped(ValueError):
     """A row that is neither a deal nor a call (e.g. a meeting): left out, not an error."""
 
@@ -62,8 +70,19 @@ def read_rows(text: str, suffix: str) -> Iterator[Row]:
                 yield number, _json_object(line)
         return
     reader = csv.DictReader(io.StringIO(text))
-    for row in reader:
-        yield reader.line_num, {name: value for name, value in row.items() if name is not None}
+    try:
+        for row in reader:
+            yield reader.line_num, {name: value for name, value in row.items() if name is not None}
+    except csv.Error as exc:
+        # DictReader updates its own line_num only after a row parsed: ask the csv reader.
+        raise ExportUnreadable(f"line {reader.reader.line_num}: {_csv_problem(exc)}") from None
+
+
+def _csv_problem(error: csv.Error) -> str:
+    """csv's message, with the one limit an export can realistically meet said plainly."""
+    if "field larger than field limit" in str(error):
+        return f"a field is longer than {csv.field_size_limit():,} characters, the CSV limit"
+    return f"not readable as CSV ({error})"
 
 
 def _json_object(line: str) -> dict | str:

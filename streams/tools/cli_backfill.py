@@ -12,12 +12,12 @@ import typer
 from events.crm.mapping import MappingError, load_mapping
 from events.currency import RatesError
 from events.policy import event_policy
-from events.publisher import BrokerUnavailable, EventPublisher, Outgoing
+from events.publisher import BrokerUnavailable, EventPublisher, Outgoing, RecordTooLarge
 from events.topics import TopicNames
 from streams.settings import Settings
 from streams.tools.backfill_mapping import ExportMappingError, load_export_mapping
 from streams.tools.backfill_plan import REPORT_COLUMNS, ImportPlan, plan_import, report_rows
-from streams.tools.backfill_rows import RowMapper, read_rows
+from streams.tools.backfill_rows import ExportUnreadable, RowMapper, read_rows
 from streams.tools.console import fail, print_rendered, progress, stderr
 from streams.tools.output import Exit, Format, render
 
@@ -61,7 +61,9 @@ def backfill(
     --skip-invalid. Column defaults per CRM and the mapping file: docs/OPERATIONS.md.
 
     Exit codes: 0 imported (or a clean dry run), 1 rows refused (nothing published unless
-    --skip-invalid), 2 bad options or mapping, 3 broker unreachable.
+    --skip-invalid; an event over Kafka's 1 MiB message limit refuses its row), 2 bad options
+    or mapping, or an unreadable export (e.g. a CSV field over 131,072 characters), 3 broker
+    unreachable.
     """
     settings = Settings()
     names = TopicNames(settings.topic_prefix)
@@ -76,7 +78,10 @@ def backfill(
         text = file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"cannot read {file}: {exc}", Exit.USAGE)
-    plan = plan_import(read_rows(text, file.suffix), events_of, policy, names)
+    try:
+        plan = plan_import(read_rows(text, file.suffix), events_of, policy, names)
+    except ExportUnreadable as exc:
+        fail(f"cannot read {file}: {exc}; nothing imported", Exit.USAGE)
     print_rendered(report_format, render(report_format, REPORT_COLUMNS, report_rows(plan)))
     stderr().print(_summary(plan, "would import" if dry_run else "to import"))
     if dry_run:
@@ -88,6 +93,12 @@ def backfill(
         )
     try:
         asyncio.run(_publish(settings, plan.outgoing, batch))
+    except RecordTooLarge as exc:  # the broker's limit is below the one checked per row
+        fail(
+            f"the broker refused an event as too large ({exc}); events published before it "
+            "stay, re-running the import after fixing the row is safe",
+            Exit.FINDINGS,
+        )
     except BrokerUnavailable as exc:
         fail(
             f"{exc} (events already published stay; re-running the import is safe)",

@@ -53,3 +53,26 @@ def test_a_hubspot_export_imported_twice_counts_once(make_rated_stack):
     done = eventually(lambda: [] if events_processed(url) >= 2 * EXPORT_EVENTS else ["pending"])
     assert done == []
     assert snapshot(url) == before
+
+
+@pytest.mark.parametrize("dry_run", [["--dry-run"], []], ids=["dry-run", "import"])
+def test_a_csv_field_over_the_csv_limit_exits_2_with_a_message_and_no_traceback(tmp_path, dry_run):
+    export = tmp_path / "deals.csv"
+    header = (EXPORTS / "hubspot_deals.csv").read_text().splitlines()[0]
+    export.write_text(f"{header}\n101," + "x" * 131_073 + "\n")
+
+    # No broker is needed to refuse the file: an unreachable one proves nothing was sent.
+    done = run_cli(
+        None,
+        "backfill",
+        str(export),
+        "--format",
+        "hubspot",
+        *dry_run,
+        SALESPULSE_KAFKA_BOOTSTRAP="127.0.0.1:1",
+    )
+
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "line 2: a field is longer than 131,072 characters, the CSV limit" in done.stderr
+    assert "nothing imported" in done.stderr

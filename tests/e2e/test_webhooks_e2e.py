@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from tests.support.crm import (
+    SALESFORCE_PATH,
     basic_auth,
     fixture_bytes,
     fixture_json,
@@ -110,7 +111,7 @@ def test_pipedrive_webhooks_become_kpis(crm_stack):
 
 
 def test_salesforce_outbound_messages_become_kpis(crm_stack):
-    url = f"{crm_stack.ingest.url}/v1/webhooks/salesforce"
+    url = f"{crm_stack.ingest.url}{SALESFORCE_PATH}"
     body = fixture_bytes("salesforce_opportunity_won.xml")
 
     def send(_: int) -> httpx.Response:

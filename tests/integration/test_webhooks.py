@@ -6,13 +6,18 @@ sentinel's events may be there, which proves the refused delivery published noth
 
 from __future__ import annotations
 
+import httpx
 import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from events.ingest_api import create_ingest_app
 from events.topics import TopicNames
+from streams.settings import Settings
 from tests.support.crm import (
     SALESFORCE_ORG,
+    SALESFORCE_PATH,
+    SALESFORCE_TOKEN,
     basic_auth,
     fixture_bytes,
     fixture_json,
@@ -21,7 +26,7 @@ from tests.support.crm import (
     soap_notifications,
     webhook_settings,
 )
-from tests.support.kafka import read_topic
+from tests.support.kafka import create_event_topics, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -221,8 +226,8 @@ async def test_a_salesforce_message_is_acknowledged_once_stored_and_a_retry_is_i
     client = await make_ingest(**webhook_settings())
     body = fixture_bytes("salesforce_opportunity_won.xml")
 
-    first = await client.post("/v1/webhooks/salesforce", content=body, headers=SOAP)
-    retry = await client.post("/v1/webhooks/salesforce", content=body, headers=SOAP)
+    first = await client.post(SALESFORCE_PATH, content=body, headers=SOAP)
+    retry = await client.post(SALESFORCE_PATH, content=body, headers=SOAP)
 
     assert first.status_code == retry.status_code == 200
     assert first.headers["content-type"].startswith("text/xml")
@@ -290,7 +295,7 @@ async def test_without_a_broker_webhooks_answer_503_never_2xx(make_ingest):
 
     hubspot = await post_hubspot(client, fixture_json("hubspot_deal_won.json"))
     salesforce = await client.post(
-        "/v1/webhooks/salesforce", content=fixture_bytes("salesforce_opportunity_won.xml")
+        SALESFORCE_PATH, content=fixture_bytes("salesforce_opportunity_won.xml")
     )
 
     assert hubspot.status_code == 503
@@ -304,7 +309,7 @@ async def test_refusals_are_counted_by_vendor_and_reason(make_ingest):
     await post_hubspot(client, fixture_json("hubspot_deal_won.json"), secret="wrong")
     await post_hubspot(client, fixture_json("hubspot_deal_won.json"), secret="wrong")
     await client.post("/v1/webhooks/pipedrive", json={}, headers={})
-    await client.post("/v1/webhooks/salesforce", content=b"<nope")
+    await client.post(SALESFORCE_PATH, content=b"<nope")
     await post_hubspot(client, fixture_json("hubspot_deal_won.json"))
 
     text = (await client.get("/metrics")).text
@@ -340,9 +345,75 @@ async def test_a_salesforce_fault_names_the_contract_reasons(
         SALESFORCE_ORG, [("04lC", {**OPEN, "Amount": "10", "CurrencyIsoCode": "USD"})]
     )
 
-    response = await client.post("/v1/webhooks/salesforce", content=body, headers=SOAP)
+    response = await client.post(SALESFORCE_PATH, content=body, headers=SOAP)
 
     assert response.status_code == 422
     assert b"invalid_events" in response.content
     assert b"currency: must be the reporting currency EUR" in response.content
+    assert await deal_records(kafka_bootstrap, topic_prefix) == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?token=", "?token=wrong", f"?token={SALESFORCE_TOKEN}x", f"?Token={SALESFORCE_TOKEN}"],
+    ids=["no-token", "empty-token", "wrong-token", "longer-token", "other-parameter"],
+)
+async def test_a_forged_message_with_the_right_org_id_but_no_token_is_refused_and_publishes_nothing(
+    make_ingest, kafka_bootstrap, topic_prefix, query
+):
+    client = await make_ingest(**webhook_settings())
+    forged = soap_notifications(SALESFORCE_ORG, [("04lF", {**OPEN, "Amount": "9"})])
+
+    refused = await client.post(f"/v1/webhooks/salesforce{query}", content=forged, headers=SOAP)
+    sentinel = await client.post(
+        SALESFORCE_PATH,
+        content=soap_notifications(
+            SALESFORCE_ORG, [("04lS", {**OPEN, "Id": "0065SENTINEL", "Amount": "5"})]
+        ),
+        headers=SOAP,
+    )
+
+    assert refused.status_code == 401
+    assert b"<Ack>" not in refused.content
+    assert b"unauthorized" in refused.content
+    assert sentinel.status_code == 200, sentinel.text
+    records = await deal_records(kafka_bootstrap, topic_prefix)
+    assert {r.key for r in records} == {b"salesforce-0065SENTINEL"}
+
+
+async def test_an_org_id_without_a_token_opens_no_endpoint_even_past_the_settings_check(
+    kafka_bootstrap, topic_prefix
+):
+    await create_event_topics(kafka_bootstrap, topic_prefix)
+    checked = Settings(
+        kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, **webhook_settings()
+    )
+    org_only = checked.model_copy(update={"salesforce_token": None})  # no validation on a copy
+    app = create_ingest_app(org_only)
+    body = soap_notifications(SALESFORCE_ORG, [("04lO", {**OPEN, "Amount": "9"})])
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://ingest"
+        ) as client:
+            for path in ("/v1/webhooks/salesforce", "/v1/webhooks/salesforce?token="):
+                response = await client.post(path, content=body, headers=SOAP)
+                assert response.status_code == 404, path
+                assert b"not_configured" in response.content
+    finally:
+        await app.state.publisher.close()
+    assert await deal_records(kafka_bootstrap, topic_prefix) == []
+
+
+@pytest.mark.parametrize("amount", ["1e300000", "1e1000000", "-1e99999999"])
+async def test_an_amount_with_a_huge_exponent_is_refused_with_its_reason(
+    make_ingest, kafka_bootstrap, topic_prefix, amount
+):
+    client = await make_ingest(**webhook_settings())
+    body = soap_notifications(SALESFORCE_ORG, [("04lH", {**OPEN, "Amount": amount})])
+
+    response = await client.post(SALESFORCE_PATH, content=body, headers=SOAP)
+
+    assert response.status_code == 422
+    assert b"<faultcode>soapenv:Client</faultcode>" in response.content
+    assert b"Amount: amount '" + amount.encode() + b"' is out of range" in response.content
     assert await deal_records(kafka_bootstrap, topic_prefix) == []

@@ -20,6 +20,9 @@ MAPPING_FILE = FIXTURES / "crm_mapping.toml"
 HUBSPOT_SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
 PIPEDRIVE_USER, PIPEDRIVE_PASSWORD = "salespulse", "pipe-s3cret"
 SALESFORCE_ORG = "00D5g000004ABCDEAZ"
+SALESFORCE_TOKEN = "sf-url-t0ken"
+SALESFORCE_PATH = f"/v1/webhooks/salesforce?token={SALESFORCE_TOKEN}"
+"""Where Salesforce posts: the org id is no secret, the URL token authenticates a delivery."""
 
 
 def fixture_json(name: str):
@@ -90,6 +93,7 @@ def webhook_settings(**overrides) -> dict:
         "pipedrive_user": PIPEDRIVE_USER,
         "pipedrive_password": PIPEDRIVE_PASSWORD,
         "salesforce_organization_id": SALESFORCE_ORG,
+        "salesforce_token": SALESFORCE_TOKEN,
         "crm_mapping_file": str(MAPPING_FILE),
         **overrides,
     }

@@ -2,15 +2,25 @@
 
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 
 from events.crm.mapping import load_mapping
 from events.models import EventPolicy
+from events.publisher import MAX_RECORD_BYTES
 from events.topics import TopicNames
 from streams.tools.backfill_mapping import ExportMappingError, export_mapping
 from streams.tools.backfill_plan import plan_import, report_rows
-from streams.tools.backfill_rows import RowMapper, RowRefused, RowSkipped, export_time, read_rows
+from streams.tools.backfill_rows import (
+    ExportUnreadable,
+    RowMapper,
+    RowRefused,
+    RowSkipped,
+    export_time,
+    read_rows,
+)
 from tests.support.golden import REPO
+from tests.support.native import deal_created
 
 FIXTURES = REPO / "tests" / "fixtures" / "exports"
 NOW = datetime(2026, 2, 14, 15, 20, tzinfo=UTC)
@@ -215,3 +225,43 @@ def test_a_native_jsonl_line_that_is_not_an_object_is_refused_by_line_number():
         (3, "line: not a JSON object"),
         (4, "line: not valid JSON (unexpected character, expected a string key)"),
     ]
+
+
+def test_a_csv_field_over_the_csv_limit_makes_the_export_unreadable_naming_the_line():
+    text = "Record ID,Deal Stage\n101,closedwon\n102," + "x" * 131_073 + "\n103,closedlost\n"
+
+    with pytest.raises(ExportUnreadable) as refused:
+        list(read_rows(text, ".csv"))
+
+    assert str(refused.value) == (
+        "line 3: a field is longer than 131,072 characters, the CSV limit"
+    )
+
+
+def test_a_row_whose_event_is_over_kafkas_message_limit_is_refused_and_the_others_import():
+    native = [
+        {**deal_created("fits", "d-1")},
+        {**deal_created("huge", "d-2"), "note": "x" * MAX_RECORD_BYTES},
+        {**deal_created("deep", "d-3"), "note": [[[[]]]]},
+    ]
+    rows = [(number, event) for number, event in enumerate(native, start=1)]
+
+    plan = plan_import(rows, lambda row: [row], POLICY, NAMES)
+
+    assert [orjson.loads(o.value)["event_id"] for o in plan.outgoing] == ["fits", "deep"]
+    [(reason, numbers)] = plan.refused.items()
+    assert numbers == [2]
+    assert reason.endswith(
+        f"over the limit of {MAX_RECORD_BYTES:,} bytes per message (a retry cannot succeed)"
+    )
+
+
+def test_a_native_row_too_deep_to_store_as_json_is_refused_not_a_crash():
+    event = deal_created("deep", "d-3")
+    for _ in range(300):
+        event["note"] = [event.get("note")]
+
+    plan = plan_import([(1, event)], lambda row: [row], POLICY, NAMES)
+
+    assert plan.outgoing == []
+    assert dict(plan.refused) == {"event: cannot be stored as JSON (Recursion limit reached)": [1]}

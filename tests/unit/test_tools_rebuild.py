@@ -17,8 +17,8 @@ from streams.tools.rebuild import (
     recompute_log,
 )
 from tests.support.golden import GOLDEN_AS_OF, golden_expected, golden_messages
-from tests.support.kpis import kpi_mismatches
 from tests.support.hostile_ids import FORMULA_STARTS, HOSTILE_IDS, is_inert, read_back
+from tests.support.kpis import kpi_mismatches
 
 Record = namedtuple("Record", "topic key value")
 NAMES = TopicNames("t.")
