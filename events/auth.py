@@ -25,6 +25,14 @@ def secret_matches(given: str | None, secret: str) -> bool:
     Both sides are hashed first, so the time taken says nothing about the secret, not even its
     length.
     """
-    given_digest = hashlib.sha256((given or "").encode("utf-8", "surrogatepass")).digest()
-    secret_digest = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
-    return hmac.compare_digest(given_digest, secret_digest) and bool(given) and bool(secret)
+    encode = _utf8
+    return bytes_match(encode(given or ""), encode(secret)) and bool(given) and bool(secret)
+
+
+def bytes_match(given: bytes, secret: bytes) -> bool:
+    """``given == secret`` in time independent of both, their lengths included (hashed first)."""
+    return hmac.compare_digest(hashlib.sha256(given).digest(), hashlib.sha256(secret).digest())
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from zoneinfo import ZoneInfo
@@ -27,7 +26,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from events.auth import secret_matches
+from events.auth import bytes_match, secret_matches
 from events.crm import hubspot_signature
 from events.crm.common import InvalidDelivery
 from events.crm.hubspot import hubspot_events
@@ -177,9 +176,10 @@ def _check_basic(request: Request, user: str | None, password) -> None:
         raise Refusal(404, "not_configured", "the pipedrive webhook is not configured")
     given = _basic_credentials(request.headers.get("authorization", ""))
     expected = (user.encode(), password.get_secret_value().encode())
-    # Both comparisons always run: timing says nothing about which half was wrong.
+    # Both comparisons always run, on digests: timing says nothing about which half was wrong,
+    # nor about the lengths of the configured user and password.
     ok = given is not None and all(
-        [hmac.compare_digest(given[0], expected[0]), hmac.compare_digest(given[1], expected[1])]
+        [bytes_match(given[0], expected[0]), bytes_match(given[1], expected[1])]
     )
     if not ok:
         raise Refusal(

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from events.kafka_security import kafka_client_options
-from events.publisher import BrokerUnavailable, EventPublisher
+from events.publisher import BrokerUnavailable, EventPublisher, RecordTooLarge
 from events.timestamps import parse_rfc3339
 from events.topics import TopicNames
 from streams.settings import Settings
@@ -193,6 +193,8 @@ def reinject_command(
 
     try:
         asyncio.run(publish())
+    except RecordTooLarge as exc:  # a retry cannot fix it: a finding, not an outage
+        fail(str(exc), Exit.FINDINGS)
     except BrokerUnavailable as exc:
         fail(str(exc), Exit.UNAVAILABLE)
     say(f"re-injected {len(outgoing)}")

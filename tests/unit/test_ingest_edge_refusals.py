@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import httpx
 import pytest
 
-from events.auth import bearer_matches, secret_matches
+from events.auth import bearer_matches, bytes_match, secret_matches
 from events.http_edge import Refusal, validate_all
 from events.ingest_api import create_ingest_app
 from events.publisher import (
@@ -178,3 +178,19 @@ def test_a_shared_secret_matches_only_itself_and_never_when_empty(given, secret,
 )
 def test_a_bearer_header_matches_with_any_scheme_case_and_the_exact_token(header, matches):
     assert bearer_matches(header, "t0k") is matches
+
+
+@pytest.mark.parametrize(
+    ("given", "secret", "matches"),
+    [
+        (b"pipedrive", b"pipedrive", True),
+        (b"pipedriv", b"pipedrive", False),
+        (b"pipedrive-longer", b"pipedrive", False),
+        (b"", b"", True),
+        (b"\xff\x00", b"\xff\x00", True),
+    ],
+)
+def test_basic_credentials_are_compared_as_digests_equal_only_to_themselves(
+    given, secret, matches
+):
+    assert bytes_match(given, secret) is matches
