@@ -1,8 +1,9 @@
-"""``python -m bench {all,pipeline,ingest,freshness,memory,recovery,scaleout} [options]``.
+"""``python -m bench {all,pipeline,ingest,freshness,memory,recovery,scaleout,scrape} [options]``.
 
 Starts its own broker (``deploy/kafka/kafka.sh`` on ``BENCH_KAFKA_PORT``, default 58092) unless
-``--bootstrap`` names one, runs the benchmarks, prints every figure against its target and stops
-the broker, pass or fail. Results also go to ``.local/bench/results.md``.
+``--bootstrap`` names one or only ``scrape`` runs (in process, no Kafka), runs the benchmarks,
+prints every figure against its target and stops the broker, pass or fail. Results also go to
+``.local/bench/results.md``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import os
 import platform
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from bench import infra
 from bench.stats import Figure, table
 
-BENCHES = ("pipeline", "ingest", "freshness", "memory", "recovery", "scaleout")
+BENCHES = ("pipeline", "ingest", "freshness", "memory", "recovery", "scaleout", "scrape")
+WITHOUT_KAFKA = frozenset({"scrape"})
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -52,6 +55,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--freshness-seconds", type=float, default=20.0)
     parser.add_argument("--freshness-rate", type=int, default=1000, help="events/s through ingest")
     parser.add_argument("--profile", type=Path, help="py-spy raw profile of the pipeline worker")
+    parser.add_argument(
+        "--scrape-series",
+        default="100000,843000",
+        help="comma-separated KPI series counts of the scrape benchmark",
+    )
     return parser.parse_args(argv)
 
 
@@ -96,6 +104,11 @@ async def run_one(name: str, bootstrap: str, args: argparse.Namespace) -> list[F
         if args.bench == "all":  # the in-memory store was measured inside pipeline
             env = {**env, "SALESPULSE_TABLE_STORE": "rocksdb://"}
         return await recovery.run(bootstrap, args.recovery_events, env)
+    if name == "scrape":
+        from bench import scrape
+
+        sizes = tuple(int(size) for size in args.scrape_series.split(",") if size.strip())
+        return await scrape.run(sizes)
     from bench import scaleout
 
     return await scaleout.run(bootstrap, args.scaleout_events)
@@ -110,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     figures: list[Figure] = []
     started = time.monotonic()
     failed = []
-    with infra.own_broker(args.bootstrap) as bootstrap:
+    kafka = nullcontext("") if WITHOUT_KAFKA.issuperset(names) else infra.own_broker(args.bootstrap)
+    with kafka as bootstrap:
         for name in names:
             t0 = time.monotonic()
             try:

@@ -2,28 +2,29 @@
 
 No gauge objects live between scrapes: ``KpiCollector.collect`` reads the live buckets through a
 ``KpiSource`` when Prometheus asks, so a scrape always shows the tables as they are now and only
-the keys this worker owns at that moment (summing over workers never double counts).
+the keys this worker owns at that moment (summing over workers never double counts). What it
+keeps between scrapes is each key's already-rendered exposition lines (``ReportCache``), valid
+until the key's buckets change or the windows move; ``projections.kpi_exposition`` renders them.
 """
 
 from __future__ import annotations
 
-import math
-from array import array
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from projections.effects import split_scope_key
-from projections.kpis import KPI_DEFINITIONS
+from projections.export_selection import ExportSelection
+from projections.kpi_exposition import LABELS, KeyLines, KpiFamilies, key_lines
 from projections.readout import report
 from projections.tally import Tally
 from projections.timebase import BucketGrid
 from projections.windows import WINDOWS, WindowSpan, window_span
 
-LABELS = ("scope", "id", "window")
+__all__ = ["LABELS", "KpiCollector", "KpiSource", "ReportCache", "VersionedKpiSource"]
 
 
 class KpiSource(Protocol):
@@ -42,13 +43,14 @@ Report = Any
 
 
 class ReportCache:
-    """Each key's last six-window report, reused while neither its buckets nor the windows moved.
+    """Each key's last report (in any form: here its rendered lines), reused while neither its
+    buckets nor the windows moved.
 
     A report depends on ``now`` only through the bucket ranges its windows sum (they move with
     the UTC hour and the local date), so the cache is emptied when those change. Why: re-summing
-    up to 185 buckets per key on every scrape took 1.8 s for ~1,100 keys (docs/BENCHMARKS.md) and
-    would pass Prometheus' scrape timeout at ten times that, while between two scrapes most keys
-    do not change.
+    up to 185 buckets per key on every scrape took 1.8 s for ~1,100 keys (docs/BENCHMARKS.md),
+    formatting every series again 0.8-1.5 s for ~80k series, while between two scrapes most keys
+    do not change. Emptying it every hour also forgets keys this worker no longer owns.
     """
 
     def __init__(self) -> None:
@@ -59,9 +61,10 @@ class ReportCache:
         self, key: str, version: Hashable, period: tuple, compute: Callable[[], Report]
     ) -> Report:
         """``compute()`` (a key's report in any form), or what it gave last time if still valid."""
-        if period != self._period:
-            self._entries.clear()
-            self._period = period
+        if period is not self._period:
+            if period != self._period:
+                self._entries.clear()
+            self._period = period  # the next keys of the same scrape pass by identity
         hit = self._entries.get(key)
         if hit is not None and hit[0] == version:
             return hit[1]
@@ -76,6 +79,13 @@ def report_period(now: datetime, grid: BucketGrid) -> tuple[WindowSpan, ...]:
 
 
 class KpiCollector(Collector):
+    """The KPI families of the owned keys, as ``RenderedFamily``s for ``render_registry``.
+
+    A family's series are contiguous under one HELP/TYPE header, keys in ``owned_keys`` order and
+    each key's windows in contract order: the same text ``generate_latest`` made from gauge
+    families. Only what ``selection`` names is exported (default: everything).
+    """
+
     def __init__(
         self,
         source: KpiSource,
@@ -83,52 +93,38 @@ class KpiCollector(Collector):
         currency: str,
         clock: Callable[[], datetime],
         cache: ReportCache | None = None,
+        selection: ExportSelection | None = None,
     ) -> None:
         """``cache`` needs a source with ``version`` (``VersionedKpiSource``)."""
-        self._source, self._grid, self._currency, self._clock = source, grid, currency, clock
+        self._source, self._grid, self._clock = source, grid, clock
         self._cache = cache
+        self._selection = selection or ExportSelection()
+        self._families = KpiFamilies(currency, self._selection)
 
     def describe(self) -> list[Metric]:
         # Registering must not scrape live tables; the families are dynamic anyway.
         return []
 
     def collect(self) -> Iterator[Metric]:
-        info = InfoMetricFamily("sales_reporting_currency", "Currency all amounts are reported in")
-        info.add_metric([], {"currency": self._currency})
-        yield info
-        families = {
-            name: GaugeMetricFamily(f"sales_{name}", help_text, labels=LABELS)
-            for name, (help_text, _) in KPI_DEFINITIONS.items()
-        }
+        yield self._families.currency
         now = self._clock()
         period = None if self._cache is None else report_period(now, self._grid)
+        scopes = self._selection.scopes
+        rows: list[KeyLines] = []
         for key in self._source.owned_keys():
-            values = self._values(key, now, period)
-            if values is None:
+            if split_scope_key(key)[0] not in scopes:
                 continue
-            scope, scope_id = split_scope_key(key)
-            for (window, name), value in zip(SLOTS, values, strict=True):
-                if not math.isnan(value):
-                    families[name].add_metric([scope, scope_id, window], value)
-        yield from families.values()
+            lines = self._lines(key, now, period)
+            if lines is not None:
+                rows.append(lines)
+        yield from self._families.families(rows)
 
-    def _values(self, key: str, now: datetime, period: tuple | None) -> array | None:
-        def compute() -> array | None:
-            return packed(report(self._source.lookup, key, now, self._grid))
+    def _lines(self, key: str, now: datetime, period: tuple | None) -> KeyLines | None:
+        def compute() -> KeyLines | None:
+            windows = report(self._source.lookup, key, now, self._grid)
+            return key_lines(key, windows, self._selection)
 
         if self._cache is None or period is None:
             return compute()
         version = self._source.version(key)  # type: ignore[attr-defined]
         return self._cache.report(key, version, period, compute)
-
-
-SLOTS = [(window, name) for window in WINDOWS for name in KPI_DEFINITIONS]
-"""Every (window, KPI) a key can export, in the order of a packed report."""
-
-
-def packed(windows: Report) -> array | None:
-    """A report as one float per slot, NaN where a KPI is absent (undefined ratio): 8 bytes a
-    value, so a cache of every key's report stays small next to the tables."""
-    if windows is None:
-        return None
-    return array("d", (float(windows[w].get(n, math.nan)) for w, n in SLOTS))

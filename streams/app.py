@@ -26,6 +26,7 @@ from events.kafka_admin import DEAD_LETTER_MAX_BYTES
 from events.policy import event_policy
 from events.topics import TopicNames
 from projections.collector import KpiCollector, ReportCache
+from projections.export_selection import ExportSelection
 from projections.timebase import BucketGrid
 from streams.catch_up import CatchUp, records_behind
 from streams.durable_commit import SalespulseApp
@@ -126,8 +127,13 @@ def create_app(settings: Settings) -> faust.App:
         caught_up=lambda: catch_up.done,
     )
     pipeline.keys_changed = ownership.mark_changed
+    selection = ExportSelection.parse(
+        settings.metrics_scopes, settings.metrics_windows, settings.metrics_kpis
+    )
     registry.register(
-        KpiCollector(ownership, grid, settings.reporting_currency, _utcnow, ReportCache())
+        KpiCollector(
+            ownership, grid, settings.reporting_currency, _utcnow, ReportCache(), selection
+        )
     )
     registry.register(WorkerStatusCollector(app, ownership, telemetry, n))
     register_build_info(registry)

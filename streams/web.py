@@ -22,8 +22,9 @@ from typing import Any
 import aiohttp
 import faust
 from faust.web import Request, Response, View
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from projections.kpi_exposition import render_registry
 from projections.query import (
     QueryError,
     key_listing,
@@ -91,8 +92,11 @@ def register_views(app: faust.App, worker: Any) -> None:
 
     @app.page("/metrics")
     class Metrics(View):
+        """The registry's text: KPI families joined from each key's cached lines (KpiCollector),
+        operational metrics formatted by prometheus_client."""
+
         async def get(self, request: Request) -> Response:
-            body = generate_latest(worker.registry)
+            body = render_registry(worker.registry)
             return self.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     liveness = Liveness(worker.settings.worker_stuck_after_s)

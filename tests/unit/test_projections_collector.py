@@ -1,14 +1,19 @@
-"""Contract section 5, Prometheus: ``KpiCollector`` over a fake source and a fresh registry."""
+"""Contract section 5, Prometheus: ``KpiCollector`` over a fake source and a fresh registry.
+
+Text is read the way /metrics renders it (``render_registry``); ``get_sample_value`` reads the
+same families through prometheus_client's own path.
+"""
 
 import math
 
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from projections.collector import KpiCollector
 from projections.deal import DealContribution
 from projections.effects import Deltas, add_deal
+from projections.kpi_exposition import render_registry
 from projections.kpis import KPI_DEFINITIONS
 from projections.readout import report
 from tests.unit.factories import call, cost, created, lost, store_of, ts, us, won
@@ -46,7 +51,7 @@ def scrape_registry(source, currency="EUR", clock=lambda: NOW):
 
 
 def samples(registry) -> dict[tuple, float]:
-    text = generate_latest(registry).decode()
+    text = render_registry(registry).decode()
     return {
         (s.name, s.labels.get("scope"), s.labels.get("id"), s.labels.get("window")): s.value
         for family in text_string_to_metric_families(text)
@@ -70,7 +75,7 @@ def test_registering_does_not_collect_and_describe_is_empty(store):
 
 
 def test_the_reporting_currency_is_stated_once(store):
-    text = generate_latest(scrape_registry(FakeSource(store))).decode()
+    text = render_registry(scrape_registry(FakeSource(store))).decode()
     assert text.count('sales_reporting_currency_info{currency="EUR"} 1.0\n') == 1
     usd = scrape_registry(FakeSource(store), currency="USD")
     assert usd.get_sample_value("sales_reporting_currency_info", {"currency": "USD"}) == 1.0
@@ -142,7 +147,7 @@ def test_keys_not_owned_are_not_exported(store):
 def test_an_owned_key_without_contribution_in_any_window_is_not_exported(store):
     registry = scrape_registry(FakeSource(store, owned={"rep|rep-old", "rep|unknown"}))
     assert samples(registry) == {}
-    text = generate_latest(registry).decode()
+    text = render_registry(registry).decode()
     assert 'sales_reporting_currency_info{currency="EUR"} 1.0' in text
     assert 'scope="' not in text
 

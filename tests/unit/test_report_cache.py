@@ -130,3 +130,17 @@ def test_a_keys_version_changes_with_a_fold_into_it_and_with_any_rebalance():
     assert folded != before
     app.rebalancing_count += 1
     assert ownership.version("rep|rep-1") != folded
+
+
+@pytest.mark.parametrize("scrapes", [2, 5])
+def test_the_same_period_computed_again_by_each_scrape_keeps_the_cache(scrapes):
+    cache, computed = ReportCache(), []
+
+    for _ in range(scrapes):
+        period = report_period(NOW, GRID)  # a new, equal tuple at every scrape
+        for key in ("a", "b"):
+            cache.report(key, 0, period, lambda: computed.append(1))
+
+    assert len(computed) == 2
+    cache.report("a", 0, report_period(NOW + timedelta(hours=1), GRID), lambda: computed.append(1))
+    assert len(computed) == 3
