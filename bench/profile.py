@@ -56,7 +56,10 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("telemetry (prometheus counters)", ("batch_done", "event_processed")),
-    ("/metrics, /readyz, /v1/kpis", ("KpiCollector", "generate_latest", "View.", "Web.")),
+    (
+        "/metrics, /readyz, /v1/kpis",
+        ("KpiCollector", "generate_latest", "render_registry", "kpi_exposition", "View.", "Web."),
+    ),
     ("debug log records", ("Logger.",)),
 )
 OTHER = "event loop, Faust/mode plumbing, other"

@@ -30,6 +30,9 @@ class Ownership:
         self._topic, self._partitions = kpi_topic, partitions
         self._caught_up = caught_up
         self._changes: dict[str, int] = {}
+        self._live_partitions: dict[str, int] = {}
+        """Partition of each live key, computed once: hashing every key at every scrape cost a
+        third of a scrape at 10k keys. Only live keys enter it, never a client's query."""
 
     def mark_changed(self, keys: Iterable[str]) -> None:
         """The apply agent folded corrections into these keys' buckets."""
@@ -67,7 +70,16 @@ class Ownership:
         owned = self.owned_partitions()
         if not owned:
             return iter(())
-        return (key for key in list(self._live_keys.keys()) if self.partition_of(key) in owned)
+        memo = self._live_partitions
+        partitions = self._partitions
+
+        def partition(key: str) -> int:
+            found = memo.get(key)
+            if found is None:
+                found = memo[key] = partition_of(key, partitions)
+            return found
+
+        return (key for key in list(self._live_keys.keys()) if partition(key) in owned)
 
     def is_known(self, key: str) -> bool:
         return key in self._live_keys
