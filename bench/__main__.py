@@ -1,9 +1,9 @@
-"""``python -m bench {all,pipeline,ingest,freshness,memory,recovery,scaleout,scrape} [options]``.
+"""``python -m bench {all,pipeline,ingest,freshness,memory,recovery,scaleout,scrape,fold} [...]``.
 
 Starts its own broker (``deploy/kafka/kafka.sh`` on ``BENCH_KAFKA_PORT``, default 58092) unless
-``--bootstrap`` names one or only ``scrape`` runs (in process, no Kafka), runs the benchmarks,
-prints every figure against its target and stops the broker, pass or fail. Results also go to
-``.local/bench/results.md``.
+``--bootstrap`` names one or only ``scrape`` or ``fold`` run (in process, no Kafka), runs the
+benchmarks, prints every figure against its target and stops the broker, pass or fail. Results
+also go to ``.local/bench/results.md``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 from bench import infra
 from bench.stats import Figure, table
 
-BENCHES = ("pipeline", "ingest", "freshness", "memory", "recovery", "scaleout", "scrape")
-WITHOUT_KAFKA = frozenset({"scrape"})
+BENCHES = ("pipeline", "ingest", "freshness", "memory", "recovery", "scaleout", "scrape", "fold")
+WITHOUT_KAFKA = frozenset({"scrape", "fold"})
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -59,6 +59,17 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--scrape-series",
         default="100000,843000",
         help="comma-separated KPI series counts of the scrape benchmark",
+    )
+    parser.add_argument(
+        "--fold-events",
+        type=int,
+        default=30_000,
+        help="events of the fold microbench (the pipeline's 30k by default; try 120000)",
+    )
+    parser.add_argument(
+        "--fold-profile",
+        action="store_true",
+        help="also print a cProfile top 20 (cumulative) of the fold stages, from a second pass",
     )
     return parser.parse_args(argv)
 
@@ -109,6 +120,10 @@ async def run_one(name: str, bootstrap: str, args: argparse.Namespace) -> list[F
 
         sizes = tuple(int(size) for size in args.scrape_series.split(",") if size.strip())
         return await scrape.run(sizes)
+    if name == "fold":
+        from bench import fold
+
+        return await fold.run(args.fold_events, args.fold_profile)
     from bench import scaleout
 
     return await scaleout.run(bootstrap, args.scaleout_events)

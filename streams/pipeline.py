@@ -90,7 +90,7 @@ class Pipeline:
         if kind == "deal":
             await self._fold_deals(valid)
         else:
-            activities = [_activity_of(m, e, self.policy.rates) for m, e in valid]
+            activities = [activity_of(m, e, self.policy.rates) for m, e in valid]
             deltas = fold_activity_batch(self.tables.seen, activities)
             await self.send_deltas(deltas)
 
@@ -224,7 +224,7 @@ def placed_event(
     return event
 
 
-def _activity_of(message: Any, event: Any, rates: Any) -> IncomingCall | IncomingCost:
+def activity_of(message: Any, event: Any, rates: Any) -> IncomingCall | IncomingCost:
     routing_key = (message.key or b"").decode(errors="replace")
     at_us = to_us(event.occurred_at)
     if event.type == "call.logged":
