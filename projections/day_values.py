@@ -1,0 +1,210 @@
+"""Applying offset-tagged KPI corrections to day values, and reading windows back from them.
+
+Engine v2 keeps one ``DayValue`` per (scope key, UTC day) instead of today's three bucket grids
+(``projections.timebase``): its hours are the ``h`` grid, their sum the ``d`` grid, and its
+``local`` parts, summed over the UTC days a local day overlaps, the ``l`` grid. So the readout
+here gives the same ``WindowTotals`` as ``projections.readout`` over the grids, in the shape
+``projections.kpis.derive_kpis`` takes.
+
+Exactly-once apply (docs/GUARANTEES.md, design section 7 I4): a correction is (src id, position,
+quarter, tally). All quarters of one (src, position) are caused by one input and arrive together,
+in order per src; a day value applies them if the position is above its mark for that src and
+then raises the mark, so a replay or a duplicate changes nothing. The mark is checked once per
+(src, position) and day, not per quarter: two quarters of one input in the same day both count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from datetime import datetime
+
+from projections.effects import split_scope_key
+from projections.kpis import derive_kpis
+from projections.state_types import INT_FIELDS, DayValue, HourTally, add_tally, tally_is_empty
+from projections.tally import WindowTotals
+from projections.timebase import (
+    DAILY,
+    HOURLY,
+    QUARTERS_PER_DAY,
+    QUARTERS_PER_HOUR,
+    BucketGrid,
+)
+from projections.windows import WINDOWS, window_span
+
+DayEntry = tuple[int, int, int, HourTally]
+"""(src id, position, quarter-hour index, correction), as kpi-deltas v2 carries them."""
+DayKey = tuple[str, int]
+"""(scope key, UTC day number)."""
+DayReader = Callable[[str, int], DayValue | None]
+
+HOURS_PER_DAY = 24
+
+
+def apply_day_batch(
+    days: MutableMapping[DayKey, DayValue],
+    corrections: Iterable[tuple[str, list[DayEntry]]],
+    grid: BucketGrid,
+) -> list[DayKey]:
+    """Apply (scope key, entries) pairs, each (src, position) at most once per day value.
+
+    A mini-batch: every touched (key, day) is read once and written once, whatever the number of
+    corrections it gets. Entries of one (src, position) must be consecutive (kpi-deltas keeps
+    them so). Returns the touched day keys, in first-touch order: the dirty set of a checkpoint.
+    """
+    touched: dict[DayKey, DayValue] = {}
+    for scope_key, entries in corrections:
+        for (src, position), quarters in _by_origin(entries):
+            for day, day_quarters in _by_day(quarters).items():
+                key = (scope_key, day)
+                value = touched.get(key)
+                if value is None:
+                    stored = days.get(key)
+                    value = touched[key] = DayValue() if stored is None else stored
+                apply_origin(value, src, position, day_quarters, grid)
+    for key, value in touched.items():
+        days[key] = value
+    return list(touched)
+
+
+def apply_origin(
+    value: DayValue,
+    src: int,
+    position: int,
+    quarters: Iterable[tuple[int, HourTally]],
+    grid: BucketGrid,
+) -> bool:
+    """Add the quarters of one (src, position) inside this value's UTC day, unless already
+    applied (position at or below the src's mark). True when they were applied."""
+    if position <= value.marks.get(src, -1):
+        return False
+    for quarter, tally in quarters:
+        hour = quarter // QUARTERS_PER_HOUR % HOURS_PER_DAY
+        _add_part(value.hours, hour, tally)
+        if not grid.local_is_utc:
+            _add_part(value.local, _local_day(grid, quarter), tally)
+    value.marks[src] = position
+    return True
+
+
+def _add_part(parts: dict[int, HourTally], index: int, tally: HourTally) -> None:
+    part = parts.get(index)
+    if part is None:
+        part = parts[index] = HourTally()
+    add_tally(part, tally)
+    if tally_is_empty(part):
+        del parts[index]
+
+
+def _local_day(grid: BucketGrid, quarter: int) -> int:
+    """The ``l`` bucket of the quarter, exactly as today's grids place it."""
+    return grid.buckets_of(quarter)[-1][1]
+
+
+def _by_origin(
+    entries: Iterable[DayEntry],
+) -> Iterator[tuple[tuple[int, int], list[tuple[int, HourTally]]]]:
+    """Consecutive entries of one (src, position), as the quarter corrections they carry."""
+    group: list[tuple[int, HourTally]] = []
+    origin: tuple[int, int] | None = None
+    for src, position, quarter, tally in entries:
+        if (src, position) != origin:
+            if group:
+                yield origin, group
+            origin, group = (src, position), []
+        group.append((quarter, tally))
+    if group:
+        yield origin, group
+
+
+def _by_day(quarters: list[tuple[int, HourTally]]) -> dict[int, list[tuple[int, HourTally]]]:
+    by_day: dict[int, list[tuple[int, HourTally]]] = {}
+    for quarter, tally in quarters:
+        by_day.setdefault(quarter // QUARTERS_PER_DAY, []).append((quarter, tally))
+    return by_day
+
+
+def window_totals(
+    read_day: DayReader, key: str, window: str, now: datetime, grid: BucketGrid
+) -> WindowTotals:
+    """What ``projections.readout.window_totals`` sums from the grids, from day values.
+
+    ``1h``/``24h`` include hour tallies, ``7d``/``30d`` the sum of each UTC day's hours, and
+    ``mtd``/``qtd`` in a non-UTC zone each local day's parts gathered from the UTC days around
+    it. Each grid bucket is included whole, so ``touched`` and the distinct sets agree with the
+    grids even when a day's hours cancel out.
+    """
+    span = window_span(window, now, grid)
+    totals = WindowTotals()
+    if span.grid == HOURLY:
+        for hour in span.indexes():
+            value = read_day(key, hour // HOURS_PER_DAY)
+            if value is not None:
+                _include(totals, value.hours.get(hour % HOURS_PER_DAY))
+    elif span.grid == DAILY:
+        for day in span.indexes():
+            value = read_day(key, day)
+            if value is not None:
+                _include(totals, _sum_parts(value.hours.values()))
+    else:
+        for part in _local_days(read_day, key, span.first, span.last).values():
+            _include(totals, part)
+    return totals
+
+
+def _local_days(read_day: DayReader, key: str, first: int, last: int) -> dict[int, HourTally]:
+    """Local days ``first..last`` as the sum of their parts; a local day overlaps the UTC day of
+    the same number and its neighbours only (offsets stay within a day)."""
+    sums: dict[int, HourTally] = {}
+    for day in range(first - 1, last + 2):
+        value = read_day(key, day)
+        if value is None:
+            continue
+        for local_day, part in value.local.items():
+            if first <= local_day <= last:
+                add_tally(sums.setdefault(local_day, HourTally()), part)
+    return sums
+
+
+def _sum_parts(parts: Iterable[HourTally]) -> HourTally:
+    total = HourTally()
+    for part in parts:
+        add_tally(total, part)
+    return total
+
+
+def _include(totals: WindowTotals, tally: HourTally | None) -> None:
+    """``WindowTotals.include`` for an ``HourTally``: empty buckets leave ``touched`` alone."""
+    if tally is None or tally_is_empty(tally):
+        return
+    totals.touched = True
+    counts = totals.counts
+    for name in INT_FIELDS:
+        value = getattr(tally, name)
+        if value:
+            counts[name] = counts.get(name, 0) + value
+    totals.reps.update(rep for rep, n in tally.reps.items() if n > 0)
+    totals.customers.update(c for c, n in tally.customers.items() if n > 0)
+
+
+def report(
+    read_day: DayReader, key: str, now: datetime, grid: BucketGrid
+) -> dict[str, dict] | None:
+    """KPIs of all six windows, or ``None`` when the key contributes to none of them (contract
+    section 4), like ``projections.readout.report``. Each day value is read once per report."""
+    scope, _ = split_scope_key(key)
+    read_once = _memo(read_day)
+    totals = {window: window_totals(read_once, key, window, now, grid) for window in WINDOWS}
+    if not any(t.touched for t in totals.values()):
+        return None
+    return {window: derive_kpis(scope, t) for window, t in totals.items()}
+
+
+def _memo(read_day: DayReader) -> DayReader:
+    seen: dict[DayKey, DayValue | None] = {}
+
+    def read(key: str, day: int) -> DayValue | None:
+        if (key, day) not in seen:
+            seen[key, day] = read_day(key, day)
+        return seen[key, day]
+
+    return read

@@ -1,0 +1,234 @@
+"""Typed state of engine v2 (docs/design/state-engine-v2.md, section 3) and its byte codec.
+
+Today's KPI buckets are JSON lists (``[counts, reps, customers, marks]``) under string keys, one
+per grid (``h``, ``d``, ``l``), with one-letter correction sources ("d3", "k0"). v2 keeps one
+``DayValue`` per (scope key, UTC day) holding its hours, so a correction touches one value instead
+of two or three, and names every field.
+
+Stored bytes are a format byte (``FORMAT``) then msgpack of an ``array_like`` Struct. Fields are
+only ever appended, with defaults: a value written before a field existed decodes with the
+default, and a value written by a later format decodes here with the extra fields ignored.
+(msgspec does not omit defaults of ``array_like`` Structs, jcrist/msgspec#720: every field is
+written, a zero costs one byte.)
+
+Integers beyond 64 bits (19 won deals of 10^12 in one hour are 1.9e19 micro-units) follow the
+wire rule of ``projections.tally``: outside the signed 64-bit range they are written as decimal
+strings and read back exactly; msgpack itself carries at most 64 bits.
+"""
+
+import re
+from enum import IntEnum
+from functools import cache
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from projections.tally import Tally, wire_int
+
+FORMAT = 0x02
+"""First byte of every stored value of this layout (v1 table values are JSON, without one)."""
+MAX_PARTITIONS = 1024
+"""Settings cap partitions at 1024 (``streams.settings``), so a src id packs kind and partition."""
+
+
+class SourceKind(IntEnum):
+    """Which input a correction came from; replaces the letters of today's src labels."""
+
+    DEAL = 0
+    CALL = 1
+    COST = 2
+    CUSTOMER = 3
+
+
+class DealEventKind(IntEnum):
+    """Kinds of deal events as stored; replaces the kind strings of ``projections.deal``."""
+
+    CREATED = 0
+    UPDATED = 1
+    WON = 2
+    LOST = 3
+    REOPENED = 4
+
+
+LEGACY_SOURCE_LETTERS = {
+    "d": SourceKind.DEAL,
+    "k": SourceKind.CALL,
+    "x": SourceKind.COST,
+    "c": SourceKind.CUSTOMER,
+}
+"""Today's src label prefixes (``streams.folds``): ``d3`` is deal-events partition 3."""
+
+
+def src_id(kind: SourceKind, partition: int) -> int:
+    """One small int per (input kind, partition): the key of a value's applied marks."""
+    if not 0 <= partition < MAX_PARTITIONS:
+        raise ValueError(f"partition {partition} outside 0..{MAX_PARTITIONS - 1}")
+    return int(kind) * MAX_PARTITIONS + partition
+
+
+def split_src_id(src: int) -> tuple[SourceKind, int]:
+    kind, partition = divmod(src, MAX_PARTITIONS)
+    return SourceKind(kind), partition
+
+
+def src_id_of_label(label: str) -> int:
+    """The src id of a v1 label such as ``"d3"``, for migrating marks and comparing folds."""
+    return src_id(LEGACY_SOURCE_LETTERS[label[0]], int(label[1:]))
+
+
+class HourTally(msgspec.Struct, array_like=True, omit_defaults=True):
+    """One hour (or one local-day part) of one scope key: both a state and a correction to it.
+
+    Counts add; amounts (revenue, costs) are integer micro-units; ``reps`` and ``customers`` are
+    multisets (member -> count, zero counts dropped) so a retraction removes exactly what an
+    earlier contribution added. The v2 fields stay zero until contract v2's KPIs fill them.
+    """
+
+    opportunities: int = 0
+    deals_won: int = 0
+    deals_lost: int = 0
+    revenue: int = 0
+    calls: int = 0
+    new_customers: int = 0
+    cost_marketing: int = 0
+    cost_sales: int = 0
+    pipeline_created: int = 0
+    won_with_created: int = 0
+    won_age_us: int = 0
+    open_delta: int = 0
+    open_amount_delta: int = 0
+    open_weighted_delta: int = 0
+    reps: dict[str, int] = {}
+    customers: dict[str, int] = {}
+
+
+INT_FIELDS = tuple(
+    name for name in HourTally.__struct_fields__ if name not in ("reps", "customers")
+)
+
+
+class DayValue(msgspec.Struct, array_like=True):
+    """Everything one scope key holds for one UTC day.
+
+    ``hours`` (0-23 -> tally, sparse) are the ``h`` grid and their sum the ``d`` grid; ``local``
+    holds, when the reporting zone is not UTC, the part of this UTC day inside each local day it
+    overlaps (offsets like +5:45 split an hour between two local days); ``marks`` maps each src
+    id to the highest correction position applied, so a replayed correction is skipped.
+    """
+
+    hours: dict[int, HourTally] = {}
+    local: dict[int, HourTally] = {}
+    marks: dict[int, int] = {}
+
+
+class Carry(msgspec.Struct, array_like=True):
+    """Stocks of every pruned day of one scope key (section 8), with the marks they absorbed."""
+
+    open_deals: int = 0
+    open_amount: int = 0
+    open_weighted: int = 0
+    marks: dict[int, int] = {}
+
+
+def add_tally(target: HourTally, other: HourTally, sign: int = 1) -> None:
+    """``target += sign * other`` in place; multiset members whose count reaches 0 are dropped."""
+    for name in INT_FIELDS:
+        delta = getattr(other, name)
+        if delta:
+            setattr(target, name, getattr(target, name) + sign * delta)
+    _bump_all(target.reps, other.reps, sign)
+    _bump_all(target.customers, other.customers, sign)
+
+
+def _bump_all(target: dict[str, int], other: dict[str, int], sign: int) -> None:
+    for member, delta in other.items():
+        value = target.get(member, 0) + sign * delta
+        if value:
+            target[member] = value
+        else:
+            target.pop(member, None)
+
+
+def tally_is_empty(tally: HourTally) -> bool:
+    """True when the tally contributes nothing (as ``Tally.is_empty``): it may be dropped."""
+    return not (tally.reps or tally.customers or any(getattr(tally, n) for n in INT_FIELDS))
+
+
+def hour_tally_of(tally: Tally) -> HourTally:
+    """Today's ``Tally`` (count names as in ``COUNT_FIELDS``) as an ``HourTally``."""
+    return HourTally(**tally.counts, reps=dict(tally.reps), customers=dict(tally.customers))
+
+
+def tally_of(hour: HourTally) -> Tally:
+    """The ``Tally`` today's readers take; only non-zero counts, as ``Tally`` keeps them."""
+    counts = {name: value for name in INT_FIELDS if (value := getattr(hour, name))}
+    return Tally(counts, dict(hour.reps), dict(hour.customers))
+
+
+State = TypeVar("State", HourTally, DayValue, Carry)
+
+_BEYOND_INT64 = re.compile(rb"\xcf[\x80-\xff]")
+"""msgpack uint64 (0xcf) with its top bit set: an int in 2^63..2^64-1. Bytes of strings may match
+too; that only sends the value through the exact (slower) path."""
+
+
+class StateFormatError(ValueError):
+    """Stored bytes that are not a value of this layout (unknown format byte, bad msgpack)."""
+
+
+class StateCodec(Generic[State]):
+    """Bytes of one Struct type: ``FORMAT`` + msgpack, with the big-int rule applied both ways.
+
+    Decoding is strict (fast) first; a value holding decimal strings is decoded again in msgspec's
+    lax mode, which reads them back as exact ints. That mode also reads forms the encoder never
+    writes ("1e3"); only this codec writes these values.
+    """
+
+    def __init__(self, kind: type[State]) -> None:
+        self._kind = kind
+        self._encoder = msgspec.msgpack.Encoder()
+        self._strict = msgspec.msgpack.Decoder(kind)
+        self._lax = msgspec.msgpack.Decoder(kind, strict=False)
+
+    def encode(self, value: State) -> bytes:
+        try:
+            body = self._encoder.encode(value)
+        except OverflowError:
+            body = None
+        if body is None or _BEYOND_INT64.search(body):
+            body = self._encoder.encode(_wire(value))
+        return bytes((FORMAT,)) + body
+
+    def decode(self, data: bytes) -> State:
+        if not data or data[0] != FORMAT:
+            raise StateFormatError(f"not a format {FORMAT:#04x} {self._kind.__name__} value")
+        body = memoryview(data)[1:]
+        try:
+            return self._strict.decode(body)
+        except msgspec.ValidationError:
+            pass
+        except msgspec.DecodeError as error:
+            raise StateFormatError(f"{self._kind.__name__}: {error}") from error
+        try:
+            return self._lax.decode(body)
+        except msgspec.MsgspecError as error:
+            raise StateFormatError(f"{self._kind.__name__}: {error}") from error
+
+
+def _wire(value: Any) -> Any:
+    """A copy of ``value`` whose ints outside int64 are decimal strings (Structs are not type
+    checked on encode, so the copy keeps its Struct types and layout)."""
+    if type(value) is int:
+        return wire_int(value)
+    if isinstance(value, dict):
+        return {key: _wire(item) for key, item in value.items()}
+    if isinstance(value, msgspec.Struct):
+        fields = value.__struct_fields__
+        return msgspec.structs.replace(value, **{f: _wire(getattr(value, f)) for f in fields})
+    return value
+
+
+@cache
+def codec_of(kind: type[State]) -> StateCodec[State]:
+    """The one codec per type: encoders and decoders are reused (msgspec's first perf tip)."""
+    return StateCodec(kind)
