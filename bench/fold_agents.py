@@ -16,22 +16,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-import orjson
-
 from events.models import EventPolicy, InvalidEvent
 from events.topics import TopicNames
 from projections.normalize import deal_event_of
 from projections.timebase import BucketGrid
+from streams.customer_wins import decode_customer_wins, encode_customer_wins
 from streams.folds import (
     Corrections,
-    CustomerWinChange,
     IncomingDealEvent,
     apply_kpi_batch,
     fold_activity_batch,
     fold_customer_batch,
     fold_deal_batch,
-    win_from_json,
-    win_to_json,
 )
 from streams.kpi_deltas import decode_kpi_deltas, encode_kpi_deltas
 from streams.pipeline import activity_of, placed_event
@@ -159,9 +155,8 @@ class InProcessWorker:
             ]
             result = fold_deal_batch(self.tables.deals, batch)
         with self.clock.stage(WINS_CODEC, 0):  # counted once, when decoded
-            for change in result.customer_changes:
-                value = [change.deal_id, win_to_json(change.win), change.source_offset]
-                self.customer_wins.append(change.customer_id.encode(), orjson.dumps(value))
+            for m in encode_customer_wins(result.customer_changes, self.partitions):
+                self.customer_wins.append(m.key, m.value, m.partition)
         self.send_deltas(result.deltas)
 
     def on_customer_batch(self, records: list[Record]) -> None:
@@ -169,12 +164,8 @@ class InProcessWorker:
         with self.clock.stage(WINS_CODEC, len(records)):
             changes = []
             for r in records:
-                deal_id, win, source_offset = orjson.loads(r.value)
-                win = win_from_json(deal_id, win)
-                changes.append(
-                    CustomerWinChange(
-                        r.key.decode(), deal_id, win, int(source_offset), r.offset, r.partition
-                    )
+                changes += decode_customer_wins(
+                    r.key, r.value, r.offset, r.partition, self.partitions
                 )
         with self.clock.stage(FOLD_CUSTOMERS, len(changes)):
             deltas = fold_customer_batch(self.tables.customers, changes)

@@ -2,14 +2,13 @@
 
 The agents (``streams.app``) only iterate batches; this class holds the topics and tables they share
 and turns messages into the inputs of the pure batch folds (``streams.folds``). Inter-agent
-messages are compact JSON written with orjson and handed to the producer as ready bytes
-(``streams.direct_send``):
+messages are msgpack behind a format byte, handed to the producer as ready bytes
+(``streams.direct_send``); messages of the first format (compact JSON) are still read:
 
-- ``kpi-deltas``: one message per destination partition and batch, sent to that partition,
-  ``[[scope_key, [[src, offset, quarter, counts, reps, customers], ...]], ...]``, each correction
-  tagged with the input that caused it (format and order: ``streams.kpi_deltas``)
-- ``customer-wins`` (key: customer id): ``[deal_id, [won_at, rep, team, channel] | null,
-  deal_event_offset]``
+- ``kpi-deltas``: one message per destination partition and batch, sent to that partition, every
+  scope key's corrections tagged with the input that caused them (``streams.kpi_deltas``)
+- ``customer-wins``: one message per destination partition (that of each customer id) and
+  fold-deals batch, the batch's win changes in order (``streams.customer_wins``)
 """
 
 from __future__ import annotations
@@ -20,17 +19,19 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from typing import Any
 
-import orjson
-
 from events.codec import decode_event
 from events.models import EventPolicy, InvalidEvent
 from events.topics import TopicNames, dead_letter_headers, route
 from projections.normalize import amount_micros, deal_event_of
 from projections.timebase import BucketGrid, to_us
+from streams.customer_wins import (
+    MalformedCustomerWins,
+    decode_customer_wins,
+    encode_customer_wins,
+)
 from streams.direct_send import DirectSender
 from streams.folds import (
     Corrections,
-    CustomerWinChange,
     IncomingCall,
     IncomingCost,
     IncomingDealEvent,
@@ -38,8 +39,6 @@ from streams.folds import (
     fold_activity_batch,
     fold_customer_batch,
     fold_deal_batch,
-    win_from_json,
-    win_to_json,
 )
 from streams.kpi_deltas import MalformedKpiDeltas, decode_kpi_deltas, encode_kpi_deltas
 from streams.telemetry import WorkerTelemetry
@@ -105,31 +104,21 @@ class Pipeline:
             for message, event in valid
         ]
         result = fold_deal_batch(self.tables.deals, batch)
-        for change in result.customer_changes:
-            await self.customer_wins_out.send(
-                change.customer_id.encode(),
-                orjson.dumps([change.deal_id, win_to_json(change.win), change.source_offset]),
-            )
+        for message in encode_customer_wins(result.customer_changes, self.partitions):
+            await self.customer_wins_out.send(message.key, message.value, message.partition)
         await self.send_deltas(result.deltas)
 
     async def on_customer_batch(self, events: Sequence[Any]) -> None:
+        """Fold the win changes of a batch of customer-wins messages, batched or of one change."""
         changes = []
         for event in events:
             message = event.message
             try:
-                deal_id, win, source_offset = orjson.loads(message.value)
-                change = CustomerWinChange(
-                    message.key.decode(),
-                    deal_id,
-                    win_from_json(deal_id, win),
-                    int(source_offset),
-                    message.offset,
-                    message.partition,
+                changes += decode_customer_wins(
+                    message.key, message.value, message.offset, message.partition, self.partitions
                 )
-            except (ValueError, TypeError, AttributeError, IndexError) as exc:
+            except MalformedCustomerWins as exc:
                 await self.dead_letter(message, f"value: not a customer-win change ({exc})")
-                continue
-            changes.append(change)
         await self.send_deltas(fold_customer_batch(self.tables.customers, changes))
 
     async def on_kpi_batch(self, events: Sequence[Any]) -> None:

@@ -1,26 +1,22 @@
 """The kpi-deltas format: one message per destination partition, order kept, bad ones refused.
 
 Pure functions of ``streams.kpi_deltas`` first, then the two ``Pipeline`` methods that use them,
-with the Faust topics and tables replaced by plain objects.
+with the Faust topics and tables replaced by plain objects (``tests.support.agent_fakes``). The
+msgpack format itself, and the JSON messages written before it: ``test_kpi_deltas_formats``.
 """
 
 import asyncio
-from types import SimpleNamespace
 
 import orjson
 import pytest
 
-from events.models import EventPolicy
-from events.topics import DLQ_REASON, DLQ_SOURCE_OFFSET, TopicNames
+from events.topics import DLQ_REASON, DLQ_SOURCE_OFFSET
 from projections.effects import Deltas, add_call
-from projections.timebase import BucketGrid
 from streams.folds import Corrections, apply_kpi_batch
 from streams.kpi_deltas import MalformedKpiDeltas, decode_kpi_deltas, encode_kpi_deltas
-from streams.pipeline import Pipeline
 from streams.routing import partition_of
+from tests.support.agent_fakes import GRID, FakeBuffer, pipeline, record
 from tests.unit.factories import us
-
-GRID = BucketGrid("UTC")
 
 
 def calls(*origins: tuple[str, int, str, str]) -> Corrections:
@@ -55,7 +51,7 @@ def test_a_batch_sends_one_message_per_partition_holding_only_that_partitions_sc
     expected = {partition_of(key, partitions) for key, _ in MANY.items()}
     assert sorted(m.partition for m in messages) == sorted(expected)
     for m in messages:
-        keys = [key for key, _ in orjson.loads(m.value)]
+        keys = [key for key, _ in decode_kpi_deltas(m.value, m.partition, partitions)]
         assert {partition_of(key, partitions) for key in keys} == {m.partition}
         assert partition_of(m.key.decode(), partitions) == m.partition
 
@@ -140,78 +136,8 @@ def test_a_scope_key_read_from_another_partition_is_refused():
         decode_kpi_deltas(company_value([GOOD_ENTRY]), other, 8)
 
 
-class FakeBuffer:
-    """Faust's table-write buffer: ``sizes`` are what ``size`` answers, one after the other."""
-
-    max_messages = 100
-
-    def __init__(self, *sizes: int) -> None:
-        self.sizes, self.message_sent = list(sizes), asyncio.Event()
-        self.message_sent.set()
-
-    @property
-    def size(self) -> int:
-        return self.sizes.pop(0) if self.sizes else 0
-
-
-class FakeProducer:
-    """The app's producer: what ``DirectSender`` hands it, per topic name."""
-
-    def __init__(self) -> None:
-        self.buffer, self.sent = FakeBuffer(), {}
-
-    async def send(self, topic, key, value, partition, timestamp, headers):
-        self.sent.setdefault(topic, []).append(dict(key=key, value=value, partition=partition))
-        delivered = asyncio.get_running_loop().create_future()
-        delivered.set_result(None)
-        return delivered
-
-
-class FakeTopic:
-    """A Faust topic of one app: ``send`` records Faust-path sends (dead letters)."""
-
-    def __init__(self, app, name: str, partitions: int = 8) -> None:
-        self.app, self.name, self.partitions, self.sent = app, name, partitions, []
-
-    def get_topic_name(self) -> str:
-        return self.name
-
-    async def send(self, **message) -> None:
-        self.sent.append(message)
-
-    @property
-    def direct(self) -> list[dict]:
-        """What was sent past ``Topic.send``, straight to the producer."""
-        return self.app.producer.sent.get(self.name, [])
-
-
-def pipeline() -> Pipeline:
-    producer = FakeProducer()
-
-    async def maybe_start_producer():
-        return producer
-
-    app = SimpleNamespace(producer=producer, maybe_start_producer=maybe_start_producer)
-    topics = SimpleNamespace(
-        **{name: FakeTopic(app, name) for name in ("kpi_deltas", "customer_wins", "dead_letters")}
-    )
-    tables = SimpleNamespace(buckets={}, live_keys={})
-    telemetry = SimpleNamespace(dead_lettered=lambda topic, reason: None)
-    return Pipeline(
-        names=TopicNames(""),
-        topics=topics,
-        tables=tables,
-        grid=GRID,
-        policy=EventPolicy(),
-        telemetry=telemetry,
-    )
-
-
-def event(value: bytes, partition: int, offset: int = 0):
-    message = SimpleNamespace(
-        topic="salespulse.kpi-deltas", partition=partition, offset=offset, key=b"k", value=value
-    )
-    return SimpleNamespace(message=message)
+def event(value: bytes | None, partition: int, offset: int = 0):
+    return record("salespulse.kpi-deltas", value, partition, offset)
 
 
 async def test_send_deltas_places_each_message_in_its_partition_explicitly():
