@@ -1,0 +1,102 @@
+"""The five agents' batch handlers over the model's logs (``tests.support.replay_model``).
+
+Why a module of their own: they are the part that must match ``streams.pipeline`` (which fold
+an agent runs, what it sends where, and in which encoding: customer-wins batched per partition
+through ``streams.customer_wins``, kpi-deltas through ``streams.kpi_deltas``), while the model
+around them only moves records, states and crashes.
+A handler takes the agent's tables (mappings, as the folds want them) and a batch of
+``(partition, offset, record)``, updates the tables, and returns what the agent would send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from projections.normalize import deal_event_of, is_deal_event
+from projections.timebase import BucketGrid
+from streams.customer_wins import decode_customer_wins, encode_customer_wins
+from streams.folds import (
+    Corrections,
+    IncomingDealEvent,
+    apply_kpi_batch,
+    fold_activity_batch,
+    fold_customer_batch,
+    fold_deal_batch,
+)
+from streams.kpi_deltas import decode_kpi_deltas, encode_kpi_deltas
+from tests.unit.factories import activity_of
+
+Batch = list[tuple[int, int, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """A record an agent handed to its producer: where it goes, and its key and value."""
+
+    topic: str
+    partition: int
+    key: str
+    value: bytes
+
+
+def placement(event: Any) -> tuple[str, str]:
+    """(input topic, routing key) of a validated event, as ``events.topics.route`` places it."""
+    if is_deal_event(event):
+        return "deal-events", event.deal_id
+    if event.type == "call.logged":
+        return "call-events", event.rep_id
+    return "cost-events", event.team_id or "company"
+
+
+def kpi_outputs(corrections: Corrections, partitions: int) -> list[Output]:
+    return [
+        Output("kpi-deltas", m.partition, m.key.decode(), m.value)
+        for m in encode_kpi_deltas(corrections.items(), partitions)
+    ]
+
+
+def fold_deals(tables: Mapping, batch: Batch, partitions: int, grid: BucketGrid) -> list[Output]:
+    incoming = [
+        IncomingDealEvent(e.deal_id, e.event_id, deal_event_of(e, offset), p)
+        for p, offset, e in batch
+    ]
+    result = fold_deal_batch(tables["deals"], incoming)
+    wins = [
+        Output("customer-wins", m.partition, m.key.decode(), m.value)
+        for m in encode_customer_wins(result.customer_changes, partitions)
+    ]
+    return wins + kpi_outputs(result.deltas, partitions)
+
+
+def fold_activity(tables: Mapping, batch: Batch, partitions: int, grid: BucketGrid) -> list[Output]:
+    items = [replace(activity_of(e, offset), partition=p) for p, offset, e in batch]
+    return kpi_outputs(fold_activity_batch(tables["seen"], items), partitions)
+
+
+def fold_customers(
+    tables: Mapping, batch: Batch, partitions: int, grid: BucketGrid
+) -> list[Output]:
+    changes = []
+    for p, offset, (key, value) in batch:
+        changes += decode_customer_wins(key.encode(), value, offset, p, partitions)
+    return kpi_outputs(fold_customer_batch(tables["customers"], changes), partitions)
+
+
+def apply_kpis(tables: Mapping, batch: Batch, partitions: int, grid: BucketGrid) -> list[Output]:
+    corrections = [
+        pair for p, _, (_, value) in batch for pair in decode_kpi_deltas(value, p, partitions)
+    ]
+    apply_kpi_batch(tables["buckets"], tables["live_keys"], corrections, grid)
+    return []
+
+
+HANDLERS: dict[str, Callable[[Mapping, Batch, int, BucketGrid], list[Output]]] = {
+    "fold-deals": fold_deals,
+    "fold-calls": fold_activity,
+    "fold-costs": fold_activity,
+    "fold-customers": fold_customers,
+    "apply-kpis": apply_kpis,
+}
+"""Each agent's handler (``streams.app``: the agents and their input topics)."""

@@ -1,0 +1,144 @@
+"""What a quiet ``replay_model.Worker`` must satisfy; each check returns its differences.
+
+Why several checks and not just the end result: ``kpi_differences`` is the contract (every KPI of
+every key, six windows, several as_of, equals ``projections.recompute``), ``resend_differences``
+and ``calm_differences`` are I3 on the wire (a replay re-sends exactly what the first processing
+sent, and what a run without crashes sends), and
+``apply_differences`` is I4 (the buckets hold every distinct correction once, and their marks
+name, per src, the last one) so a failure says which invariant broke, not only that one did.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from projections.readout import BucketStore, bucket_updates, report
+from projections.tally import Tally
+from streams.customer_wins import decode_customer_wins
+from streams.folds import Entry, bucket_key
+from streams.kpi_deltas import decode_kpi_deltas
+from tests.support.replay_model import Worker
+
+Origin = tuple[str, str, int]  # (scope key, src, offset)
+
+
+def kpi_differences(worker: Worker, expected: BucketStore, as_ofs: list[datetime]) -> list[str]:
+    """Bucket contents and every reported KPI against the recomputation ``expected``."""
+    buckets = worker.agents["apply-kpis"].tables["buckets"]
+
+    def lookup(key: str, grid_name: str, index: int) -> Tally | None:
+        raw = buckets.get(bucket_key(key, grid_name, index))
+        return None if raw is None else Tally.from_json(raw)
+
+    problems = []
+    held = {k: row[:3] for k, row in buckets.items() if not Tally.from_json(row).is_empty()}
+    wanted = {bucket_key(k, g, i): t.to_json() for (k, g, i), t in expected.buckets.items()}
+    for key in sorted(set(held) | set(wanted)):
+        if held.get(key) != wanted.get(key):
+            problems.append(f"bucket {key}: {held.get(key)} != {wanted.get(key)}")
+    keys = set(worker.agents["apply-kpis"].tables["live_keys"]) | expected.keys()
+    for now in as_ofs:
+        for key in sorted(keys):
+            got = report(lookup, key, now, worker.grid)
+            want = report(expected.lookup, key, now, expected.grid)
+            if got != want:
+                problems.append(f"{key} at {now.isoformat()}: {got} != {want}")
+    return problems
+
+
+def sent_corrections(worker: Worker) -> list[tuple[Origin, list]]:
+    """Every correction on kpi-deltas, in log order per partition, as (origin, quarters)."""
+    sent = []
+    for partition, records in enumerate(worker.logs["kpi-deltas"].partitions):
+        for _, value in records:
+            for scope_key, entries in decode_kpi_deltas(value, partition, worker.partitions):
+                for (src, offset), quarters in _origins(entries).items():
+                    sent.append(((scope_key, src, offset), quarters))
+    return sent
+
+
+def _origins(entries: list[Entry]) -> dict[tuple[str, int], list]:
+    by_origin: dict[tuple[str, int], list] = {}
+    for src, offset, quarter, tally in entries:
+        by_origin.setdefault((src, offset), []).append((quarter, tally))
+    return by_origin
+
+
+def resend_differences(worker: Worker) -> list[str]:
+    """I3: each correction and each customer-win change is identical every time it is sent."""
+    problems = []
+    first: dict[Origin, list] = {}
+    for origin, quarters in sent_corrections(worker):
+        prior = first.setdefault(origin, quarters)
+        if _wire(prior) != _wire(quarters):
+            problems.append(f"correction {origin} re-sent as {quarters}, first {prior}")
+    wins: dict[tuple, object] = {}
+    for customer_id, deal_id, source_offset, win in _sent_win_changes(worker):
+        prior = wins.setdefault((customer_id, deal_id, source_offset), win)
+        if prior != win:
+            problems.append(f"win of {deal_id}@{source_offset} re-sent as {win}, first {prior}")
+    return problems
+
+
+def _sent_win_changes(worker: Worker) -> list[tuple]:
+    """Every win change sent on customer-wins, in log order, whatever message carried it."""
+    log = worker.logs["customer-wins"].partitions
+    return [
+        (c.customer_id, c.deal_id, c.source_offset, c.win)
+        for p, records in enumerate(log)
+        for offset, (key, value) in enumerate(records)
+        for c in decode_customer_wins(key.encode(), value, offset, p, len(log))
+    ]
+
+
+def calm_differences(worker: Worker, calm: Worker) -> list[str]:
+    """I3 against a run without crashes over the same logs: the event folds sent the same set of
+    distinct corrections (tagged with event offsets) and of distinct customer-win changes.
+
+    Customer corrections are left out: their offsets are positions on customer-wins, which
+    replays lengthen. A correction only a replay sends, or one it forgets, shows here even when
+    the marks happen to hide it from the buckets.
+    """
+    problems = []
+    got, want = _event_corrections(worker), _event_corrections(calm)
+    for origin in sorted(set(got) | set(want)):
+        if got.get(origin) != want.get(origin):
+            problems.append(f"correction {origin}: {got.get(origin)} != {want.get(origin)}")
+    for change in sorted(_win_changes(worker) ^ _win_changes(calm)):
+        problems.append(f"win change {change} sent by one run only")
+    return problems
+
+
+def _event_corrections(worker: Worker) -> dict[Origin, list]:
+    sent = dict(reversed(sent_corrections(worker)))
+    return {o: _wire(quarters) for o, quarters in sent.items() if not o[1].startswith("c")}
+
+
+def _win_changes(worker: Worker) -> set[tuple]:
+    return set(_sent_win_changes(worker))
+
+
+def _wire(quarters: list) -> list:
+    return [(quarter, tally.to_json()) for quarter, tally in quarters]
+
+
+def apply_differences(worker: Worker) -> list[str]:
+    """I4: each bucket = its distinct corrections applied once, marks = their last offset per src.
+
+    Duplicates on kpi-deltas (replays) must have left no trace: a correction applied twice, or
+    one skipped, changes the tally; a mark missing or too high shows in the marks.
+    """
+    rows: dict[str, tuple[Tally, dict[str, int]]] = {}
+    distinct = dict(reversed(sent_corrections(worker)))  # the first sending of each origin
+    for (scope_key, src, offset), quarters in distinct.items():
+        for (grid_name, index), update in bucket_updates(quarters, worker.grid).items():
+            tally, marks = rows.setdefault(bucket_key(scope_key, grid_name, index), (Tally(), {}))
+            tally.add(update)
+            marks[src] = max(marks.get(src, -1), offset)
+    held = dict(worker.agents["apply-kpis"].tables["buckets"].items())
+    problems = [f"bucket {key}: held but never sent" for key in sorted(set(held) - set(rows))]
+    for key, (tally, marks) in sorted(rows.items()):
+        row = held.get(key)
+        if row is None or [*tally.to_json(), marks] != row:
+            problems.append(f"bucket {key}: {row} != {[*tally.to_json(), marks]}")
+    return problems
