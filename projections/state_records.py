@@ -15,10 +15,8 @@ from any value. Contract section 1 refuses an explicit null for every deal attri
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from enum import IntEnum
-from functools import cache
 from typing import Any
 
 import msgspec
@@ -33,8 +31,7 @@ from projections.deal import (
     DealState,
     fold_deal,
 )
-from projections.state_types import FORMAT, DealEventKind, StateCodec
-from projections.tally import wire_int
+from projections.state_types import DealEventKind, codec_of
 
 ATTRIBUTE_NAMES = ATTRIBUTES
 """The deal attributes, in the order of ``DealAttrs``'s fields and of ``deal_event_of``."""
@@ -223,47 +220,12 @@ def customer_win_of(deal_id: str, state: WinState) -> CustomerWin | None:
 # byte codec
 
 
-_BEYOND_INT64 = re.compile(rb"\xcf[\x80-\xff]")
-"""As ``projections.state_types``: a msgpack uint64 with its top bit set."""
-
-
-class RecordCodec(StateCodec):
-    """``StateCodec`` whose big-int rule also reaches into lists and tuples (events, win states):
-    an int outside int64 (a position is offset × 4096) is written as a decimal string."""
-
-    def encode(self, value: Any) -> bytes:
-        try:
-            body = self._encoder.encode(value)
-        except OverflowError:
-            body = None
-        if body is None or _BEYOND_INT64.search(body):
-            body = self._encoder.encode(_wire(value))
-        return bytes((FORMAT,)) + body
-
-
-def _wire(value: Any) -> Any:
-    if type(value) is int:
-        return wire_int(value)
-    if isinstance(value, list | tuple):
-        return [_wire(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _wire(item) for key, item in value.items()}
-    if isinstance(value, msgspec.Struct):
-        fields = value.__struct_fields__
-        return msgspec.structs.replace(value, **{f: _wire(getattr(value, f)) for f in fields})
-    return value
-
-
-@cache
-def record_codec(kind: type) -> RecordCodec:
-    """The one codec per record type (encoders and decoders are reused)."""
-    return RecordCodec(kind)
-
-
 def encode_record(value: Record) -> bytes:
-    return record_codec(type(value)).encode(value)
+    """Bytes of a record; ints outside int64, also inside lists (a customer-wins position is
+    offset × 4096), are written as decimal strings (``projections.state_types.StateCodec``)."""
+    return codec_of(type(value)).encode(value)
 
 
 def decode_record(kind: type, data: bytes) -> Any:
     """The ``kind`` value stored as ``data`` (``StateFormatError`` if it is not one)."""
-    return record_codec(kind).decode(data)
+    return codec_of(kind).decode(data)

@@ -165,7 +165,7 @@ def tally_of(hour: HourTally) -> Tally:
     return Tally(counts, dict(hour.reps), dict(hour.customers))
 
 
-State = TypeVar("State", HourTally, DayValue, Carry)
+State = TypeVar("State", bound=msgspec.Struct)
 
 _BEYOND_INT64 = re.compile(rb"\xcf[\x80-\xff]")
 """msgpack uint64 (0xcf) with its top bit set: an int in 2^63..2^64-1. Bytes of strings may match
@@ -220,6 +220,8 @@ def _wire(value: Any) -> Any:
     checked on encode, so the copy keeps its Struct types and layout)."""
     if type(value) is int:
         return wire_int(value)
+    if isinstance(value, list | tuple):
+        return [_wire(item) for item in value]
     if isinstance(value, dict):
         return {key: _wire(item) for key, item in value.items()}
     if isinstance(value, msgspec.Struct):

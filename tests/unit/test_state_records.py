@@ -39,12 +39,11 @@ from projections.state_records import (
     deal_state_of,
     decode_record,
     encode_record,
-    record_codec,
     record_of_deal_event,
     summary_of,
     win_state_of,
 )
-from projections.state_types import FORMAT, DealEventKind, StateFormatError
+from projections.state_types import FORMAT, DealEventKind, StateFormatError, codec_of
 from projections.timebase import to_us
 from streams.routing import composite_key
 from tests.unit.factories import FoldTables, event_streams, validated
@@ -124,7 +123,7 @@ def test_a_record_written_before_fields_were_appended_reads_them_as_defaults():
 
 def test_a_record_of_a_later_format_reads_without_its_new_fields():
     later = FutureDealAttrs("r", None, None, 5, None, probability_q=2**62)
-    assert decode_record(DealAttrs, record_codec(FutureDealAttrs).encode(later)) == DealAttrs(
+    assert decode_record(DealAttrs, codec_of(FutureDealAttrs).encode(later)) == DealAttrs(
         "r", amount=5
     )
 
