@@ -33,18 +33,21 @@ newest still wins whatever the order changes arrive in.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import msgspec
 import orjson
 
-from streams.agent_wire import MSGPACK_FORMAT, array_header, placed
+from streams.agent_wire import (
+    MAX_MESSAGE_BYTES,
+    MSGPACK_FORMAT,
+    AgentMessage,
+    pack_messages,
+    placed,
+)
 from streams.folds import CustomerWinChange, win_from_json
 
 POSITIONS_PER_MESSAGE = 4096
 """Most changes in one message: positions of the next offset start past the last index."""
-MAX_MESSAGE_BYTES = 512 * 1024
-"""As ``streams.kpi_deltas``: below the broker's default ``max.message.bytes`` (1 MiB)."""
 
 WinWire = tuple[int, str, str, str | None]
 """won_at (µs), rep id, team id, channel."""
@@ -60,14 +63,6 @@ class CustomerWinsBody(msgspec.Struct, array_like=True):
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(CustomerWinsBody)
-_BODY_HEADER = bytes([MSGPACK_FORMAT, 0x91])
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerWinsMessage:
-    partition: int
-    key: bytes
-    value: bytes
 
 
 class MalformedCustomerWins(ValueError):
@@ -83,39 +78,27 @@ def encode_customer_wins(
     changes: Iterable[CustomerWinChange],
     partitions: int,
     max_bytes: int = MAX_MESSAGE_BYTES,
-) -> list[CustomerWinsMessage]:
+) -> list[AgentMessage]:
     """The messages carrying ``changes`` per partition of their customer, in the batch's order."""
-    by_partition: dict[int, list[tuple[str, bytes]]] = {}
-    for change in changes:
-        win = change.win
-        item = _ENCODER.encode(
-            (
-                change.customer_id,
-                change.deal_id,
-                None if win is None else (win.won_at, win.rep_id, win.team_id, win.channel),
-                change.source_offset,
-            )
+    items = (
+        (
+            change.customer_id,
+            _ENCODER.encode(
+                (
+                    change.customer_id,
+                    change.deal_id,
+                    None if (win := change.win) is None else _win_wire(win),
+                    change.source_offset,
+                )
+            ),
         )
-        partition = placed(change.customer_id, partitions)
-        by_partition.setdefault(partition, []).append((change.customer_id, item))
-    messages = []
-    for partition, items in by_partition.items():
-        chunk: list[tuple[str, bytes]] = []
-        size = 0
-        for customer_id, item in items:
-            full = len(chunk) == POSITIONS_PER_MESSAGE or size + len(item) > max_bytes
-            if chunk and full:
-                messages.append(_message(partition, chunk))
-                chunk, size = [], 0
-            chunk.append((customer_id, item))
-            size += len(item)
-        messages.append(_message(partition, chunk))
-    return messages
+        for change in changes
+    )
+    return pack_messages(items, partitions, POSITIONS_PER_MESSAGE, max_bytes)
 
 
-def _message(partition: int, chunk: list[tuple[str, bytes]]) -> CustomerWinsMessage:
-    value = b"".join([_BODY_HEADER, array_header(len(chunk)), *(item for _, item in chunk)])
-    return CustomerWinsMessage(partition, chunk[0][0].encode(), value)
+def _win_wire(win) -> tuple:
+    return (win.won_at, win.rep_id, win.team_id, win.channel)
 
 
 def decode_customer_wins(

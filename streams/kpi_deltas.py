@@ -36,19 +36,20 @@ agent that folded the source partition, so Kafka keeps them in that order too.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 import orjson
 
 from projections.tally import Tally, read_counts, wire_counts
-from streams.agent_wire import MSGPACK_FORMAT, array_header, placed
+from streams.agent_wire import (
+    MAX_MESSAGE_BYTES,
+    MSGPACK_FORMAT,
+    AgentMessage,
+    pack_messages,
+    placed,
+)
 from streams.folds import Entry
-
-MAX_MESSAGE_BYTES = 512 * 1024
-"""Start another message of the same partition past this size: internal topics get the broker's
-default ``max.message.bytes`` (1 MiB), and a larger batch setting must not hit it."""
 
 WireCounts = dict[str, int]
 WideCounts = dict[str, int | str]
@@ -71,65 +72,36 @@ class WideKpiDeltasBody(msgspec.Struct, array_like=True):
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(KpiDeltasBody)
 _WIDE_DECODER = msgspec.msgpack.Decoder(WideKpiDeltasBody)
-_BODY_HEADER = bytes([MSGPACK_FORMAT, 0x91])
-"""Format byte, then the msgpack array of ``KpiDeltasBody``'s one field."""
-
-
-@dataclass(frozen=True, slots=True)
-class KpiDeltasMessage:
-    partition: int
-    key: bytes
-    value: bytes
 
 
 def encode_kpi_deltas(
     corrections: Iterable[tuple[str, list[Entry]]],
     partitions: int,
     max_bytes: int = MAX_MESSAGE_BYTES,
-) -> list[KpiDeltasMessage]:
+) -> list[AgentMessage]:
     """The messages carrying ``corrections`` (scope key, its entries in order), per partition."""
-    by_partition: dict[int, list[tuple[str, bytes]]] = {}
     encode = _ENCODER.encode
-    for scope_key, entries in corrections:
-        item = encode(
-            (
-                scope_key,
-                [
-                    (
-                        src,
-                        offset,
-                        q,
-                        _wire(t.counts),
-                        _wire(t.reps),
-                        _wire(t.customers),
-                    )
-                    for src, offset, q, t in entries
-                ],
-            )
+    items = (
+        (
+            scope_key,
+            encode(
+                (
+                    scope_key,
+                    [
+                        (src, offset, q, _wire(t.counts), _wire(t.reps), _wire(t.customers))
+                        for src, offset, q, t in entries
+                    ],
+                )
+            ),
         )
-        by_partition.setdefault(placed(scope_key, partitions), []).append((scope_key, item))
-    messages = []
-    for partition, items in by_partition.items():
-        chunk: list[tuple[str, bytes]] = []
-        size = 0
-        for scope_key, item in items:
-            if chunk and size + len(item) > max_bytes:
-                messages.append(_message(partition, chunk))
-                chunk, size = [], 0
-            chunk.append((scope_key, item))
-            size += len(item)
-        messages.append(_message(partition, chunk))
-    return messages
+        for scope_key, entries in corrections
+    )
+    return pack_messages(items, partitions, max_bytes=max_bytes)
 
 
 def _wire(values: dict[str, int]) -> dict[str, int | str]:
     """``wire_counts``, skipping the range check for the many empty multisets."""
     return wire_counts(values) if values else values
-
-
-def _message(partition: int, chunk: list[tuple[str, bytes]]) -> KpiDeltasMessage:
-    value = b"".join([_BODY_HEADER, array_header(len(chunk)), *(item for _, item in chunk)])
-    return KpiDeltasMessage(partition, chunk[0][0].encode(), value)
 
 
 class MalformedKpiDeltas(ValueError):
