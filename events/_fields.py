@@ -8,7 +8,9 @@ REASON_ERROR, so that `events._reasons` only has to prefix it with the field nam
 
 Optional fields are `X | None = None` on the models, but an explicit JSON `null` is refused for
 deal attributes and ids: an attribute that is present overwrites the deal's current one, so a stray
-null would silently un-assign a deal. Free-text fields (source, reason, currency) accept null.
+null would silently un-assign a deal (or, for contract v2's `segment` and `probability`, silently
+take the deal out of its customer type or out of the weighted pipeline). Free-text fields (source,
+reason, currency) accept null.
 """
 
 import math
@@ -23,11 +25,14 @@ REASON_ERROR = "salespulse_reason"
 """Error type of every refusal raised here; its message is already a finished sentence."""
 
 MAX_ID_LENGTH = 128
+MAX_SEGMENT_LENGTH = 64
 MAX_AMOUNT = 10**12
 COST_CATEGORIES = ("marketing", "sales")
 TIMESTAMP_EXAMPLE = "2026-02-14T15:20:00Z"
 
 ID_RULE = f"must be a string of 1 to {MAX_ID_LENGTH} characters"
+SEGMENT_RULE = f"must be a string of 1 to {MAX_SEGMENT_LENGTH} characters"
+PROBABILITY_RULE = "must be a number between 0 and 1"
 TIMESTAMP_RULE = f"must be an RFC 3339 timestamp with an offset (e.g. {TIMESTAMP_EXAMPLE})"
 
 EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
@@ -81,6 +86,29 @@ def check_id(value: Any) -> str:
     if isinstance(value, str) and 1 <= len(value) <= MAX_ID_LENGTH:
         return value
     raise refusal(ID_RULE)
+
+
+def check_segment(value: Any) -> str:
+    """A customer type (contract v2): a label a scope is keyed by, so never empty, never long."""
+    if isinstance(value, str) and 1 <= len(value) <= MAX_SEGMENT_LENGTH:
+        return value
+    raise refusal(SEGMENT_RULE)
+
+
+def check_probability(value: Any) -> int | float:
+    """A probability of closing as a JSON number 0 <= p <= 1 (contract v2).
+
+    A CRM's percentage is divided by 100 by its adapter, so "50%" or 50 here is a client's
+    mistake, refused rather than guessed at; a bool is refused although Python counts it as an int.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise refusal(f"{PROBABILITY_RULE}, not {json_kind(value)}")
+    # Only floats can be NaN/inf; math.isfinite would overflow on a huge int.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise refusal(f"must be a finite number between 0 and 1, not {shown(value)}")
+    if not 0 <= value <= 1:
+        raise refusal(f"{PROBABILITY_RULE}, not {shown(value)}")
+    return value
 
 
 def check_text(value: Any) -> str | None:
@@ -178,6 +206,8 @@ def _to_utc(moment: datetime) -> datetime | None:
 _ID_JSON = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 _AMOUNT_JSON = Annotated[float, Field(ge=0, le=MAX_AMOUNT)]
 _DURATION_JSON = Annotated[float, Field(ge=0)]
+_SEGMENT_JSON = Annotated[str, Field(min_length=1, max_length=MAX_SEGMENT_LENGTH)]
+_PROBABILITY_JSON = Annotated[float, Field(ge=0, le=1)]
 
 Id = Annotated[str, PlainValidator(check_id, json_schema_input_type=_ID_JSON)]
 MaybeId = Annotated[str | None, PlainValidator(check_id, json_schema_input_type=_ID_JSON)]
@@ -188,6 +218,12 @@ MaybeAmount = Annotated[
 ]
 MaybeDuration = Annotated[
     int | float | None, PlainValidator(check_duration, json_schema_input_type=_DURATION_JSON)
+]
+MaybeSegment = Annotated[
+    str | None, PlainValidator(check_segment, json_schema_input_type=_SEGMENT_JSON)
+]
+MaybeProbability = Annotated[
+    int | float | None, PlainValidator(check_probability, json_schema_input_type=_PROBABILITY_JSON)
 ]
 Category = Annotated[
     Literal["marketing", "sales"],

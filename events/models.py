@@ -1,14 +1,12 @@
 """Native event models and the one gate every payload passes: `validate_event`.
 
-The rules are contract section 1. Shape rules live on the models; the two rules that depend on
+The rules are contract section 1. Shape rules live on the models; the rules that depend on
 deployment configuration (how far in the future an event may be, which currencies have a rate)
-read an `EventPolicy` from the pydantic validation context, so nothing here reads globals or the
-wall clock on its own.
+read an `EventPolicy` from the pydantic validation context (``events.policy_rules``), so nothing
+here reads globals or the wall clock on its own.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -24,20 +22,47 @@ from pydantic import (
 from events._fields import (
     EARLIEST_INSTANT,
     LATEST_INSTANT,
-    MAX_AMOUNT,
     Amount,
     Category,
     Id,
     MaybeAmount,
     MaybeDuration,
     MaybeId,
+    MaybeProbability,
+    MaybeSegment,
     Text,
     Timestamp,
     refusal,
-    shown,
 )
 from events._reasons import NOT_AN_OBJECT, reasons_from
-from events.currency import MICROS, RateTable, utc_day
+from events.policy_rules import (
+    POLICY_CONTEXT_KEY,
+    EventPolicy,
+    check_converted_within_the_maximum,
+    check_has_a_rate,
+    check_not_too_far_in_the_future,
+    iso,
+)
+
+__all__ = [
+    "DEAL_ATTRIBUTES",
+    "EVENT_TYPES",
+    "POLICY_CONTEXT_KEY",
+    "CallLogged",
+    "CostIncurred",
+    "DealCreated",
+    "DealEvent",
+    "DealLost",
+    "DealReopened",
+    "DealUpdated",
+    "DealWon",
+    "Event",
+    "EventBase",
+    "EventPolicy",
+    "InvalidEvent",
+    "event_json_schema",
+    "validate_event",
+]
 
 EVENT_TYPES = (
     "deal.created",
@@ -48,35 +73,21 @@ EVENT_TYPES = (
     "call.logged",
     "cost.incurred",
 )
-DEAL_ATTRIBUTES = ("rep_id", "team_id", "customer_id", "amount", "channel")
-POLICY_CONTEXT_KEY = "policy"
+DEAL_ATTRIBUTES = (
+    "rep_id",
+    "team_id",
+    "customer_id",
+    "amount",
+    "channel",
+    "segment",
+    "probability",
+)
+"""Contract v2 appended ``segment`` and ``probability``; v1 events simply never carry them."""
 
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class EventPolicy:
-    """Deployment-specific validation rules, passed to every validation.
-
-    `clock` must return an aware datetime; tests pin it to make "the future" deterministic.
-    `rates` (``events.currency``) converts amounts into the reporting currency; its currencies
-    are rated, and an event dated before the first rate of its currency is refused.
-    """
-
-    reporting_currency: str = "EUR"
-    rated_currencies: frozenset[str] = frozenset()
-    max_future: timedelta = timedelta(minutes=5)
-    clock: Callable[[], datetime] = _utcnow
-    rates: RateTable | None = None
-
-    def __post_init__(self) -> None:
-        # Accept any iterable of codes from configuration, but keep the policy hashable.
-        rated = frozenset(self.rated_currencies)
-        if self.rates is not None:
-            rated |= self.rates.currencies()
-        object.__setattr__(self, "rated_currencies", rated)
+SEGMENT_DESCRIPTION = "Customer type (contract v2), e.g. smb, mid-market, enterprise."
+PROBABILITY_DESCRIPTION = (
+    "Probability of closing (contract v2): a number from 0 to 1, not a percentage."
+)
 
 
 class InvalidEvent(ValueError):
@@ -113,59 +124,25 @@ class EventBase(BaseModel):
         in any zone) stays inside what ``datetime`` can represent for these instants; an event of
         0001-01-01 was accepted once and crashed the agent that applied it."""
         if value < EARLIEST_INSTANT:
-            raise refusal(f"must not be before {_iso(EARLIEST_INSTANT)}")
+            raise refusal(f"must not be before {iso(EARLIEST_INSTANT)}")
         if value >= LATEST_INSTANT:
-            raise refusal(f"must be before {_iso(LATEST_INSTANT)}")
+            raise refusal(f"must be before {iso(LATEST_INSTANT)}")
         return value
 
     @field_validator("occurred_at")
     @classmethod
     def _not_too_far_in_the_future(cls, value: datetime, info: ValidationInfo) -> datetime:
-        policy = _policy_of(info)
-        if policy is not None:
-            now = policy.clock()
-            if value - now > policy.max_future:  # now + max_future could overflow
-                raise refusal(
-                    f"must not be more than {_span(policy.max_future)} in the future "
-                    f"(got {_iso(value)}, now is {_iso(now)})"
-                )
-        return value
+        return check_not_too_far_in_the_future(value, info)
 
     @field_validator("currency")
     @classmethod
     def _has_a_rate(cls, value: str | None, info: ValidationInfo) -> str | None:
-        policy = _policy_of(info)
-        if policy is None or value is None:
-            return value
-        if value == policy.reporting_currency:
-            return value
-        if value not in policy.rated_currencies:
-            raise refusal(f"must be {_currencies_text(policy)}, not {shown(value)}")
-        occurred_at = info.data.get("occurred_at")
-        if policy.rates is not None and isinstance(occurred_at, datetime):
-            day = utc_day(occurred_at)
-            if policy.rates.rate_on(value, day) is None:
-                first = policy.rates.first_day(value)
-                raise refusal(
-                    f"{value} has no rate on or before {day.isoformat()} (its first rate is "
-                    f"dated {first.isoformat() if first else 'nowhere'})"
-                )
-        return value
+        return check_has_a_rate(value, info)
 
     @field_validator("amount", check_fields=False)
     @classmethod
     def _converted_within_the_maximum(cls, value: Any, info: ValidationInfo) -> Any:
-        """An amount converted into the reporting currency is bounded like a native one: a
-        bucket sums at most so many of them, and one deal must fit a 64-bit micro-unit count
-        (1e12 USD at 150 JPY was 1.5e20 micro-units)."""
-        converted = _reporting_micros(value, info)
-        if converted is not None and converted > MAX_AMOUNT * MICROS:
-            reporting = _policy_of(info).reporting_currency  # type: ignore[union-attr]
-            raise refusal(
-                f"{shown(value)} {info.data['currency']} is {_units(converted)} {reporting}, "
-                f"more than the maximum {MAX_AMOUNT:,} in the reporting currency"
-            )
-        return value
+        return check_converted_within_the_maximum(value, info)
 
 
 class DealEvent(EventBase):
@@ -177,6 +154,8 @@ class DealEvent(EventBase):
     customer_id: MaybeId = None
     amount: MaybeAmount = None
     channel: MaybeId = None
+    segment: MaybeSegment = Field(None, description=SEGMENT_DESCRIPTION)
+    probability: MaybeProbability = Field(None, description=PROBABILITY_DESCRIPTION)
 
     def attributes(self) -> dict[str, object]:
         """The deal attributes this event carries, to overwrite the deal's current ones.
@@ -231,6 +210,7 @@ class CostIncurred(EventBase):
     category: Category
     team_id: MaybeId = None
     channel: MaybeId = None
+    segment: MaybeSegment = Field(None, description=SEGMENT_DESCRIPTION)
 
 
 Event = Annotated[
@@ -254,47 +234,3 @@ def validate_event(obj: object, policy: EventPolicy) -> Event:
 def event_json_schema() -> dict[str, Any]:
     """JSON Schema of the native event union, for API documentation (shape rules only)."""
     return _EVENTS.json_schema()
-
-
-def _policy_of(info: ValidationInfo) -> EventPolicy | None:
-    context: Any = info.context
-    policy = context.get(POLICY_CONTEXT_KEY) if isinstance(context, dict) else None
-    return policy if isinstance(policy, EventPolicy) else None
-
-
-def _reporting_micros(value: Any, info: ValidationInfo) -> int | None:
-    """The amount in micro-units of the reporting currency when a rate converts it, as the
-    workers will (``projections.normalize.amount_micros``); None when nothing is converted."""
-    policy = _policy_of(info)
-    currency, occurred_at = info.data.get("currency"), info.data.get("occurred_at")
-    if policy is None or policy.rates is None or value is None or currency is None:
-        return None
-    if currency == policy.rates.reporting_currency or not isinstance(occurred_at, datetime):
-        return None
-    if policy.rates.rate_on(currency, utc_day(occurred_at)) is None:
-        return None  # refused by the currency rule already
-    return policy.rates.to_reporting_micros(value, currency, occurred_at)
-
-
-def _units(micros: int) -> str:
-    whole, fraction = divmod(micros, int(MICROS))
-    return f"{whole:,}" + (f".{fraction:06d}".rstrip("0") if fraction else "")
-
-
-def _currencies_text(policy: EventPolicy) -> str:
-    if not policy.rated_currencies:
-        return f"the reporting currency {policy.reporting_currency} (no other currency has a rate)"
-    rated = ", ".join(sorted(policy.rated_currencies))
-    return f"the reporting currency {policy.reporting_currency} or one with a rate ({rated})"
-
-
-def _span(duration: timedelta) -> str:
-    seconds = int(duration.total_seconds())
-    if seconds % 60 == 0:
-        minutes = seconds // 60
-        return f"{minutes} minute" if minutes == 1 else f"{minutes} minutes"
-    return f"{seconds} seconds"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -39,6 +39,8 @@ FIELDS = (
     "customer_id",
     "amount",
     "channel",
+    "segment",
+    "probability",
     "reason",
     "duration_s",
     "category",
@@ -51,13 +53,15 @@ VALID = {
         "customer_id": "c-1",
         "amount": 1200.5,
         "channel": "linkedin",
+        "segment": "smb",
+        "probability": 0.3,
     },
     "deal.updated": {"deal_id": "d-1", "amount": 10},
     "deal.won": {"deal_id": "d-1"},
     "deal.lost": {"deal_id": "d-1", "reason": "price"},
     "deal.reopened": {"deal_id": "d-1"},
     "call.logged": {"rep_id": "r-1", "team_id": "t-1", "duration_s": 30},
-    "cost.incurred": {"amount": 99.5, "category": "marketing", "team_id": "t-1"},
+    "cost.incurred": {"amount": 99.5, "category": "marketing", "team_id": "t-1", "segment": "smb"},
 }
 
 ANY_CHAR = st.characters(exclude_categories=())  # surrogates, NUL and other controls included

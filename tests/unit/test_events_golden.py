@@ -135,6 +135,7 @@ FIELD_VALUES = {
         "team_id",
         "customer_id",
         "channel",
+        "segment",
         "category",
         "currency",
         "source",
@@ -143,6 +144,7 @@ FIELD_VALUES = {
 } | {
     "amount": JSON_VALUES | st.floats(min_value=0, max_value=2e12),
     "duration_s": JSON_VALUES,
+    "probability": JSON_VALUES | st.floats(min_value=0, max_value=1),
     "occurred_at": TIMESTAMPS,
 }
 EVENT_LIKE = st.fixed_dictionaries(
@@ -158,6 +160,8 @@ VALID_SAMPLES = [
         "customer_id": "c",
         "amount": 1.5,
         "channel": "email",
+        "segment": "smb",
+        "probability": 0.5,
     },
     {"type": "deal.lost", "deal_id": "d", "reason": "price", "currency": "EUR"},
     {"type": "call.logged", "rep_id": "r", "team_id": "t", "duration_s": 30},

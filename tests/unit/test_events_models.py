@@ -109,6 +109,8 @@ OPTIONAL = [
     ("call.logged", "duration_s", 42.5),
     ("cost.incurred", "team_id", "t-9"),
     ("cost.incurred", "channel", "email"),
+    *[(t, "segment", "smb") for t in [*DEAL_TYPES, "cost.incurred"]],
+    *[(t, "probability", 0.6) for t in DEAL_TYPES],
     *[(t, "source", "hubspot") for t in EVENT_TYPES],
 ]
 
@@ -345,6 +347,9 @@ def test_attributes_lists_only_the_deal_attributes_present_in_the_input(changes,
         ("deal.updated", "channel"),
         ("call.logged", "deal_id"),
         ("cost.incurred", "team_id"),
+        ("deal.updated", "segment"),
+        ("deal.won", "probability"),
+        ("cost.incurred", "segment"),
     ],
 )
 def test_an_explicit_null_attribute_is_refused_rather_than_unassigning_the_deal(event_type, field):
