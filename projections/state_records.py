@@ -33,7 +33,9 @@ from projections.deal import (
 )
 from projections.state_types import DealEventKind, codec_of
 
-ATTRIBUTE_NAMES = ATTRIBUTES
+ATTRIBUTE_NAMES = (*ATTRIBUTES, "segment", "probability")
+"""The v1 attributes the folds read, then contract v2's, in ``events.models.DEAL_ATTRIBUTES``
+order: the order of today's stored JSON, which a round trip must keep."""
 """The deal attributes, in the order of ``DealAttrs``'s fields and of ``deal_event_of``."""
 KIND_NAMES = {kind: kind.name.lower() for kind in DealEventKind}
 """``DealEventKind`` -> the kind string of ``projections.deal.DealEvent``."""
@@ -53,14 +55,16 @@ STATUSES = {name: status for status, name in STATUS_NAMES.items()}
 
 
 class DealAttrs(msgspec.Struct, array_like=True):
-    """The deal attributes one event carried (``None``: absent), ``amount`` in micro-units.
-    Contract v2's ``segment`` and ``probability_q`` are appended here when it lands."""
+    """The deal attributes one event carried (``None``: absent), ``amount`` in micro-units;
+    ``probability`` as the client sent it (0 to 1), until the v2 fold makes it exact."""
 
     rep_id: str | None = None
     team_id: str | None = None
     customer_id: str | None = None
     amount: int | None = None
     channel: str | None = None
+    segment: str | None = None
+    probability: float | int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The attributes present, in ``ATTRIBUTE_NAMES`` order (``deal_event_of``'s order)."""

@@ -50,7 +50,9 @@ from tests.unit.factories import FoldTables, event_streams, validated
 
 BIG = 2**75
 """A customer-wins position past int64: offset 2^63 - 1 times 4096, the largest one possible."""
-CREATED_ATTRS = DealAttrs("rep-0042", "team-07", "cust-01234", 12_345_000_000, "email")
+CREATED_ATTRS = DealAttrs(
+    "rep-0042", "team-07", "cust-01234", 12_345_000_000, "email", "enterprise", 0.35
+)
 SUMMARY = DealSummary(DealStatus.LOST, 1, None, 3, CREATED_ATTRS, ["ev-1", "ev-2"], 2, 3)
 START = datetime(2026, 3, 31, 21, 0, tzinfo=UTC)
 INSTANTS = [(START + timedelta(hours=7 * i)).isoformat() for i in range(12)]
@@ -63,6 +65,8 @@ attr_values = {
     "customer_id": ids,
     "amount": st.integers(0, 10**18) | st.just(2**64 + 1),
     "channel": ids,
+    "segment": ids,
+    "probability": st.floats(0, 1) | st.sampled_from([0, 1]),
 }
 json_attrs = st.fixed_dictionaries({}, optional=attr_values)
 json_events = st.tuples(ids, micros, micros, st.sampled_from(sorted(KIND_NAMES.values())))
@@ -79,7 +83,7 @@ def through_bytes(value):
 
 
 class FutureDealAttrs(DealAttrs, array_like=True):
-    """A later format that appended contract v2's probability."""
+    """A later format that appended an exact probability."""
 
     probability_q: int = 0
 
@@ -122,7 +126,7 @@ def test_a_record_written_before_fields_were_appended_reads_them_as_defaults():
 
 
 def test_a_record_of_a_later_format_reads_without_its_new_fields():
-    later = FutureDealAttrs("r", None, None, 5, None, probability_q=2**62)
+    later = FutureDealAttrs("r", None, None, 5, None, None, None, probability_q=2**62)
     assert decode_record(DealAttrs, codec_of(FutureDealAttrs).encode(later)) == DealAttrs(
         "r", amount=5
     )
@@ -236,7 +240,7 @@ def test_attributes_come_back_in_the_order_events_carry_them():
     [
         (deal_record_from_json, {"events": [["e", 1, 2, "merged", {}]]}, "kind"),
         (deal_record_from_json, {"events": [["e", 1, 2, "won", {"amount": None}]]}, "null"),
-        (deal_record_from_json, {"events": [["e", 1, 2, "won", {"segment": "smb"}]]}, "segment"),
+        (deal_record_from_json, {"events": [["e", 1, 2, "won", {"stage": "won"}]]}, "stage"),
         (deal_record_from_json, {"events": [["e", 1.5, 2, "won", {}]]}, "at_us"),
         (customer_record_from_json, {"d": [[True, 1, None]]}, "position"),
         (customer_record_from_json, {"d": [[1, 1, ["t", "r", "t", None]]]}, "won_at"),
