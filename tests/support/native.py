@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
+REQUIRED_FIELDS = {
+    "deal.created": {
+        "deal_id": "d-1",
+        "rep_id": "r-1",
+        "team_id": "t-1",
+        "customer_id": "c-1",
+        "amount": 1200.5,
+    },
+    "deal.updated": {"deal_id": "d-1"},
+    "deal.won": {"deal_id": "d-1"},
+    "deal.lost": {"deal_id": "d-1"},
+    "deal.reopened": {"deal_id": "d-1"},
+    "call.logged": {"rep_id": "r-1", "team_id": "t-1"},
+    "cost.incurred": {"amount": 99.5, "category": "marketing"},
+}
+"""The fields each event type requires besides event_id, type and occurred_at (contract
+section 1), with plain values."""
+
 
 def deal_created(event_id: str, deal_id: str = "deal-1", **extra) -> dict:
     return {

@@ -17,27 +17,14 @@ from events.models import (
     InvalidEvent,
     validate_event,
 )
+from tests.support.native import REQUIRED_FIELDS
 
 NOW = datetime(2026, 2, 14, 15, 20, tzinfo=UTC)
 POLICY = EventPolicy(clock=lambda: NOW)
 DROP = object()  # a payload change that removes the field
 ID_RULE = "must be a string of 1 to 128 characters"
 
-MINIMAL = {
-    "deal.created": {
-        "deal_id": "d-1",
-        "rep_id": "r-1",
-        "team_id": "t-1",
-        "customer_id": "c-1",
-        "amount": 1200.5,
-    },
-    "deal.updated": {"deal_id": "d-1"},
-    "deal.won": {"deal_id": "d-1"},
-    "deal.lost": {"deal_id": "d-1"},
-    "deal.reopened": {"deal_id": "d-1"},
-    "call.logged": {"rep_id": "r-1", "team_id": "t-1"},
-    "cost.incurred": {"amount": 99.5, "category": "marketing"},
-}
+MINIMAL = REQUIRED_FIELDS
 MODEL_OF = {
     "deal.created": DealCreated,
     "deal.updated": DealUpdated,

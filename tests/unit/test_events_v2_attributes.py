@@ -19,6 +19,7 @@ from events.models import (
 )
 from events.topics import TopicNames
 from projections.normalize import deal_event_of
+from tests.support.native import REQUIRED_FIELDS
 
 NOW = datetime(2026, 2, 14, 15, 20, tzinfo=UTC)
 POLICY = EventPolicy(clock=lambda: NOW)
@@ -27,21 +28,7 @@ SEGMENT_TYPES = [*DEAL_TYPES, "cost.incurred"]
 SEGMENT_RULE = "segment: must be a string of 1 to 64 characters"
 PROBABILITY_RULE = "probability: must be a number between 0 and 1, not "
 
-REQUIRED = {
-    "deal.created": {
-        "deal_id": "d-1",
-        "rep_id": "r-1",
-        "team_id": "t-1",
-        "customer_id": "c-1",
-        "amount": 1200,
-    },
-    "deal.updated": {"deal_id": "d-1"},
-    "deal.won": {"deal_id": "d-1"},
-    "deal.lost": {"deal_id": "d-1"},
-    "deal.reopened": {"deal_id": "d-1"},
-    "call.logged": {"rep_id": "r-1", "team_id": "t-1"},
-    "cost.incurred": {"amount": 99.5, "category": "marketing"},
-}
+REQUIRED = REQUIRED_FIELDS
 
 
 @pytest.fixture
@@ -140,7 +127,7 @@ def test_a_probability_on_a_cost_is_not_a_cost_attribute_and_is_ignored(make_eve
                 "rep_id": "r-1",
                 "team_id": "t-1",
                 "customer_id": "c-1",
-                "amount": 1200,
+                "amount": 1200.5,
                 "segment": "mid-market",
                 "probability": 0.25,
             },
