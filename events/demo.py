@@ -3,6 +3,11 @@
 Used by ``salespulse demo`` (and ``make run``) to show the product on realistic data: teams and
 reps working deals from several acquisition channels, calls, marketing and sales costs, wins,
 losses, re-assignments and the odd reopened deal. Same seed, same events.
+
+Contract v2's customer types tell a story a sales manager recognises: many small customers (smb)
+with small baskets, fewer mid-market ones, and a few enterprise deals worth ten times an smb one,
+courted through events and referrals, whose marketing costs more per customer won. Each deal is
+created with the probability of closing its channel usually has, and a re-assignment re-rates it.
 """
 
 from __future__ import annotations
@@ -12,12 +17,42 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 CHANNELS = ("linkedin", "email", "inbound", "referral", "event")
+SEGMENTS = ("smb", "mid-market", "enterprise")
+SEGMENT_AMOUNT_MU = {"smb": 7.6, "mid-market": 8.4, "enterprise": 9.4}
+"""Log-normal mean of a deal's amount per customer type (e^7.6 ≈ 2,000; e^9.4 ≈ 12,000)."""
+CHANNEL_PROBABILITY = {
+    "linkedin": 0.2,
+    "email": 0.15,
+    "inbound": 0.35,
+    "referral": 0.5,
+    "event": 0.3,
+}
+"""Usual probability of closing at creation, per acquisition channel."""
+CHANNEL_SEGMENT = {
+    "linkedin": "enterprise",
+    "email": "smb",
+    "inbound": "smb",
+    "referral": "mid-market",
+    "event": "enterprise",
+}
+"""The customer type each channel's marketing campaigns target (costs carry it)."""
 TEAMS = 4
 REPS_PER_TEAM = 5
 
 
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def segment_of(customer: int) -> str:
+    """A customer's type, fixed by its number: 60 % smb, 28 % mid-market, 12 % enterprise."""
+    share = customer % 100
+    return SEGMENTS[0] if share < 60 else SEGMENTS[1] if share < 88 else SEGMENTS[2]
+
+
+def _probability(channel: str, jitter: float) -> float:
+    """The channel's usual probability moved by ``jitter`` (-0.1..0.1), in steps of 0.05."""
+    return round(min(0.95, max(0.05, CHANNEL_PROBABILITY[channel] + jitter)) * 20) / 20
 
 
 @dataclass
@@ -70,6 +105,7 @@ class DemoCompany:
                 day + timedelta(hours=9),
                 category="marketing",
                 channel=channel,
+                segment=CHANNEL_SEGMENT[channel],
                 amount=round(self.rng.uniform(80, 900), 2),
             )
         for team in range(TEAMS):
@@ -85,16 +121,21 @@ class DemoCompany:
         self._deals += 1
         deal_id = f"demo-deal-{self.run}-{self._deals:05d}"
         rep, team = self._rep()
-        amount = round(self.rng.lognormvariate(8.2, 0.6), 2)
+        customer = self.rng.randrange(400)
+        segment = segment_of(customer)
+        channel = self.rng.choice(CHANNELS)
+        amount = round(self.rng.lognormvariate(SEGMENT_AMOUNT_MU[segment], 0.6), 2)
         self._emit(
             "deal.created",
             created,
             deal_id=deal_id,
             rep_id=rep,
             team_id=team,
-            customer_id=f"demo-cust-{self.run}-{self.rng.randrange(400)}",
+            customer_id=f"demo-cust-{self.run}-{customer}",
             amount=amount,
-            channel=self.rng.choice(CHANNELS),
+            channel=channel,
+            segment=segment,
+            probability=_probability(channel, self.rng.uniform(-0.1, 0.1)),
         )
         for _ in range(self.rng.randint(1, 6)):
             self._emit(
@@ -118,6 +159,7 @@ class DemoCompany:
                 deal_id=deal_id,
                 rep_id=other_rep,
                 team_id=other_team,
+                probability=round(self.rng.uniform(0.1, 0.9), 2),
             )
         if roll < 0.42:
             final = round(amount * self.rng.uniform(0.85, 1.1), 2)
@@ -148,15 +190,19 @@ class DemoCompany:
                 continue
             self._deals += 1
             deal_id = f"demo-deal-{self.run}-{self._deals:05d}"
+            customer = self.rng.randrange(400, 500)
+            channel = self.rng.choice(CHANNELS)
             self._emit(
                 "deal.created",
                 at,
                 deal_id=deal_id,
                 rep_id=rep,
                 team_id=team,
-                customer_id=f"demo-cust-{self.run}-{self.rng.randrange(400, 500)}",
+                customer_id=f"demo-cust-{self.run}-{customer}",
                 amount=round(self.rng.uniform(500, 9000), 2),
-                channel=self.rng.choice(CHANNELS),
+                channel=channel,
+                segment=segment_of(customer),
+                probability=_probability(channel, 0.0),
             )
             if self.rng.random() < 0.3:
                 self._emit("deal.won", at, deal_id=deal_id)
