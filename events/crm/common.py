@@ -27,6 +27,11 @@ MAX_AMOUNT_TEXT = 64
 """Longest amount text read as a number: far more than any real amount needs."""
 MAX_AMOUNT_EXPONENT = len(str(MAX_AMOUNT)) - 1
 """Largest power of ten an amount may reach (the contract's amounts end at 10^12)."""
+MAX_PROBABILITY_TEXT = 100
+"""Longest probability text read as a number. HubSpot writes a stage probability of 0.2 with
+every digit of its binary double (``0.200000000000000011102230246251565404236316680908203125``)."""
+FRACTION, PERCENT = "fraction", "percent"
+"""How a CRM writes a probability: HubSpot 0..1, Pipedrive and Salesforce 0..100."""
 
 
 class InvalidDelivery(ValueError):
@@ -176,6 +181,43 @@ def _bounded_decimal(text: str, where: str) -> Decimal:
             f"(10^{MAX_AMOUNT_EXPONENT})"
         )
     return number
+
+
+def parse_probability(value: object, scale: str, where: str) -> int | float | None:
+    """A CRM probability as the contract's 0..1 number; None when empty, InvalidDelivery if bad.
+
+    ``scale`` is the CRM's documented one: a percent is divided by 100 here, at the edge, and a
+    value outside 0..1 (0..100 for a percent) is refused like a bad amount rather than clamped,
+    since a clamped 150 % would silently weigh the deal in full. The division is exact in
+    Decimal, so 35 % is 0.35 and not 0.35000000000000003.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise InvalidDelivery(f"{where}: probability must be a number")
+    top = 100 if scale == PERCENT else 1
+    number = _probability_decimal(value, where)
+    if not number.is_finite() or not 0 <= number <= top:
+        shown = "" if isinstance(value, int) and abs(value) >= 1000 else f" {str(value)[:40]!r}"
+        raise InvalidDelivery(f"{where}: probability{shown} is out of range: 0 to {top}")
+    return json_number(number / top if scale == PERCENT else number)
+
+
+def _probability_decimal(value: int | float | str, where: str) -> Decimal:
+    """The Decimal of a probability, without ever converting a huge int or a long text."""
+    if isinstance(value, int):
+        return Decimal(value if -1000 < value < 1000 else 1000)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    text = value.strip()
+    if len(text) > MAX_PROBABILITY_TEXT:
+        raise InvalidDelivery(
+            f"{where}: probability is longer than {MAX_PROBABILITY_TEXT} characters"
+        )
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise InvalidDelivery(f"{where}: probability {text[:40]!r} is not a number") from None
 
 
 def json_number(number: Decimal) -> int | float:

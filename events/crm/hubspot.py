@@ -6,8 +6,9 @@ each ``deal.propertyChange`` one property. The rules (docs/CRM.md):
 - ``dealstage`` to a won stage -> deal.won, to a lost stage -> deal.lost, to any other stage ->
   deal.reopened (harmless on an open deal; correct after a win since HubSpot's ``occurredAt`` is
   the real change time and the workers fold by event time);
-- ``amount``, the owner, the customer and channel properties -> deal.updated with that attribute,
-  whether or not the deal's creation was seen;
+- ``amount``, the owner, the customer, channel and segment properties and the deal stage
+  probability (``hs_deal_stage_probability``, 0..1 as HubSpot documents it) -> deal.updated with
+  that attribute, whether or not the deal's creation was seen;
 - ``deal.creation`` -> deal.created if the same delivery also carries the owner, amount and
   customer of that deal (HubSpot batches a new deal's initial properties with its creation),
   otherwise deal.updated with what is known: the contract refuses a deal.created without them;
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from events.crm.common import (
+    FRACTION,
     InvalidDelivery,
     created_or_updated,
     deal_event,
@@ -30,6 +32,7 @@ from events.crm.common import (
     from_epoch_ms,
     native_event_id,
     parse_amount,
+    parse_probability,
     text_id,
     too_many,
 )
@@ -169,6 +172,9 @@ def _property_attrs(event: HubSpotEvent, mapping: CrmMapping) -> dict:
         if amount is None:
             return {}
         return {"amount": amount, "currency": config.currency}
+    if name == config.probability_property:
+        probability = parse_probability(value, FRACTION, where)
+        return {} if probability is None else {"probability": probability}
     text = text_id(value)
     if text is None:
         return {}
@@ -178,6 +184,8 @@ def _property_attrs(event: HubSpotEvent, mapping: CrmMapping) -> dict:
         return {"customer_id": text}
     if name == config.channel_property:
         return {"channel": text}
+    if name == config.segment_property:
+        return {"segment": mapping.segment(config, text)}
     return {}
 
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from events._fields import MAX_SEGMENT_LENGTH
 
 
 class MappingError(ValueError):
@@ -29,6 +32,9 @@ class Owner(_Strict):
     team_id: str | None = Field(None, min_length=1, max_length=128)
 
 
+Segment = Annotated[str, Field(min_length=1, max_length=MAX_SEGMENT_LENGTH)]
+
+
 class VendorMapping(_Strict):
     """What every vendor table has: deal id prefix, owners, default team."""
 
@@ -36,6 +42,8 @@ class VendorMapping(_Strict):
     rep_id_prefix: str = ""
     default_team: str | None = Field(None, min_length=1, max_length=128)
     owners: dict[str, Owner] = {}
+    segment_values: dict[str, Segment] = {}
+    """CRM value of the segment field (an option id or label) -> the native segment."""
 
 
 class HubSpotMapping(VendorMapping):
@@ -48,6 +56,8 @@ class HubSpotMapping(VendorMapping):
     owner_property: str = "hubspot_owner_id"
     customer_property: str | None = "customer_id"
     channel_property: str | None = None
+    probability_property: str | None = "hs_deal_stage_probability"
+    segment_property: str | None = None
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
     reopen_on_open_stage: bool = True
 
@@ -57,6 +67,10 @@ class PipedriveMapping(VendorMapping):
     rep_id_prefix: str = "pipedrive-user-"
     customer_fields: tuple[str, ...] = ("org_id", "person_id")
     channel_field: str | None = None
+    probability_field: str | None = "probability"
+    stage_probabilities: dict[str, Annotated[float, Field(ge=0, le=100)]] = {}
+    """Stage id -> its deal probability in percent, used when the deal's own is null."""
+    segment_field: str | None = None
 
 
 class SalesforceMapping(VendorMapping):
@@ -67,6 +81,8 @@ class SalesforceMapping(VendorMapping):
     customer_field: str | None = "AccountId"
     channel_field: str | None = None
     lost_reason_field: str | None = None
+    probability_field: str | None = "Probability"
+    segment_field: str | None = None
     emit_reopened: bool = True
 
 
@@ -90,6 +106,17 @@ class CrmMapping(_Strict):
         if owner is None:
             return {"rep_id": f"{vendor.rep_id_prefix}{owner_id}", "team_id": team}
         return {"rep_id": owner.rep_id, "team_id": owner.team_id or team}
+
+    @staticmethod
+    def segment(vendor: VendorMapping, value: str | None) -> str | None:
+        """The native segment of a CRM value: its ``segment_values`` entry, else the value.
+
+        A value longer than the contract allows is passed on, so the delivery is refused with
+        the contract's reason rather than counted under a silently cut label.
+        """
+        if value is None:
+            return None
+        return vendor.segment_values.get(value, value)
 
 
 def load_mapping(path: Path | str | None) -> CrmMapping:

@@ -10,6 +10,9 @@ previous deal; v2: only the changed fields), so status transitions are known wit
   lost -> deal.lost at ``lost_time`` (with ``lost_reason``), back to open -> deal.reopened;
 - delete / merge and other objects: acknowledged and ignored (the contract has no deletion).
 
+Attributes: ``probability`` is a percent (null: the stage's, from the mapping's
+``stage_probabilities`` when listed), divided by 100; ``segment`` comes from ``segment_field``.
+
 Ids: v2 hashes the event UUID ``meta.id``; v1 has none, so it hashes company, object, object id,
 action and ``meta.timestamp_micro``. Retry counters (``retry``, ``meta.attempt``) are left out,
 so a retry gives the same ids.
@@ -21,11 +24,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from events.crm.common import (
+    PERCENT,
     InvalidDelivery,
     created_or_updated,
     deal_event,
     native_event_id,
     parse_amount,
+    parse_probability,
     text_id,
     vendor_time,
 )
@@ -141,7 +146,7 @@ def _lookup(deal: dict, path: str) -> object:
 
 
 def _attrs(deal: dict, mapping: CrmMapping) -> dict:
-    """Owner -> rep/team, first customer field -> customer, value/currency -> amount, channel."""
+    """The deal's native attributes: owner, customer, amount, channel, segment, probability."""
     config = mapping.pipedrive
     owner = text_id(deal["owner_id"] if "owner_id" in deal else deal.get("user_id"))
     attrs: dict = dict(mapping.owner_attrs(config, owner))
@@ -156,7 +161,29 @@ def _attrs(deal: dict, mapping: CrmMapping) -> dict:
         attrs.update(amount=amount, currency=currency if isinstance(currency, str) else None)
     if config.channel_field:
         attrs["channel"] = text_id(_lookup(deal, config.channel_field))
+    if config.segment_field:
+        attrs["segment"] = mapping.segment(config, text_id(_lookup(deal, config.segment_field)))
+    attrs["probability"] = _probability(deal, mapping)
     return {name: value for name, value in attrs.items() if value is not None}
+
+
+def _probability(deal: dict, mapping: CrmMapping) -> int | float | None:
+    """The deal's own probability (percent), else its stage's from ``stage_probabilities``.
+
+    Pipedrive leaves a deal's probability null to mean "the stage's", but its webhooks carry
+    only the stage id, never the stage's probability: the mapping's table supplies it.
+    """
+    config = mapping.pipedrive
+    if not config.probability_field:
+        return None
+    field = config.probability_field
+    own = parse_probability(_lookup(deal, field), PERCENT, f"deal.{field}")
+    if own is not None:
+        return own
+    stage = text_id(deal.get("stage_id"))
+    if stage is None or stage not in config.stage_probabilities:
+        return None
+    return parse_probability(config.stage_probabilities[stage], PERCENT, f"stage {stage}")
 
 
 class _Emitter:

@@ -4,7 +4,8 @@ Salesforce sends the opportunity's latest state only, never what changed, so eac
 restates it (docs/CRM.md):
 
 - deal.updated at ``LastModifiedDate`` with owner -> rep/team, ``AccountId`` -> customer,
-  ``Amount`` (+ ``CurrencyIsoCode``) -> amount, and the configured channel field;
+  ``Amount`` (+ ``CurrencyIsoCode``) -> amount, ``Probability`` (percent) / 100 -> probability,
+  and the configured channel and segment fields;
 - deal.created at ``CreatedDate`` when that field and every required attribute are present;
 - the status from ``IsWon``/``IsClosed`` (or ``StageName`` when they are not sent): won ->
   deal.won, lost -> deal.lost, at ``LastStageChangeDate``, else at ``CloseDate`` (midnight in the
@@ -28,11 +29,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from events.crm.common import (
+    PERCENT,
     InvalidDelivery,
     created_or_updated,
     deal_event,
     native_event_id,
     parse_amount,
+    parse_probability,
     vendor_time,
 )
 from events.crm.mapping import CrmMapping
@@ -102,6 +105,12 @@ def _attrs(fields: dict, mapping: CrmMapping, where: str) -> dict:
         attrs.update(amount=amount, currency=fields.get("CurrencyIsoCode"))
     if config.channel_field:
         attrs["channel"] = fields.get(config.channel_field)
+    if config.segment_field:
+        attrs["segment"] = mapping.segment(config, fields.get(config.segment_field))
+    if config.probability_field:
+        where_probability = f"{where}.sObject.{config.probability_field}"
+        value = fields.get(config.probability_field)
+        attrs["probability"] = parse_probability(value, PERCENT, where_probability)
     return {name: value for name, value in attrs.items() if value is not None}
 
 

@@ -6,6 +6,9 @@ defaults matching its standard export (below); a TOML or JSON file overrides any
     # backfill-mapping.toml
     record_id = "Deal ID"
     channel = "Lead source"
+    segment = "Customer type"
+    probability = "Probability (%)"
+    probability_scale = "percent"        # 0..100 (HubSpot's default is "fraction", 0..1)
     won_stages = ["Closed Won", "Won (legacy)"]
 
 Owners become reps and teams, and record ids become deal ids, exactly as for live webhooks: by the
@@ -18,6 +21,7 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -52,6 +56,11 @@ class ExportMapping(BaseModel):
     customer: str | None = None
     channel: str | None = None
     lost_reason: str | None = None
+    probability: str | None = None
+    """Probability of closing, read on ``probability_scale``; a cell ending in % is a percent."""
+    probability_scale: Literal["fraction", "percent"] = "percent"
+    segment: str | None = None
+    """Customer type; the CRM mapping's ``segment_values`` translate it like live webhooks."""
     kind: str | None = None
     """Record type column for exports mixing deals and activities; None: every row is a deal."""
     deal_kinds: tuple[str, ...] = ("deal", "Deal", "opportunity", "Opportunity")
@@ -74,6 +83,8 @@ VENDOR_DEFAULTS: dict[str, dict] = {
         "amount": "Amount",
         "currency": "Currency",
         "customer": "Associated Company IDs",
+        "probability": "Deal probability",
+        "probability_scale": "fraction",
         "won_stages": ("closedwon", "Closed Won"),
         "lost_stages": ("closedlost", "Closed Lost"),
     },
@@ -89,6 +100,7 @@ VENDOR_DEFAULTS: dict[str, dict] = {
         "currency": "Deal - Currency",
         "customer": "Deal - Organization ID",
         "lost_reason": "Deal - Lost reason",
+        "probability": "Deal - Probability",
         "won_stages": ("won", "Won"),
         "lost_stages": ("lost", "Lost"),
     },
@@ -101,6 +113,7 @@ VENDOR_DEFAULTS: dict[str, dict] = {
         "amount": "Amount",
         "currency": "CurrencyIsoCode",
         "customer": "AccountId",
+        "probability": "Probability",
         "won_stages": ("Closed Won",),
         "lost_stages": ("Closed Lost",),
     },

@@ -2,8 +2,9 @@
 
 Per deal row (columns per ``backfill_mapping.ExportMapping``):
 
-- deal.created at the creation time with owner -> rep/team, customer, amount (+ currency) and
-  channel when every attribute the contract requires is known, else deal.updated with what is;
+- deal.created at the creation time with owner -> rep/team, customer, amount (+ currency),
+  channel, segment and probability (a percent divided by 100) when every attribute the contract
+  requires is known, else deal.updated with what is;
 - deal.won / deal.lost at the won / lost time (else the close time) when the stage says so.
 
 An activity row (mapping ``kind`` column with a call kind) gives call.logged at its creation time.
@@ -26,11 +27,13 @@ from datetime import datetime
 import orjson
 
 from events.crm.common import (
+    PERCENT,
     InvalidDelivery,
     created_or_updated,
     deal_event,
     native_event_id,
     parse_amount,
+    parse_probability,
     rfc3339,
     text_id,
     vendor_time,
@@ -158,7 +161,24 @@ class RowMapper:
         if amount is not None:
             attrs["amount"] = amount
             attrs["currency"] = self._text(row, m.currency)
+        attrs["segment"] = self.crm.segment(self.config, self._text(row, m.segment))
+        attrs["probability"] = self._probability(row)
         return {name: value for name, value in attrs.items() if value is not None}
+
+    def _probability(self, row: dict) -> int | float | None:
+        """The probability cell on the export's scale; "35 %" is a percent whatever the scale.
+
+        Spreadsheets and report exports often format percentages with the sign, which leaves no
+        doubt; a bare number is read on ``probability_scale`` (HubSpot 0..1, others 0..100).
+        """
+        m = self.mapping
+        value, scale = self._cell(row, m.probability), m.probability_scale
+        if isinstance(value, str) and value.strip().endswith("%"):
+            value, scale = value.strip()[:-1], PERCENT
+        try:
+            return parse_probability(value, scale, m.probability or "probability")
+        except InvalidDelivery as exc:
+            raise RowRefused(exc.reason) from None
 
     def _deal(self, row: dict, record: str) -> list[dict]:
         m = self.mapping
