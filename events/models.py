@@ -60,6 +60,7 @@ __all__ = [
     "EventBase",
     "EventPolicy",
     "InvalidEvent",
+    "REFUSED_FIELDS",
     "event_json_schema",
     "validate_event",
 ]
@@ -219,6 +220,20 @@ Event = Annotated[
 ]
 
 _EVENTS: TypeAdapter[Event] = TypeAdapter(Event)
+
+REFUSED_FIELDS = tuple(
+    sorted(
+        {"event", "key", "value"}
+        | {
+            name
+            for model in (DealCreated, DealUpdated, DealWon, DealLost, DealReopened)
+            + (CallLogged, CostIncurred)
+            for name in model.model_fields
+        }
+    )
+)
+"""Every field a refusal can name ("amount: must be ..."): with ``key`` and ``value`` (of a Kafka
+record) and ``event`` (the whole object), the bounded label values of refusal counters."""
 
 
 def validate_event(obj: object, policy: EventPolicy) -> Event:

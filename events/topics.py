@@ -6,7 +6,7 @@ reach the same partition, hence the deal id as key; calls are keyed by rep and c
 
 from dataclasses import dataclass
 
-from events.models import CallLogged, CostIncurred, DealEvent, Event
+from events.models import EVENT_TYPES, CallLogged, CostIncurred, DealEvent, Event
 
 DEAL_EVENTS = "sales.deal-events"
 CALL_EVENTS = "sales.call-events"
@@ -31,6 +31,15 @@ class TopicNames:
     @property
     def deal_events(self) -> str:
         return self.prefix + DEAL_EVENTS
+
+    def event_types_by_topic(self) -> dict[str, tuple[str, ...]]:
+        """The event types each event topic carries (contract section 7)."""
+        deal_types = tuple(t for t in EVENT_TYPES if t.startswith("deal."))
+        return {
+            self.deal_events: deal_types,
+            self.call_events: ("call.logged",),
+            self.cost_events: ("cost.incurred",),
+        }
 
     @property
     def call_events(self) -> str:

@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from events.build_info import register_build_info
 from events.kafka_admin import DEAD_LETTER_MAX_BYTES
+from events.models import REFUSED_FIELDS
 from events.policy import event_policy
 from events.topics import TopicNames
 from projections.collector import KpiCollector, ReportCache
@@ -109,6 +110,7 @@ def create_app(settings: Settings) -> faust.App:
     policy = event_policy(settings)
     registry = CollectorRegistry(auto_describe=False)
     telemetry = WorkerTelemetry(registry)
+    telemetry.start_at_zero(names.event_types_by_topic(), REFUSED_FIELDS)
     pipeline = Pipeline(
         names=names, topics=topics, tables=tables, grid=grid, policy=policy, telemetry=telemetry
     )

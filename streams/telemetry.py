@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -50,6 +50,19 @@ class WorkerTelemetry:
             registry=registry,
         )
         self.last_event_time: dict[str, float] = {}
+
+    def start_at_zero(
+        self, types_by_topic: Mapping[str, Iterable[str]], refused_fields: Iterable[str]
+    ) -> None:
+        """Show every known (topic, type) and (topic, refused field) at 0 from the start, so that
+        a healthy worker's dashboards read 0 rather than "No data" and rate() sees the first one.
+        """
+        fields = [*refused_fields, "other"]
+        for topic, event_types in types_by_topic.items():
+            for event_type in event_types:
+                self.processed.labels(topic, event_type)
+            for field in fields:
+                self.dead_letters.labels(topic, field)
 
     def event_processed(self, topic: str, event_type: str, occurred_at_s: float) -> None:
         self.processed.labels(topic, event_type).inc()
