@@ -60,7 +60,8 @@ def test_poison_and_misplaced_events_are_dead_lettered_and_the_rest_still_counts
     assert "does not belong on topic" in reasons[call]
     assert "JSON object" in reasons[b"[]"]
     counted_by_reason = dead_letter_counts(stack.workers[0].url)
-    assert counted_by_reason == {
+    assert counted_by_reason[(names.cost_events, "amount")] == 0.0  # known labels start at 0
+    assert {key: count for key, count in counted_by_reason.items() if count} == {
         (names.deal_events, "value"): 2,
         (names.deal_events, "key"): 1,
         (names.deal_events, "type"): 1,

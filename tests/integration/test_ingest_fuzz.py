@@ -25,7 +25,7 @@ from collections.abc import Iterator
 import orjson
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.python import asgi
@@ -337,6 +337,8 @@ def extreme_bodies(draw) -> tuple[int, bytes]:
 
 
 @given(body=extreme_bodies())
+@example(body=(0, b'[{"event_id": "broken"'))  # invalid JSON: 400, whatever was drawn
+@example(body=(0, b"[" + b" " * BODY_LIMIT + b"]"))  # over the body limit: 413
 @settings(
     max_examples=EXTREME_EXAMPLES,
     deadline=None,
