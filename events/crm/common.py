@@ -167,12 +167,7 @@ def _bounded_decimal(text: str, where: str) -> Decimal:
     anything converts it to an int or float.
     """
     shown = f"{text[:40]!r}"
-    if len(text) > MAX_AMOUNT_TEXT:
-        raise InvalidDelivery(f"{where}: amount is longer than {MAX_AMOUNT_TEXT} characters")
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise InvalidDelivery(f"{where}: amount {shown} is not a number") from None
+    number = _decimal_text(text, "amount", MAX_AMOUNT_TEXT, where)
     if not number.is_finite():
         raise InvalidDelivery(f"{where}: amount {shown} is not a finite number")
     if number and number.adjusted() > MAX_AMOUNT_EXPONENT:
@@ -209,15 +204,18 @@ def _probability_decimal(value: int | float | str, where: str) -> Decimal:
         return Decimal(value if -1000 < value < 1000 else 1000)
     if isinstance(value, float):
         return Decimal(repr(value))
-    text = value.strip()
-    if len(text) > MAX_PROBABILITY_TEXT:
-        raise InvalidDelivery(
-            f"{where}: probability is longer than {MAX_PROBABILITY_TEXT} characters"
-        )
+    return _decimal_text(value.strip(), "probability", MAX_PROBABILITY_TEXT, where)
+
+
+def _decimal_text(text: str, what: str, longest: int, where: str) -> Decimal:
+    """The Decimal of a CRM's number text, refused past ``longest`` characters: parsing is cheap
+    then, and the caller checks the magnitude before anything converts it."""
+    if len(text) > longest:
+        raise InvalidDelivery(f"{where}: {what} is longer than {longest} characters")
     try:
         return Decimal(text)
     except InvalidOperation:
-        raise InvalidDelivery(f"{where}: probability {text[:40]!r} is not a number") from None
+        raise InvalidDelivery(f"{where}: {what} {text[:40]!r} is not a number") from None
 
 
 def json_number(number: Decimal) -> int | float:
