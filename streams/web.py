@@ -35,7 +35,7 @@ from projections.query import (
 from projections.readout import read_kpis
 from streams.liveness import Liveness
 from streams.peer_hosts import PeerHosts
-from streams.worker_web_guard import guard_web_app
+from streams.worker_web_guard import error_response, guard_web_app
 
 FORWARDED = "X-Salespulse-Forwarded"
 NOT_READY = "rebalancing, recovering tables or catching up with the log"
@@ -66,10 +66,6 @@ def _listed_keys(body: Any) -> list[dict[str, str]] | None:
         ):
             return None
     return [{"scope": item["scope"], "id": item["id"]} for item in keys]
-
-
-def error(view: View, status: int, code: str, message: str) -> Response:
-    return view.json({"error": {"code": code, "message": message}}, status=status)
 
 
 def register_views(app: faust.App, worker: Any) -> None:
@@ -109,8 +105,7 @@ def register_views(app: faust.App, worker: Any) -> None:
             if liveness.is_stuck(now):
                 stuck_s = liveness.stuck_for(now)
                 log.error("unready without table-recovery progress for %.0fs", stuck_s)
-                return error(
-                    self,
+                return error_response(
                     503,
                     "stuck",
                     f"unready without table-recovery progress for {stuck_s:.0f}s; restart me",
@@ -121,7 +116,7 @@ def register_views(app: faust.App, worker: Any) -> None:
     class Ready(View):
         async def get(self, request: Request) -> Response:
             if not ownership.is_ready():
-                return error(self, 503, "not_ready", NOT_READY)
+                return error_response(503, "not_ready", NOT_READY)
             return self.json(
                 {"status": "ready", "partitions": sorted(ownership.owned_partitions())}
             )
@@ -132,12 +127,11 @@ def register_views(app: faust.App, worker: Any) -> None:
             try:
                 query = parse_kpi_query(request.query, datetime.now(UTC))
             except QueryError as exc:
-                return error(self, 400, "bad_request", str(exc))
+                return error_response(400, "bad_request", str(exc))
             if not ownership.owns(query.key):
                 return await self._forward(request, query.key)
             if not ownership.is_known(query.key):
-                return error(
-                    self,
+                return error_response(
                     404,
                     "unknown_key",
                     f"no KPIs for scope={query.scope} id={query.scope_id!r}",
@@ -153,7 +147,7 @@ def register_views(app: faust.App, worker: Any) -> None:
                 or owner == ownership.my_url()
                 or not peers.allows(owner)
             ):
-                return error(self, 503, "owner_unavailable", OWNER_UNAVAILABLE)
+                return error_response(503, "owner_unavailable", OWNER_UNAVAILABLE)
             try:
                 status, body = await call_peer(
                     f"{owner.rstrip('/')}/v1/kpis?{request.query_string}"
@@ -161,7 +155,7 @@ def register_views(app: faust.App, worker: Any) -> None:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 # The owner's address stays in the log: it is no business of the client's.
                 log.warning("forwarding /v1/kpis to %r failed: %r", owner, exc)
-                return error(self, 503, "owner_unavailable", OWNER_UNAVAILABLE)
+                return error_response(503, "owner_unavailable", OWNER_UNAVAILABLE)
             return self.bytes(body, status=status, headers={"Content-Type": "application/json"})
 
     @app.page("/v1/keys")
@@ -178,9 +172,9 @@ def register_views(app: faust.App, worker: Any) -> None:
             try:
                 scope = parse_scope_filter(request.query)
             except QueryError as exc:
-                return error(self, 400, "bad_request", str(exc))
+                return error_response(400, "bad_request", str(exc))
             if not ownership.is_ready():
-                return error(self, 503, "not_ready", NOT_READY)
+                return error_response(503, "not_ready", NOT_READY)
             keys = key_listing(ownership.owned_keys(), scope)
             if request.headers.get(FORWARDED):
                 return self.json({"keys": keys, "complete": False})
