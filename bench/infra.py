@@ -76,14 +76,10 @@ async def create_topics(bootstrap: str, prefix: str) -> TopicNames:
     itself at start sometimes logs "Ignoring missing topic" and is never assigned them (seen
     with ``make bench``: /readyz then never lists a partition); see docs/BENCHMARKS.md."""
     names = TopicNames(prefix)
-    await ensure_topics([bootstrap], names.event_topics, names.dead_letters, PARTITIONS, 1)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        internal = worker_topics(prefix)[3:]
-        await admin.create_topics([NewTopic(topic, PARTITIONS, 1) for topic in internal])
-    finally:
-        await admin.close()
+    internal = tuple(worker_topics(prefix)[3:])
+    await ensure_topics(
+        [bootstrap], names.event_topics, names.dead_letters, PARTITIONS, 1, internal_topics=internal
+    )
     return names
 
 
@@ -171,6 +167,29 @@ class LagProbe:
                 zero_since = None
             await asyncio.sleep(every_s)
         raise TimeoutError(f"group {self.group} still lagging after {timeout_s}s")
+
+
+async def records_written(bootstrap: str, prefix: str, inputs: Sequence[str]) -> dict[str, int]:
+    """Records on every topic under ``prefix`` but ``inputs``: what the workers produced
+    (internal topics, dead letters, any changelog), from the end offsets of their
+    ``PARTITIONS`` partitions (every bench topic has as many)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        topics = [t for t in await admin.list_topics() if t.startswith(prefix) and t not in inputs]
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for topic in topics for p in range(PARTITIONS)]
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+    finally:
+        await consumer.stop()
+    written = dict.fromkeys(topics, 0)
+    for tp, end in ends.items():
+        written[tp.topic] += end
+    return written
 
 
 def worker_topics(prefix: str) -> list[str]:

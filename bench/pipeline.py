@@ -187,6 +187,22 @@ async def run(
             f"pipeline: exactness: {len(expected):,} (scope, id, window) compared, "
             f"{len(problems)} differ" + "".join(f"\n  {p}" for p in problems[:10])
         )
+        written = await infra.records_written(bootstrap, prefix, names.event_topics)
+        per_event = sum(written.values()) / n
+        print(
+            f"pipeline: records produced per input event {per_event:.3f} ("
+            + ", ".join(f"{topic[len(prefix) :]} {count:,}" for topic, count in written.items())
+            + ")"
+        )
+        figures.append(
+            Figure(
+                "pipeline",
+                "records produced per input event",
+                f"{per_event:.3f}",
+                "< 0.2",
+                per_event < 0.2,
+            )
+        )
         if restart:
             from bench.recovery import restart_and_check
 

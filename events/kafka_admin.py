@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 TOPIC_ALREADY_EXISTS = 36
 # The event log is the source of truth: keep it forever unless an operator decides otherwise.
 EVENT_TOPIC_CONFIG = {"retention.ms": "-1", "cleanup.policy": "delete"}
+# The workers' own topics (customer-wins, kpi-deltas) are kept forever too: a worker that takes
+# over a partition it never held rebuilds that partition's state by reading them from their start
+# (streams/state/engine.py). Snapshots of the state will let them expire (design state-engine-v2).
+INTERNAL_TOPIC_CONFIG = {"retention.ms": "-1", "cleanup.policy": "delete"}
 # Room for an event-topic message of the broker's maximum size plus the dead-letter headers.
 DEAD_LETTER_MAX_BYTES = 4 * 1024 * 1024
 DEAD_LETTER_CONFIG = {
@@ -42,7 +46,8 @@ async def ensure_topics(
 ) -> list[str]:
     """Create missing topics; return the names that were created now.
 
-    ``internal_topics`` (the workers' own, between their agents) get the broker's defaults.
+    ``internal_topics`` (the workers' own, between their agents) are kept forever, as the
+    event log (``INTERNAL_TOPIC_CONFIG``).
     ``client_options``: the security options of ``kafka_client_options(settings)`` (None:
     PLAINTEXT). A broker that cannot be reached or refuses the credentials is a
     ``TopicCreationFailed`` naming the brokers, not a bare client error.
@@ -51,7 +56,10 @@ async def ensure_topics(
         NewTopic(name, partitions, replication_factor, topic_configs=EVENT_TOPIC_CONFIG)
         for name in event_topics
     ]
-    wanted += [NewTopic(name, partitions, replication_factor) for name in internal_topics]
+    wanted += [
+        NewTopic(name, partitions, replication_factor, topic_configs=INTERNAL_TOPIC_CONFIG)
+        for name in internal_topics
+    ]
     wanted.append(
         NewTopic(
             dead_letter_topic, partitions, replication_factor, topic_configs=DEAD_LETTER_CONFIG

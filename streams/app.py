@@ -1,4 +1,4 @@
-"""The Faust app factory: topics, tables and agents of one salespulse worker.
+"""The Faust app factory: topics, state and agents of one salespulse worker.
 
 Data flow (every topic has ``settings.partitions`` partitions, keys placed by murmur2):
 
@@ -7,9 +7,11 @@ Data flow (every topic has ``settings.partitions`` partitions, keys placed by mu
          +------------------------------------------------> kpi-deltas --apply_kpis--> buckets
     call-events, cost-events --fold_activity-----------------^
 
-``fold_deals`` keeps each deal's own events (table ``deals``) and emits corrections of what the
-deal contributes; ``fold_customers`` moves acquisitions (table ``customers``); ``apply_kpis`` adds
-corrections to hourly and daily buckets of each (scope, id) (tables ``buckets`` and ``live_keys``).
+``fold_deals`` keeps each deal's own events (``deals``) and emits corrections of what the deal
+contributes; ``fold_customers`` moves acquisitions (``customers``); ``fold_activity`` keeps the
+first offset of each call and cost id (``seen``); ``apply_kpis`` adds corrections to hourly and
+daily buckets of each (scope, id) (``buckets``, ``keys``). That state lives per partition in the
+worker's local store, checkpointed at each commit (``streams.state.engine``); no Faust tables.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from events.build_info import register_build_info
-from events.kafka_admin import DEAD_LETTER_MAX_BYTES
+from events.kafka_admin import DEAD_LETTER_MAX_BYTES, INTERNAL_TOPIC_CONFIG
 from events.models import REFUSED_FIELDS
 from events.policy import event_policy
 from events.topics import TopicNames
@@ -34,8 +36,8 @@ from streams.durable_commit import SalespulseApp
 from streams.faust_credentials import faust_broker_credentials
 from streams.ownership import Ownership
 from streams.pipeline import Pipeline
-from streams.routing import RoutedTable, declare_routed_table, routing_of_composite
 from streams.settings import Settings
+from streams.state.engine import StateEngine
 from streams.telemetry import WorkerStatusCollector, WorkerTelemetry
 from streams.web import register_views
 
@@ -62,7 +64,8 @@ def create_app(settings: Settings) -> faust.App:
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
         # SASL/TLS as configured: the same mapping as ingest and the tools (events/kafka_security).
         broker_credentials=faust_broker_credentials(settings),
-        store=settings.table_store,
+        # The agents' state is not in Faust tables but in the worker's own store (state_engine).
+        store="memory://",
         datadir=str(settings.data_dir),
         web_host=settings.worker_host,
         web_port=settings.worker_web_port,
@@ -71,7 +74,11 @@ def create_app(settings: Settings) -> faust.App:
         topic_replication_factor=settings.replication_factor,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
-        table_standby_replicas=0,
+        # Not for standbys (there are no tables): faust-streaming 0.15 uses its co-partitioning
+        # assignor only with tables or standby replicas configured, else aiokafka's round robin
+        # (transport/drivers/aiokafka.py). Partition p of every topic must go to one worker: its
+        # state is one unit, and the assignment names each partition's worker for forwarding.
+        table_standby_replicas=1,
         producer_acks=-1,
         broker_session_timeout=settings.worker_session_timeout_s,
         broker_heartbeat_interval=settings.worker_heartbeat_interval_s,
@@ -81,7 +88,6 @@ def create_app(settings: Settings) -> faust.App:
         producer_max_batch_size=settings.worker_producer_batch_bytes,
         # A dead letter carries the original bytes, which may be as large as the broker accepts.
         producer_max_request_size=DEAD_LETTER_MAX_BYTES,
-        Table=RoutedTable,
         autodiscover=False,
         web_in_thread=False,
         # Faust's own views (/table/<name>/<key>/ dumps whole deals, /router/ forwards anywhere)
@@ -99,20 +105,17 @@ def create_app(settings: Settings) -> faust.App:
         customer_wins=_internal(app, customer_wins, n),
         kpi_deltas=_internal(app, kpi_deltas, n),
     )
-    tables = SimpleNamespace(
-        deals=declare_routed_table(app, "deals", n),
-        customers=declare_routed_table(app, "customers", n),
-        seen=declare_routed_table(app, "seen-events", n, routing=routing_of_composite),
-        buckets=declare_routed_table(app, "kpi-buckets", n, routing=routing_of_composite),
-        live_keys=declare_routed_table(app, "kpi-keys", n),
-    )
+    kpi_topic = topics.kpi_deltas.get_topic_name()
+    # One state directory per generation: a rebuild's workers may share a data_dir with the old.
+    engine = StateEngine(settings.table_store, settings.data_dir / settings.app_id, kpi_topic)
+    app.state_engine = engine
     grid = BucketGrid(settings.time_zone)
     policy = event_policy(settings)
     registry = CollectorRegistry(auto_describe=False)
     telemetry = WorkerTelemetry(registry)
     telemetry.start_at_zero(names.event_types_by_topic(), REFUSED_FIELDS)
     pipeline = Pipeline(
-        names=names, topics=topics, tables=tables, grid=grid, policy=policy, telemetry=telemetry
+        names=names, topics=topics, state=engine, grid=grid, policy=policy, telemetry=telemetry
     )
     pipeline.apply_max_keys = settings.batch_max_events
     _declare_agents(app, settings, topics, pipeline)
@@ -122,9 +125,8 @@ def create_app(settings: Settings) -> faust.App:
         app.timer(CATCH_UP_CHECK_S, name="catch-up")(catch_up.check)
     ownership = Ownership(
         app,
-        tables.live_keys,
-        tables.buckets,
-        topics.kpi_deltas.get_topic_name(),
+        engine,
+        kpi_topic,
         n,
         caught_up=lambda: catch_up.done,
     )
@@ -169,7 +171,12 @@ def _external(app: faust.App, name: str, partitions: int) -> faust.TopicT:
 
 def _internal(app: faust.App, name: str, partitions: int) -> faust.TopicT:
     return app.topic(
-        name, partitions=partitions, internal=True, key_serializer="raw", value_serializer="raw"
+        name,
+        partitions=partitions,
+        internal=True,
+        key_serializer="raw",
+        value_serializer="raw",
+        config=INTERNAL_TOPIC_CONFIG,
     )
 
 

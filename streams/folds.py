@@ -4,14 +4,15 @@ Each function takes the table(s) it owns as ``MutableMapping`` and a batch of al
 input, updates the tables with one write per touched key, and returns what must be sent on.
 
 Exactly-once effect over at-least-once delivery (docs/GUARANTEES.md): a worker killed mid-batch
-replays input from its last committed offset, while some of its table writes and sends from that
-input may or may not have reached Kafka. So
+replays input from its last checkpoint's offsets (``streams.state.engine``), while its stored
+state may already hold some of that input (a spill) and some of its sends from that input may or
+may not have reached Kafka. So
 
 - every correction is tagged with its origin: ``src`` (input topic kind and partition) and the input
   offset that caused it;
 - what an input message emits is a pure function of the log up to that offset (``C(<= o) - C(< o)``
   computed from the events each record keeps with their offsets), so a replay emits exactly the same
-  corrections whether or not the first attempt's table writes were stored;
+  corrections whether or not the first attempt's writes were stored;
 - each KPI bucket keeps, per ``src``, the highest offset applied to it (stored in the bucket
   itself, so atomically with its data) and ignores corrections at or below it.
 """
@@ -50,6 +51,11 @@ class Corrections:
         for key, quarters in deltas.items():
             entries = self.by_key.setdefault(key, [])
             entries.extend((src, offset, quarter, tally) for quarter, tally in quarters)
+
+    def absorb(self, other: Corrections) -> None:
+        """Take in another fold's corrections (of other partitions: its sources are its own)."""
+        for key, entries in other.by_key.items():
+            self.by_key.setdefault(key, []).extend(entries)
 
     def items(self) -> Iterator[tuple[str, list[Entry]]]:
         """Entries per key in (src, offset) order: the order a bucket's applied marks rely on."""
@@ -90,6 +96,11 @@ class CustomerWinChange:
 class DealBatchResult:
     deltas: Corrections = field(default_factory=Corrections)
     customer_changes: list[CustomerWinChange] = field(default_factory=list)
+
+    def absorb(self, other: DealBatchResult) -> None:
+        """Take in the result of the same fold over another partition's deals."""
+        self.deltas.absorb(other.deltas)
+        self.customer_changes.extend(other.customer_changes)
 
 
 def _events_of(record: dict | None) -> dict[str, DealEvent]:

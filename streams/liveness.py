@@ -1,10 +1,10 @@
 """Is a worker that is not ready still getting somewhere? The answer of its ``/healthz``.
 
-After a broker restart Faust can stay in table recovery indefinitely: it waits for the changelogs
-to be read with no deadline, and the steps before that give up silently after the request
-timeout. Such a worker runs, answers HTTP and owns nothing. ``Liveness`` watches readiness and
-recovery progress (changelog records still to read): unready with no progress for
-``stuck_after_s`` is *stuck*, ``/healthz`` answers 503, and an orchestrator's liveness probe
+After a broker restart a worker can stay unready indefinitely: a rebalance that never completes,
+or a replay of its partitions that makes no progress (the records its apply agent must read
+again before its KPIs are current, ``StateEngine.replay_remaining``). Such a worker runs, answers
+HTTP and owns nothing. ``Liveness`` watches readiness and that progress: unready with no progress
+for ``stuck_after_s`` is *stuck*, ``/healthz`` answers 503, and an orchestrator's liveness probe
 restarts the worker, which is safe because a restart is a replay (docs/GUARANTEES.md).
 """
 
@@ -22,7 +22,7 @@ class Liveness:
     _remaining: int | None = None
 
     def observe(self, now: float, ready: bool, remaining: int | None) -> None:
-        """One sample: readiness and the changelog records recovery still has to read."""
+        """One sample: readiness and the records the replay still has to read."""
         if ready:
             self._unready_since = self._remaining = None
         elif self._unready_since is None or remaining != self._remaining:

@@ -14,7 +14,7 @@ then go wrong (seen in chaos scenario 5, two workers, one killed, under load):
 - records handed to an agent's queue just before the seek are cleared when the flow resumes, and
   when no gap covers them the partition never commits again (a stall).
 
-``SeekFencedConsumer`` fences the seek: once a seek starts, the fetch loop stops delivering the
+``SeekFencedDelivery`` fences the seek: once a seek starts, the fetch loop stops delivering the
 batch it holds (those records are fetched again from the committed offset), the seek waits until
 the record being handed over is done, and a batch whose fetch overlapped a seek is dropped and the
 seek repeated (its records could be from either side of it). Every record then reaches the agents
@@ -29,8 +29,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
-
-from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +142,3 @@ class SeekFencedDelivery:
 
     def _changelog_topics(self) -> set[str]:
         return self.app.tables.changelog_topics  # type: ignore[attr-defined, no-any-return]
-
-
-class SeekFencedConsumer(SeekFencedDelivery, AIOKafkaConsumer):
-    """Faust's aiokafka consumer with the seek fence; built by ``SalespulseApp``."""

@@ -1,9 +1,11 @@
 """What each agent does with a batch of Kafka messages: decode, dead-letter, fold, send on.
 
-The agents (``streams.app``) only iterate batches; this class holds the topics and tables they share
-and turns messages into the inputs of the pure batch folds (``streams.folds``). Inter-agent
-messages are msgpack behind a format byte, handed to the producer as ready bytes
-(``streams.direct_send``); messages of the first format (compact JSON) are still read:
+The agents (``streams.app``) only iterate batches; this class holds the topics and the state they
+share and turns messages into the inputs of the pure batch folds (``streams.folds``). A batch
+mixes partitions, and each partition's state is its own (``streams.state.engine``), so every fold
+runs once per partition of the batch, over that partition's tables. Inter-agent messages are
+msgpack behind a format byte, handed to the producer as ready bytes (``streams.direct_send``);
+messages of the first format (compact JSON) are still read:
 
 - ``kpi-deltas``: one message per destination partition and batch, sent to that partition, every
   scope key's corrections tagged with the input that caused them (``streams.kpi_deltas``)
@@ -13,11 +15,9 @@ messages are msgpack behind a format byte, handed to the producer as ready bytes
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import suppress
-from typing import Any
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from events.codec import decode_event
 from events.models import EventPolicy, InvalidEvent
@@ -32,6 +32,7 @@ from streams.customer_wins import (
 from streams.direct_send import DirectSender
 from streams.folds import (
     Corrections,
+    DealBatchResult,
     IncomingCall,
     IncomingCost,
     IncomingDealEvent,
@@ -45,10 +46,27 @@ from streams.telemetry import WorkerTelemetry
 
 log = logging.getLogger(__name__)
 
-EBB_RECHECK_S = 0.05
-"""Re-check period while waiting for table writes to leave, as ``streams.durable_commit``."""
-EBB_STALL_S = 1.0
-"""Stop waiting for table writes to leave after this long without one leaving."""
+Item = TypeVar("Item")
+
+
+class AgentState(Protocol):
+    """The agents' state, per partition (``streams.state.engine.StateEngine``; dicts in tests)."""
+
+    def table(self, name: str, partition: int) -> MutableMapping[str, Any]:
+        """``deals``, ``customers``, ``seen`` or ``buckets`` of one partition."""
+        ...
+
+    def live_keys(self, partition: int) -> MutableMapping[str, int]: ...
+
+    def note_applied(self, partition: int, next_offset: int) -> None: ...
+
+
+def by_partition(items: Iterable[Item], partition: Callable[[Item], int]) -> dict[int, list[Item]]:
+    """Items grouped by partition, each group in the items' order."""
+    groups: dict[int, list[Item]] = {}
+    for item in items:
+        groups.setdefault(partition(item), []).append(item)
+    return groups
 
 
 class Pipeline:
@@ -59,12 +77,12 @@ class Pipeline:
         *,
         names: TopicNames,
         topics: Any,
-        tables: Any,
+        state: AgentState,
         grid: BucketGrid,
         policy: EventPolicy,
         telemetry: WorkerTelemetry,
     ) -> None:
-        self.names, self.topics, self.tables = names, topics, tables
+        self.names, self.topics, self.state = names, topics, state
         self.grid, self.policy, self.telemetry = grid, policy, telemetry
         self.apply_max_keys = 2000
         """Most scope keys folded into the buckets at once (see ``on_kpi_batch``); the worker
@@ -90,7 +108,9 @@ class Pipeline:
             await self._fold_deals(valid)
         else:
             activities = [activity_of(m, e, self.policy.rates) for m, e in valid]
-            deltas = fold_activity_batch(self.tables.seen, activities)
+            deltas = Corrections()
+            for partition, items in by_partition(activities, _partition).items():
+                deltas.absorb(fold_activity_batch(self.state.table("seen", partition), items))
             await self.send_deltas(deltas)
 
     async def _fold_deals(self, valid: list) -> None:
@@ -103,7 +123,9 @@ class Pipeline:
             )
             for message, event in valid
         ]
-        result = fold_deal_batch(self.tables.deals, batch)
+        result = DealBatchResult()
+        for partition, items in by_partition(batch, _partition).items():
+            result.absorb(fold_deal_batch(self.state.table("deals", partition), items))
         for message in encode_customer_wins(result.customer_changes, self.partitions):
             await self.customer_wins_out.send(message.key, message.value, message.partition)
         await self.send_deltas(result.deltas)
@@ -119,49 +141,42 @@ class Pipeline:
                 )
             except MalformedCustomerWins as exc:
                 await self.dead_letter(message, f"value: not a customer-win change ({exc})")
-        await self.send_deltas(fold_customer_batch(self.tables.customers, changes))
+        deltas = Corrections()
+        for partition, items in by_partition(changes, _partition).items():
+            deltas.absorb(fold_customer_batch(self.state.table("customers", partition), items))
+        await self.send_deltas(deltas)
 
     async def on_kpi_batch(self, events: Sequence[Any]) -> None:
         """Apply a batch of kpi-deltas messages, ``apply_max_keys`` scope keys at a time.
 
         A message carries a whole upstream batch's scope keys of its partition, so a batch of
         messages can hold the corrections of hundreds of upstream batches when the agent lags
-        (a backfill): applied at once, every bucket they touch and its table write would be in
-        memory together (828 MiB instead of 338 in the pipeline benchmark). Between chunks the
-        table writes are let out the way Faust's conductor does before each message.
+        (a backfill): applied at once, every bucket they touch would be decoded in memory
+        together. Each message's corrections belong to its own partition's buckets.
         """
-        corrections: list = []
+        corrections: dict[int, list] = {}
+        pending = 0
         for event in events:
             message = event.message
             try:
-                corrections += decode_kpi_deltas(message.value, message.partition, self.partitions)
+                found = decode_kpi_deltas(message.value, message.partition, self.partitions)
             except MalformedKpiDeltas as exc:
                 await self.dead_letter(message, f"value: not KPI corrections ({exc})")
-            if len(corrections) >= self.apply_max_keys:
+            else:
+                corrections.setdefault(message.partition, []).extend(found)
+                pending += len(found)
+            if pending >= self.apply_max_keys:
                 self._apply(corrections)
-                corrections = []
-                await self._table_writes_ebbed()
+                corrections, pending = {}, 0
         self._apply(corrections)
+        for event in events:
+            self.state.note_applied(event.message.partition, event.message.offset + 1)
 
-    def _apply(self, corrections: list) -> None:
-        apply_kpi_batch(self.tables.buckets, self.tables.live_keys, corrections, self.grid)
-        self.keys_changed(key for key, _ in corrections)
-
-    async def _table_writes_ebbed(self) -> None:
-        """Wait until Faust's buffer of table writes is back to its normal size (100 records).
-
-        Gives up after ``EBB_STALL_S`` without a record leaving it, as Faust's conductor gives up
-        after 0.1 s: this bounds memory, it must never stop the agent (commits wait for the
-        buffer anyway, ``streams.durable_commit``).
-        """
-        buffer = self.topics.kpi_deltas.app.producer.buffer
-        loop = asyncio.get_running_loop()
-        last_progress = loop.time()
-        while buffer.size > buffer.max_messages and loop.time() - last_progress < EBB_STALL_S:
-            buffer.message_sent.clear()
-            with suppress(TimeoutError):
-                await asyncio.wait_for(buffer.message_sent.wait(), EBB_RECHECK_S)
-                last_progress = loop.time()
+    def _apply(self, corrections: dict[int, list]) -> None:
+        for partition, found in corrections.items():
+            buckets = self.state.table("buckets", partition)
+            apply_kpi_batch(buckets, self.state.live_keys(partition), found, self.grid)
+            self.keys_changed(key for key, _ in found)
 
     async def send_deltas(self, corrections: Corrections) -> None:
         """One kpi-deltas message per destination partition (more if large), in order."""
@@ -237,3 +252,7 @@ def activity_of(message: Any, event: Any, rates: Any) -> IncomingCall | Incoming
         message.offset,
         message.partition,
     )
+
+
+def _partition(item: Any) -> int:
+    return item.partition  # type: ignore[no-any-return]

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         ge=1,
         le=1024,
         description="Partitions of every topic created by salespulse. All topics share it, so "
-        "that keys and tables stay co-partitioned; changing it later needs a rebuild.",
+        "that keys and their state stay co-partitioned; changing it later needs a rebuild.",
     )
     replication_factor: int = Field(
         1, ge=1, description="Replication factor of created topics (1 for a single dev broker)."
@@ -218,18 +218,20 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(
         Path(".local/state/worker-0"),
-        description="Directory for a worker's local table state.",
+        description="Directory for a worker's local state (its RocksDB under 'state-v2').",
     )
     table_store: str = Field(
         "memory://",
-        description="Faust table store URL: 'memory://' (state rebuilt from changelogs at start) "
-        "or 'rocksdb://' (persistent, via rocksdict).",
+        pattern=r"^(rocksdb|memory)://$",
+        description="The worker's state store: 'rocksdb://' (kept in data_dir; a restart resumes "
+        "from the last checkpoint) or 'memory://' (the state directory is wiped at each start, "
+        "so every start rebuilds its partitions by replaying their logs).",
     )
     table_generation: str = Field(
         "",
         pattern=r"^[a-z0-9-]{0,32}$",
-        description="Generation of the worker's tables: a non-empty value (e.g. 'g2') gives the "
-        "workers their own consumer group, internal topics and table changelogs "
+        description="Generation of the worker's state: a non-empty value (e.g. 'g2') gives the "
+        "workers their own consumer group, internal topics and local state directory "
         "('<prefix>salespulse.g2'), so they fold the whole log from the start into fresh state "
         "beside the running generation (a rebuild: docs/OPERATIONS.md). Empty: the original "
         "generation.",
@@ -242,7 +244,7 @@ class Settings(BaseSettings):
         "(streams/catch_up.py).",
     )
     batch_max_events: int = Field(
-        2000, ge=1, description="Most events an agent folds per batch (one table write per key)."
+        2000, ge=1, description="Most events an agent folds per batch (one state write per key)."
     )
     batch_within_s: float = Field(
         0.2, gt=0, description="Longest an agent waits to fill a batch before folding it."
@@ -265,9 +267,9 @@ class Settings(BaseSettings):
     worker_request_timeout_s: float = Field(
         30.0,
         gt=0,
-        description="Deadline of one worker request to Kafka, and of each step of table recovery "
-        "after a rebalance: a request lost to a dying broker holds a worker up this long at most "
-        "(Faust's default is 90 s). At least the session timeout.",
+        description="Deadline of one worker request to Kafka, and of the seek to each "
+        "partition's checkpoint after a rebalance: a request lost to a dying broker holds a "
+        "worker up this long at most (Faust's default is 90 s). At least the session timeout.",
     )
     worker_metadata_max_age_s: float = Field(
         15.0,
@@ -280,8 +282,8 @@ class Settings(BaseSettings):
     worker_producer_linger_s: float = Field(
         0.01,
         ge=0,
-        description="How long a worker's producer waits to fill a batch of records (table "
-        "changelogs, internal topics) before sending it. Faust's default, 0, sends many tiny "
+        description="How long a worker's producer waits to fill a batch of records (internal "
+        "topics, dead letters) before sending it. Faust's default, 0, sends many tiny "
         "requests: 10 ms measured 1.8x the throughput (docs/BENCHMARKS.md) for at most 10 ms more "
         "per hop.",
     )
@@ -294,8 +296,8 @@ class Settings(BaseSettings):
     worker_stuck_after_s: float = Field(
         180.0,
         ge=0,
-        description="A worker that stays unready (rebalancing or recovering tables) this long "
-        "without recovery progress reports itself unhealthy: /healthz answers 503, so that a "
+        description="A worker that stays unready (rebalancing or replaying its partitions) this "
+        "long without replay progress reports itself unhealthy: /healthz answers 503, so that a "
         "liveness probe restarts it (a restart is a safe replay). 0: never.",
     )
     log_level: str = Field("INFO", description="Log level of every salespulse process.")

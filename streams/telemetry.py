@@ -107,7 +107,7 @@ class WorkerStatusCollector(Collector):
         )
         yield GaugeMetricFamily(
             "salespulse_table_recovery_in_progress",
-            "1 while tables recover or a rebalance is under way",
+            "1 while a rebalance or the replay of its partitions is under way",
             value=0 if self._ownership.is_recovered() else 1,
         )
         yield GaugeMetricFamily(

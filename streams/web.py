@@ -38,19 +38,11 @@ from streams.peer_hosts import PeerHosts
 from streams.worker_web_guard import error_response, guard_web_app
 
 FORWARDED = "X-Salespulse-Forwarded"
-NOT_READY = "rebalancing, recovering tables or catching up with the log"
+NOT_READY = "rebalancing, replaying its partitions or catching up with the log"
 OWNER_UNAVAILABLE = "the worker owning this key is not available; retry shortly"
 PEER_TIMEOUT = aiohttp.ClientTimeout(total=10)
 """One call to a peer worker; a hung peer must not hold the client's request forever."""
 log = logging.getLogger(__name__)
-
-
-def _recovery_remaining(app: faust.App) -> int | None:
-    """Changelog records table recovery still has to read, if Faust knows yet."""
-    try:
-        return int(app.tables.recovery.active_remaining_total())
-    except (AttributeError, KeyError, TypeError):
-        return None
 
 
 def _listed_keys(body: Any) -> list[dict[str, str]] | None:
@@ -101,14 +93,14 @@ def register_views(app: faust.App, worker: Any) -> None:
     class Health(View):
         async def get(self, request: Request) -> Response:
             now = time.monotonic()
-            liveness.observe(now, ownership.is_recovered(), _recovery_remaining(app))
+            liveness.observe(now, ownership.is_recovered(), ownership.replay_remaining())
             if liveness.is_stuck(now):
                 stuck_s = liveness.stuck_for(now)
-                log.error("unready without table-recovery progress for %.0fs", stuck_s)
+                log.error("unready without replay progress for %.0fs", stuck_s)
                 return error_response(
                     503,
                     "stuck",
-                    f"unready without table-recovery progress for {stuck_s:.0f}s; restart me",
+                    f"unready without replay progress for {stuck_s:.0f}s; restart me",
                 )
             return self.json({"status": "ok"})
 

@@ -143,51 +143,31 @@ def metric_total(url: str, name: str) -> float:
     )
 
 
-# --- table recovery, from the worker's log -----------------------------------------------------
+# --- state resumption, from the worker's log ---------------------------------------------------
 
-_TABLE_ROW = re.compile(r"^\|\s*(\S+)\s*\|\s*(\d+)\s*\|\s*(-?\d+)\s*\|\s*$")
+_RESUME_LINE = re.compile(
+    r"state resume: (\d+) input partitions, (\d+) from a checkpoint, replaying (\d+) of (\d+) "
+    r"committed"
+)
 
 
 @dataclass
 class Replay:
-    """Changelog records a worker read back to rebuild its tables during one start."""
+    """Input records a worker read again after its checkpoints during one start."""
 
     replayed: int
-    changelog: int
-    """Records in the changelog partitions it recovered (what a replay of everything reads)."""
+    committed: int
+    """Records below the group's committed offsets (what a replay of everything reads)."""
     recoveries: int
 
 
 def replay_since(log_path: Path, offset: int) -> Replay:
-    """Sum Faust's recovery tables ("Highwater - Active", "Reading Starts At - Active") logged
-    after byte ``offset`` of a worker's log: records read = highwater - start offset."""
+    """Sum the state engine's resume lines (``streams.state.engine``) logged after byte
+    ``offset`` of a worker's log: records between each checkpoint and the group's offset."""
     text = log_path.read_bytes()[offset:].decode(errors="replace")
-    replayed = changelog = recoveries = 0
-    highwater: dict[tuple[str, int], int] = {}
-    for block in re.split(r"(?=\+Highwater - Active|\+Reading Starts At - Active)", text):
-        rows = _table_rows(block)
-        if block.startswith("+Highwater - Active"):
-            highwater = rows
-        elif block.startswith("+Reading Starts At - Active") and highwater:
-            recoveries += 1
-            for tp, hw in highwater.items():
-                start = rows.get(tp, -1)
-                replayed += max(0, hw - start)
-                changelog += hw + 1
-            highwater = {}
-    return Replay(replayed, changelog, recoveries)
-
-
-def _table_rows(block: str) -> dict[tuple[str, int], int]:
-    rows: dict[tuple[str, int], int] = {}
-    topic = ""
-    for line in block.splitlines()[1:]:
-        if line.startswith("[") or not line.strip():
-            break  # the next log line: end of the table
-        match = _TABLE_ROW.match(line)
-        if not match or match.group(2) == "partition":
-            continue
-        if match.group(1) != "〃":
-            topic = match.group(1)
-        rows[(topic, int(match.group(2)))] = int(match.group(3))
-    return rows
+    replayed = committed = recoveries = 0
+    for match in _RESUME_LINE.finditer(text):
+        recoveries += 1
+        replayed += int(match.group(3))
+        committed += int(match.group(4))
+    return Replay(replayed, committed, recoveries)

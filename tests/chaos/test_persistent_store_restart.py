@@ -1,10 +1,10 @@
-"""Scenario 7: a worker on a persistent table store (``SALESPULSE_TABLE_STORE=rocksdb://``) after a
+"""Scenario 7: a worker on a persistent state store (``SALESPULSE_TABLE_STORE=rocksdb://``) after a
 long history. Restarted, planned (SIGTERM) and then crashed (SIGKILL) while folding more events,
-it is ready again without replaying its changelogs from the start, and every KPI is exact.
+it resumes from its checkpoints without replaying its input from the start, and every KPI is exact.
 
-How much was replayed is read from Faust's recovery tables in the worker's log (highwater minus
-where reading started, per changelog partition); the time to ready runs from the process start
-until it answers /readyz owning every partition."""
+How much was replayed is read from the state engine's resume line in the worker's log (records
+between each partition's checkpoint and the group's committed offset); the time to ready runs
+from the process start until it answers /readyz owning every partition."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from tests.chaos.observe import replay_since, settle, wait_owning
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(900)]
 
 MOST_REPLAYED = 0.10
-"""A restart may re-read at most this share of the changelogs ("not everything")."""
+"""A restart may re-read at most this share of the committed input ("not everything")."""
 
 
 def test_a_worker_on_rocksdb_is_ready_after_restarts_without_replaying_its_whole_history(
@@ -57,7 +57,7 @@ def test_a_worker_on_rocksdb_is_ready_after_restarts_without_replaying_its_whole
             "history_fold_s": round(history_s, 1),
             "ready_s": None if planned_ready_s is None else round(planned_ready_s, 1),
             "replayed": planned.replayed,
-            "changelog_records": planned.changelog,
+            "committed_records": planned.committed,
         },
     )
 
@@ -82,17 +82,17 @@ def test_a_worker_on_rocksdb_is_ready_after_restarts_without_replaying_its_whole
         facts={
             "ready_s": None if crash_ready_s is None else round(crash_ready_s, 1),
             "replayed": crashed.replayed,
-            "changelog_records": crashed.changelog,
+            "committed_records": crashed.committed,
         },
     )
 
     assert planned_ready_s is not None, "not ready after the planned restart"
-    assert planned.recoveries >= 1, "no table recovery found in the worker log"
-    assert planned.replayed <= MOST_REPLAYED * planned.changelog, after_planned.summary()
+    assert planned.recoveries >= 1, "no state resume found in the worker log"
+    assert planned.replayed <= MOST_REPLAYED * planned.committed, after_planned.summary()
     assert planned_settled.quiet, planned_settled.describe()
     assert after_planned.exact, after_planned.summary()
     assert crash_ready_s is not None, "not ready after the crash"
-    assert crashed.replayed <= MOST_REPLAYED * crashed.changelog, after_crash.summary()
+    assert crashed.replayed <= MOST_REPLAYED * crashed.committed, after_crash.summary()
     assert crash_settled.quiet, crash_settled.describe()
     assert (after_crash.lost, after_crash.double_counted) == (0, 0), after_crash.summary()
     assert after_crash.exact, after_crash.summary()

@@ -60,29 +60,17 @@ def test_the_poison_covers_every_topic_with_five_kinds_and_one_mb_values():
     assert all(isinstance(orjson.loads(v), dict) for v in big)
 
 
-FAUST_RECOVERY_LOG = """\
-[2026-11-27 16:13:12,818] [20601] [INFO] [^---Recovery]: Highwater for active changelog partitions:
-+Highwater - Active---------------------+-----------+-----------+
-| topic                                 | partition | highwater |
-+---------------------------------------+-----------+-----------+
-| x.salespulse-deals-changelog          | 0         | 99        |
-| 〃                                    | 1         | -1        |
-| x.salespulse-kpi-buckets-changelog    | 0         | 9         |
-+---------------------------------------+-----------+-----------+
-[2026-11-27 16:13:12,900] [20601] [INFO] [^---Recovery]: active offsets at start of reading:
-+Reading Starts At - Active-------------+-----------+--------+
-| topic                                 | partition | offset |
-+---------------------------------------+-----------+--------+
-| x.salespulse-deals-changelog          | 0         | 89     |
-| 〃                                    | 1         | -1     |
-| x.salespulse-kpi-buckets-changelog    | 0         | -1     |
-+---------------------------------------+-----------+--------+
-[2026-11-27 16:13:13,000] [20601] [INFO] [^Worker]: Ready
+RESUME_LOG = """\
+[2026-12-05 16:13:12,818] [20601] [INFO] state resume: 20 input partitions, 20 from a checkpoint, \
+replaying 12 of 4000 committed records
+[2026-12-05 16:13:13,000] [20601] [INFO] [^Worker]: Ready
+[2026-12-05 16:13:19,818] [20601] [INFO] state resume: 10 input partitions, 0 from a checkpoint, \
+replaying 0 of 2100 committed records
 """
 
 
-def test_replayed_changelog_records_are_read_from_faust_recovery_tables(tmp_path):
+def test_replayed_input_records_are_read_from_the_state_engines_resume_lines(tmp_path):
     log = tmp_path / "worker-0.log"
-    log.write_text("earlier start, not counted\n" + FAUST_RECOVERY_LOG, encoding="utf-8")
+    log.write_text("earlier start, not counted\n" + RESUME_LOG, encoding="utf-8")
     replay = replay_since(log, len(b"earlier start, not counted\n"))
-    assert (replay.replayed, replay.changelog, replay.recoveries) == (10 + 0 + 10, 100 + 0 + 10, 1)
+    assert (replay.replayed, replay.committed, replay.recoveries) == (12, 6100, 2)

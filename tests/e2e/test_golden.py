@@ -14,7 +14,7 @@ from tests.support.golden import (
     golden_messages,
     is_invalid_golden_line,
 )
-from tests.support.kafka import produce_raw, read_topic
+from tests.support.kafka import produce_raw, read_topic, topics_under
 from tests.support.kpis import compare_all, eventually
 
 pytestmark = pytest.mark.e2e
@@ -58,6 +58,12 @@ def test_golden_events_posted_through_the_api_give_every_expected_kpi(make_stack
         lambda: compare_all(stack.workers[0].url, expected["kpis"], expected["as_of"])
     )
     assert problems == []
+    # The state is checkpointed locally: no changelog topic, the internal topics kept forever.
+    topics = asyncio.run(topics_under(stack.bootstrap, stack.prefix))
+    internal = {name for name in topics if ".salespulse." in name}
+    assert {name.rsplit(".", 1)[1] for name in internal} == {"customer-wins", "kpi-deltas"}
+    assert len(topics) == 4 + len(internal), sorted(topics)
+    assert all(topics[name].get("retention.ms") == "-1" for name in internal), topics
 
 
 def test_golden_lines_produced_straight_onto_the_topics_give_the_same_kpis(make_stack):

@@ -1,4 +1,4 @@
-"""A ``streams.pipeline.Pipeline`` without Faust: fake producer, topics and plain dict tables.
+"""A ``streams.pipeline.Pipeline`` without Faust: fake producer, topics and plain dict state.
 
 Why shared: the kpi-deltas and customer-wins tests both drive the pipeline's handlers and look at
 what they sent straight to the producer (``streams.direct_send``) and what they dead-lettered.
@@ -17,25 +17,36 @@ from streams.pipeline import Pipeline
 GRID = BucketGrid("UTC")
 
 
-class FakeBuffer:
-    """Faust's table-write buffer: ``sizes`` are what ``size`` answers, one after the other."""
+class DictState:
+    """The agents' state as dicts per (table, partition), as ``StateEngine`` hands them out."""
 
-    max_messages = 100
+    def __init__(self) -> None:
+        self.tables: dict[tuple[str, int], dict] = {}
+        self.applied: dict[int, int] = {}
 
-    def __init__(self, *sizes: int) -> None:
-        self.sizes, self.message_sent = list(sizes), asyncio.Event()
-        self.message_sent.set()
+    def table(self, name: str, partition: int) -> dict:
+        return self.tables.setdefault((name, partition), {})
 
-    @property
-    def size(self) -> int:
-        return self.sizes.pop(0) if self.sizes else 0
+    def live_keys(self, partition: int) -> dict:
+        return self.table("keys", partition)
+
+    def note_applied(self, partition: int, next_offset: int) -> None:
+        self.applied[partition] = max(next_offset, self.applied.get(partition, 0))
+
+    def merged(self, name: str) -> dict:
+        """One table's entries over every partition (keys live in one partition each)."""
+        merged: dict = {}
+        for (table, _), entries in sorted(self.tables.items()):
+            if table == name:
+                merged.update(entries)
+        return merged
 
 
 class FakeProducer:
     """The app's producer: what ``DirectSender`` hands it, per topic name."""
 
     def __init__(self) -> None:
-        self.buffer, self.sent = FakeBuffer(), {}
+        self.sent = {}
 
     async def send(self, topic, key, value, partition, timestamp, headers):
         self.sent.setdefault(topic, []).append(dict(key=key, value=value, partition=partition))
@@ -63,7 +74,7 @@ class FakeTopic:
 
 
 def pipeline(partitions: int = 8) -> Pipeline:
-    """A pipeline whose topics have ``partitions`` partitions and whose tables are dicts."""
+    """A pipeline whose topics have ``partitions`` partitions and whose state is dicts."""
     producer = FakeProducer()
 
     async def maybe_start_producer():
@@ -72,7 +83,6 @@ def pipeline(partitions: int = 8) -> Pipeline:
     app = SimpleNamespace(producer=producer, maybe_start_producer=maybe_start_producer)
     names = ("kpi_deltas", "customer_wins", "dead_letters")
     topics = SimpleNamespace(**{name: FakeTopic(app, name, partitions) for name in names})
-    tables = SimpleNamespace(buckets={}, live_keys={}, deals={}, customers={}, seen={})
     telemetry = SimpleNamespace(
         dead_lettered=lambda topic, reason: None,
         event_processed=lambda topic, kind, at: None,
@@ -80,7 +90,7 @@ def pipeline(partitions: int = 8) -> Pipeline:
     return Pipeline(
         names=TopicNames(""),
         topics=topics,
-        tables=tables,
+        state=DictState(),
         grid=GRID,
         policy=EventPolicy(),
         telemetry=telemetry,

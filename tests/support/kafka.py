@@ -124,3 +124,26 @@ async def produce_raw(
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
+
+
+async def topics_under(bootstrap: str, prefix: str) -> dict[str, dict[str, str]]:
+    """Every topic whose name starts with ``prefix``, with the configuration set on the topic
+    itself (not the broker's defaults)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    TOPIC_CONFIG = 1  # DescribeConfigs' config_source of a topic's own (dynamic) setting
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = sorted(name for name in await admin.list_topics() if name.startswith(prefix))
+        resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
+        configs: dict[str, dict[str, str]] = {name: {} for name in names}
+        for response in await admin.describe_configs(resources):
+            for _, _, _, name, entries in response.resources:
+                configs[name] = {
+                    key: value for key, value, _, source, *_ in entries if source == TOPIC_CONFIG
+                }
+        return configs
+    finally:
+        await admin.close()

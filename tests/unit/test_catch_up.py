@@ -3,6 +3,7 @@
 from types import SimpleNamespace
 
 import pytest
+from faust.types import TP
 
 from streams.catch_up import CatchUp, group_topics
 from streams.ownership import Ownership
@@ -62,11 +63,44 @@ async def test_the_latch_opens_once_nothing_is_behind_and_stays_open(
     [(True, False, True), (False, False, False), (True, True, False)],
 )
 def test_a_worker_is_ready_when_recovered_and_caught_up(caught_up, rebalancing, ready):
-    app = SimpleNamespace(rebalancing=rebalancing, tables=SimpleNamespace(actives_ready=True))
-    ownership = Ownership(app, {}, {}, "kpi-deltas", 4, caught_up=lambda: caught_up)
+    ownership = Ownership(
+        recovering_app(rebalancing), replaying(), "kpi-deltas", 4, caught_up=lambda: caught_up
+    )
 
     assert ownership.is_ready() is ready
     assert ownership.is_recovered() is not rebalancing
+
+
+def test_a_worker_is_not_ready_until_its_partitions_are_replayed_to_the_groups_offsets():
+    engine = replaying(done=False)
+    ownership = Ownership(recovering_app(False), engine, "kpi-deltas", 4)
+
+    assert not ownership.is_ready()
+    assert engine.asked == [{1, 3}]
+    engine.done = True
+    assert ownership.is_ready()
+    assert ownership.owned_partitions() == {1, 3}
+
+
+def recovering_app(rebalancing: bool) -> SimpleNamespace:
+    assigned = {TP("kpi-deltas", 1), TP("kpi-deltas", 3), TP("deal-events", 2)}
+    return SimpleNamespace(
+        rebalancing=rebalancing,
+        tables=SimpleNamespace(actives_ready=True),
+        assignor=SimpleNamespace(assigned_actives=lambda: assigned),
+    )
+
+
+def replaying(done: bool = True) -> SimpleNamespace:
+    """A state engine whose ``replayed`` answers ``done`` and records what it was asked."""
+    engine = SimpleNamespace(done=done, asked=[])
+
+    def replayed(partitions) -> bool:
+        engine.asked.append(set(partitions))
+        return engine.done
+
+    engine.replayed = replayed
+    return engine
 
 
 def test_a_generation_reads_the_event_log_and_its_own_internal_topics():

@@ -222,4 +222,4 @@ async def test_fold_customers_dead_letters_a_bad_message_and_folds_both_formats_
     assert headers[DLQ_SOURCE_OFFSET] == b"6"
     await expected.on_customer_batch([*old, *new])
     assert receiver.topics.kpi_deltas.direct == expected.topics.kpi_deltas.direct != []
-    assert receiver.tables.customers == expected.tables.customers
+    assert receiver.state.merged("customers") == expected.state.merged("customers")

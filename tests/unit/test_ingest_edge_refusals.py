@@ -190,7 +190,5 @@ def test_a_bearer_header_matches_with_any_scheme_case_and_the_exact_token(header
         (b"\xff\x00", b"\xff\x00", True),
     ],
 )
-def test_basic_credentials_are_compared_as_digests_equal_only_to_themselves(
-    given, secret, matches
-):
+def test_basic_credentials_are_compared_as_digests_equal_only_to_themselves(given, secret, matches):
     assert bytes_match(given, secret) is matches

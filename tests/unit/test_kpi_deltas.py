@@ -1,11 +1,9 @@
 """The kpi-deltas format: one message per destination partition, order kept, bad ones refused.
 
 Pure functions of ``streams.kpi_deltas`` first, then the two ``Pipeline`` methods that use them,
-with the Faust topics and tables replaced by plain objects (``tests.support.agent_fakes``). The
+with the Faust topics and the state replaced by plain objects (``tests.support.agent_fakes``). The
 msgpack format itself, and the JSON messages written before it: ``test_kpi_deltas_formats``.
 """
-
-import asyncio
 
 import orjson
 import pytest
@@ -15,7 +13,7 @@ from projections.effects import Deltas, add_call
 from streams.folds import Corrections, apply_kpi_batch
 from streams.kpi_deltas import MalformedKpiDeltas, decode_kpi_deltas, encode_kpi_deltas
 from streams.routing import partition_of
-from tests.support.agent_fakes import GRID, FakeBuffer, pipeline, record
+from tests.support.agent_fakes import GRID, pipeline, record
 from tests.unit.factories import us
 
 
@@ -160,7 +158,7 @@ async def test_a_malformed_message_is_dead_lettered_and_the_rest_of_the_batch_ap
     await receiver.on_kpi_batch([good[0], bad, *good[1:]])
     expected, expected_keys = {}, {}
     apply_kpi_batch(expected, expected_keys, MANY.items(), GRID)
-    assert receiver.tables.buckets == expected
+    assert receiver.state.merged("buckets") == expected
     [letter] = receiver.topics.dead_letters.sent
     assert letter["value"] == bad.message.value
     headers = dict(letter["headers"])
@@ -174,34 +172,13 @@ async def test_a_batch_applied_in_chunks_of_scope_keys_gives_the_same_buckets(ap
     await sender.send_deltas(MANY)
     await sender.send_deltas(calls(("k1", 99, "rep-1", "12")))
     receiver.apply_max_keys = apply_max_keys
-    buffer = receiver.topics.kpi_deltas.app.producer.buffer = FakeBuffer(300, 200, 100)
     sent = sender.topics.kpi_deltas.direct
     await receiver.on_kpi_batch([event(m["value"], m["partition"], i) for i, m in enumerate(sent)])
     expected, expected_keys = {}, {}
     apply_kpi_batch(expected, expected_keys, MANY.items(), GRID)
     apply_kpi_batch(expected, expected_keys, calls(("k1", 99, "rep-1", "12")).items(), GRID)
-    assert receiver.tables.buckets == expected
-    waited_for_writes = apply_max_keys < len(list(MANY.items()))
-    assert (buffer.sizes == []) == waited_for_writes
-
-
-async def test_a_table_write_buffer_that_does_not_drain_delays_the_apply_agent_but_never_stops_it(
-    monkeypatch,
-):
-    monkeypatch.setattr("streams.pipeline.EBB_STALL_S", 0.2)
-    sender, receiver = pipeline(), pipeline()
-    await sender.send_deltas(MANY)
-    receiver.apply_max_keys = 1
-    stuck = receiver.topics.kpi_deltas.app.producer.buffer = FakeBuffer(*[500] * 10_000)
-    stuck.message_sent.clear()
-    sent = sender.topics.kpi_deltas.direct
-    await asyncio.wait_for(
-        receiver.on_kpi_batch([event(m["value"], m["partition"], i) for i, m in enumerate(sent)]),
-        timeout=30,
-    )
-    expected, expected_keys = {}, {}
-    apply_kpi_batch(expected, expected_keys, MANY.items(), GRID)
-    assert receiver.tables.buckets == expected
+    assert receiver.state.merged("buckets") == expected
+    assert receiver.state.merged("keys") == expected_keys
 
 
 async def test_the_apply_agent_reports_every_scope_key_it_folded_into():

@@ -171,6 +171,7 @@ async def test_a_batch_mixing_both_formats_and_a_bad_message_applies_the_good_on
     await receiver.on_kpi_batch(batch)  # the msgpack ones replay the JSON ones: no change
     expected, expected_keys = {}, {}
     apply_kpi_batch(expected, expected_keys, activity().items(), GRID)
-    assert (receiver.tables.buckets, receiver.tables.live_keys) == (expected, expected_keys)
+    assert receiver.state.merged("buckets") == expected
+    assert receiver.state.merged("keys") == expected_keys
     [letter] = receiver.topics.dead_letters.sent
     assert dict(letter["headers"])[DLQ_SOURCE_OFFSET] == b"50"

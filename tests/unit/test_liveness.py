@@ -29,10 +29,10 @@ def watched(samples: list[tuple[float, bool, int | None]], stuck_after_s: float 
         "ready all along",
         "unready for less than the limit",
         "unready without progress past the limit",
-        "recovery still reading changelogs",
-        "recovery stopped making progress",
+        "replay still making progress",
+        "replay stopped making progress",
         "ready again in between",
-        "stuck before recovery even started",
+        "stuck before the replay even started",
     ],
 )
 def test_a_worker_is_stuck_only_when_unready_without_progress_past_the_limit(samples, now, stuck):

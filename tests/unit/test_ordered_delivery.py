@@ -8,8 +8,9 @@ from types import SimpleNamespace
 import pytest
 from faust.types import TP
 
+from streams.checkpointed_offsets import CheckpointedOffsets
 from streams.durable_commit import SalespulseApp
-from streams.ordered_delivery import SeekFencedConsumer, SeekFencedDelivery
+from streams.ordered_delivery import SeekFencedDelivery
 
 COMMITTED, END, BATCH = 100, 160, 25
 DEALS, CHANGELOG = TP("deal-events", 0), TP("kpi-changelog", 1)
@@ -109,9 +110,10 @@ def test_without_the_fence_a_seek_mid_batch_lets_the_old_batch_run_on():
     assert first_records_after_seeks(journal)[0] > COMMITTED
 
 
-def test_the_app_consumer_is_the_seek_fenced_one():
+def test_the_app_consumer_is_the_seek_fenced_and_checkpointed_one():
     app = SalespulseApp("t-ordered-delivery", broker="kafka://127.0.0.1:1")
-    assert isinstance(app.consumer, SeekFencedConsumer)
+    assert isinstance(app.consumer, SeekFencedDelivery)
+    assert isinstance(app.consumer, CheckpointedOffsets)
 
 
 class FakeCommittedOffsets:

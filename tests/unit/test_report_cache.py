@@ -121,7 +121,7 @@ def test_a_keys_version_changes_with_a_fold_into_it_and_with_any_rebalance():
     from streams.ownership import Ownership
 
     app = SimpleNamespace(rebalancing_count=3)
-    ownership = Ownership(app, {}, {}, "kpi-deltas", 4)
+    ownership = Ownership(app, None, "kpi-deltas", 4)
     before = ownership.version("rep|rep-1")
     ownership.mark_changed(["team|team-1"])
     assert ownership.version("rep|rep-1") == before

@@ -1,0 +1,170 @@
+"""The agents' state of one worker: tables per partition, checkpoints, where each input resumes.
+
+Design state-engine-v2 §4-§5. Durability is paid once per Faust commit: after the producer is
+flushed (every output of input below the committed offsets is on Kafka), ``checkpoint`` writes
+each committed partition's changed values with the next offsets of its inputs as one atomic batch,
+and only then is the Kafka commit made. After a restart or a rebalance a partition resumes from
+the offsets of its last checkpoint (``resume_offsets``), not from the group's committed offsets:
+its state is that checkpoint (possibly ahead of it after a spill), and every input after it is
+folded again. The folds tolerate state ahead of their input (design §7, I3), and the apply agent
+ignores a correction it already applied (I4), so a replay changes nothing it already counted.
+
+A partition this worker never held has no checkpoint: it resumes from the start of every input,
+which rebuilds its state from the logs (internal topics are kept for that).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from pathlib import Path
+from typing import Any
+
+from streams.state.options import StoreLimits
+from streams.state.store import StateStore, open_store
+from streams.state.tables import StoredTable
+
+log = logging.getLogger(__name__)
+
+LIVE_KEYS = "keys"
+"""Column family of the scope keys that ever had a bucket (the apply agent's live keys)."""
+
+
+class LiveKeys(MutableMapping[str, int]):
+    """The scope keys of one partition, kept in memory and in the ``keys`` column family: the
+    scrape walks them, the apply agent adds to them."""
+
+    def __init__(self, store: StateStore, partition: int) -> None:
+        self._store, self._partition = store, partition
+        self._keys = {key.decode() for key, _ in store.scan(LIVE_KEYS, partition)}
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __getitem__(self, key: str) -> int:
+        if key not in self._keys:
+            raise KeyError(key)
+        return 1
+
+    def __setitem__(self, key: str, value: int) -> None:
+        if key not in self._keys:
+            self._keys.add(key)
+            self._store.put(LIVE_KEYS, self._partition, key.encode(), b"1")
+
+    def __delitem__(self, key: str) -> None:
+        self._keys.remove(key)
+        self._store.delete(LIVE_KEYS, self._partition, key.encode())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._keys))
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+class StateEngine:
+    """Every partition's state of one worker; the store opens at first use, not at creation
+    (``create_app`` has no I/O), and ``kpi_topic`` names the apply agent's input, whose replay
+    decides when a worker's KPIs are current again (``replayed``)."""
+
+    def __init__(
+        self, store_url: str, data_dir: Path, kpi_topic: str, limits: StoreLimits | None = None
+    ) -> None:
+        self.store_url, self.data_dir, self.kpi_topic = store_url, Path(data_dir), kpi_topic
+        self.limits = limits
+        self._store: StateStore | None = None
+        self._tables: dict[tuple[str, int], StoredTable] = {}
+        self._live: dict[int, LiveKeys] = {}
+        self._applied: dict[int, int] = {}
+        self._replay_to: dict[int, int] = {}
+        self.checkpoints = 0
+        self.checkpoint_seconds = 0.0
+
+    @property
+    def store(self) -> StateStore:
+        if self._store is None:
+            self._store = open_store(self.store_url, self.data_dir, self.limits)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self._tables.clear()
+        self._live.clear()
+
+    # -- what the agents fold into ---------------------------------------------------------
+
+    def table(self, name: str, partition: int) -> StoredTable:
+        """Column family ``name`` of ``partition`` as a mapping (``streams.folds`` shapes)."""
+        found = self._tables.get((name, partition))
+        if found is None:
+            found = self._tables[name, partition] = StoredTable(self.store, name, partition)
+        return found
+
+    def live_keys(self, partition: int) -> LiveKeys:
+        found = self._live.get(partition)
+        if found is None:
+            found = self._live[partition] = LiveKeys(self.store, partition)
+        return found
+
+    def note_applied(self, partition: int, next_offset: int) -> None:
+        """The apply agent handled ``kpi_topic[partition]`` up to ``next_offset``."""
+        if next_offset > self._applied.get(partition, -1):
+            self._applied[partition] = next_offset
+
+    # -- durability and resumption --------------------------------------------------------
+
+    def checkpoint(self, offsets: Mapping[Any, int]) -> None:
+        """One atomic batch per partition in ``offsets`` (topic partition -> next offset): its
+        changed values and the next offset of each of its inputs. Call it after the producer
+        is flushed and before the Kafka commit."""
+        started = time.perf_counter()
+        by_partition: dict[int, dict[str, int]] = {}
+        for tp, offset in offsets.items():
+            by_partition.setdefault(tp.partition, {})[tp.topic] = offset
+        store = self.store
+        for partition, committed in sorted(by_partition.items()):
+            resumes = store.offsets(partition)
+            resumes.update(committed)
+            store.checkpoint(partition, resumes)
+        self.checkpoints += 1
+        self.checkpoint_seconds += time.perf_counter() - started
+
+    def resume_offsets(
+        self, tps: Iterable[Any], group_committed: Mapping[Any, int | None]
+    ) -> dict[Any, int]:
+        """Where each input partition resumes: its last checkpoint's offset, or its start when
+        this worker has none. ``group_committed`` (the group's offsets, read as the partitions
+        were assigned) sets how far the apply agent must replay before the KPIs are current."""
+        store = self.store
+        resumes: dict[Any, int] = {}
+        for tp in tps:
+            resumes[tp] = store.offsets(tp.partition).get(tp.topic, 0)
+            if tp.topic == self.kpi_topic:
+                self._applied[tp.partition] = resumes[tp]
+                self._replay_to[tp.partition] = max(group_committed.get(tp) or 0, resumes[tp])
+        replay = sum(max(0, (group_committed.get(tp) or 0) - at) for tp, at in resumes.items())
+        committed = sum(group_committed.get(tp) or 0 for tp in resumes)
+        checkpointed = sum(1 for tp in resumes if tp.topic in store.offsets(tp.partition))
+        log.info(
+            "state resume: %d input partitions, %d from a checkpoint, replaying %d of %d "
+            "committed records",
+            len(resumes),
+            checkpointed,
+            replay,
+            committed,
+        )
+        return resumes
+
+    def replay_remaining(self, partitions: Iterable[int]) -> int:
+        """kpi-deltas records still to apply before ``replayed`` holds: its progress."""
+        applied, target = self._applied, self._replay_to
+        return sum(max(0, target.get(p, 0) - applied.get(p, 0)) for p in partitions)
+
+    def replayed(self, partitions: Iterable[int]) -> bool:
+        """The apply agent has reached, in each partition, the group's committed offset read
+        when it was assigned: its KPIs are no older than before the rebalance or restart."""
+        applied, target = self._applied, self._replay_to
+        return all(applied.get(p, 0) >= target.get(p, 0) for p in partitions)

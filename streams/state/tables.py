@@ -1,0 +1,76 @@
+"""The agents' tables as mappings over one partition of the state store.
+
+The batch folds (``streams.folds``) are written against ``MutableMapping``s of JSON-shaped
+values; ``StoredTable`` gives them one column family of one partition, so a fold's writes land in
+that partition's dirty map and become durable at the next checkpoint (``streams.state.store``).
+Values are JSON: orjson when it can, the standard library when a value holds an integer past 64
+bits (orjson refuses those, and reads them back as floats), told apart by their first byte.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import orjson
+
+from streams.state.store import StateStore
+
+_WIDE = b"\x00"
+"""First byte of a value written by the standard library (integers past 64 bits)."""
+
+
+def encode_value(value: Any) -> bytes:
+    """A table value as bytes: orjson's JSON, or ``_WIDE`` + standard JSON for huge integers."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return _WIDE + json.dumps(value, separators=(",", ":")).encode()
+
+
+def decode_value(raw: bytes) -> Any:
+    """Inverse of ``encode_value``."""
+    if raw[:1] == _WIDE:
+        return json.loads(raw[1:])
+    return orjson.loads(raw)
+
+
+class StoredTable(MutableMapping[str, Any]):
+    """Column family ``cf`` of ``partition``: text keys, JSON values, changes held until the
+    next checkpoint. Iteration scans the partition (changes not yet checkpointed included)."""
+
+    __slots__ = ("_store", "_cf", "_partition")
+
+    def __init__(self, store: StateStore, cf: str, partition: int) -> None:
+        self._store, self._cf, self._partition = store, cf, partition
+
+    def __getitem__(self, key: str) -> Any:
+        raw = self._store.get(self._cf, self._partition, key.encode())
+        if raw is None:
+            raise KeyError(key)
+        return decode_value(raw)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        raw = self._store.get(self._cf, self._partition, key.encode())
+        return default if raw is None else decode_value(raw)
+
+    def __contains__(self, key: object) -> bool:
+        return (
+            isinstance(key, str)
+            and self._store.get(self._cf, self._partition, key.encode()) is not None
+        )
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._store.put(self._cf, self._partition, key.encode(), encode_value(value))
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self._store.delete(self._cf, self._partition, key.encode())
+
+    def __iter__(self) -> Iterator[str]:
+        return (key.decode() for key, _ in self._store.scan(self._cf, self._partition))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._store.scan(self._cf, self._partition))

@@ -1,0 +1,100 @@
+"""The agents' tables over the state store: same folds, same values, durable per checkpoint.
+
+``FoldTables`` (``tests.unit.factories``) feeds the five folds batch by batch; here its tables are
+the engine's ``StoredTable``s and ``LiveKeys`` of one partition instead of dicts, and the values
+must be those of the dict run, before and after the store is closed and opened again.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.state.engine import StateEngine
+from streams.state.tables import decode_value, encode_value
+from tests.unit.factories import FoldTables, golden_events
+
+KPI = "app.kpi-deltas"
+HALF = len(golden_events()) // 2
+
+
+@pytest.fixture
+def open_engine(tmp_path):
+    opened = []
+
+    def open_() -> StateEngine:
+        engine = StateEngine("rocksdb://", tmp_path, KPI)
+        opened.append(engine)
+        return engine
+
+    yield open_
+    for engine in opened:
+        engine.close()
+
+
+def stored_tables(engine: StateEngine, partition: int = 0) -> FoldTables:
+    return FoldTables(
+        deals=engine.table("deals", partition),
+        customer_rows=engine.table("customers", partition),
+        seen=engine.table("seen", partition),
+        bucket_rows=engine.table("buckets", partition),
+        key_rows=engine.live_keys(partition),
+    )
+
+
+def contents(tables: FoldTables) -> dict:
+    return {
+        name: dict(getattr(tables, name))
+        for name in ("deals", "customer_rows", "seen", "bucket_rows", "key_rows")
+    }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"events": [["e-1", 1_770_000_000_000_000, 3, "won", {"amount": 12}]]},
+        [[1, 2], {"company|": 5}],
+        2**64 + 1,
+        {"d-1": [[2**70, 3, None]]},
+        "text with \x00 and é",
+    ],
+    ids=["deal", "bucket", "past-64-bits", "nested-past-64-bits", "text"],
+)
+def test_every_table_value_reads_back_as_written_huge_integers_included(value):
+    assert decode_value(encode_value(value)) == value
+
+
+def test_the_golden_log_folded_into_stored_tables_gives_the_values_of_dict_tables(open_engine):
+    expected = contents(FoldTables().feed_all(golden_events(), 50))
+    engine = open_engine()
+    assert contents(stored_tables(engine).feed_all(golden_events(), 50)) == expected
+    engine.store.checkpoint(0, {"deals": len(golden_events())})
+    engine.close()
+    assert contents(stored_tables(open_engine())) == expected
+
+
+def test_changes_after_the_last_checkpoint_are_gone_after_a_restart(open_engine):
+    events = golden_events()
+    at_checkpoint = contents(FoldTables().feed_all(events[:HALF], 50))
+    engine = open_engine()
+    tables = stored_tables(engine).feed_all(events[:HALF], 50)
+    engine.store.checkpoint(0, {"deals": HALF})
+    tables.feed_all(events[HALF:], 50)
+    engine.close()  # a kill: what was not checkpointed is not in the store
+    reopened = open_engine()
+    assert reopened.store.offsets(0) == {"deals": HALF}
+    assert contents(stored_tables(reopened)) == at_checkpoint
+
+
+def test_a_partitions_live_keys_are_its_own_and_survive_a_restart(open_engine):
+    engine = open_engine()
+    engine.live_keys(1)["rep|rep-1"] = 1
+    engine.live_keys(2)["team|team-1"] = 1
+    engine.store.checkpoint(1, {KPI: 4})
+    engine.store.checkpoint(2, {KPI: 9})
+    engine.close()
+    reopened = open_engine()
+    assert (set(reopened.live_keys(1)), set(reopened.live_keys(2))) == (
+        {"rep|rep-1"},
+        {"team|team-1"},
+    )
+    assert "team|team-1" not in reopened.live_keys(1)
