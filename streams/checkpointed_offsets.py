@@ -23,6 +23,7 @@ from typing import Any
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 
 from streams.ordered_delivery import SeekFencedDelivery
+from streams.state.faults import AFTER_CHECKPOINT_WRITE, BEFORE_CHECKPOINT_WRITE
 
 
 class CheckpointedOffsets:
@@ -35,7 +36,9 @@ class CheckpointedOffsets:
         engine = self._engine()
         if engine is not None:
             assigned = self.assignment()  # type: ignore[attr-defined]
+            engine.faults.reached(BEFORE_CHECKPOINT_WRITE)
             engine.checkpoint({tp: offset for tp, offset in offsets.items() if tp in assigned})
+            engine.faults.reached(AFTER_CHECKPOINT_WRITE)
         return await super()._commit(offsets)  # type: ignore[misc, no-any-return]
 
     async def seek_to_committed(self) -> dict[Any, Any]:

@@ -17,6 +17,7 @@ from projections.effects import SCOPES
 from projections.export_selection import normalized
 from projections.kpis import KPI_DEFINITIONS
 from projections.windows import WINDOWS
+from streams.state.faults import SETTING_PATTERN as FAULT_SETTING_PATTERN
 
 
 class Settings(BaseSettings):
@@ -299,6 +300,16 @@ class Settings(BaseSettings):
         description="A worker that stays unready (rebalancing or replaying its partitions) this "
         "long without replay progress reports itself unhealthy: /healthz answers 503, so that a "
         "liveness probe restarts it (a restart is a safe replay). 0: never.",
+    )
+    fault_kill_at: str = Field(
+        "",
+        pattern=FAULT_SETTING_PATTERN,
+        description="TEST ONLY (chaos scenario 1b), never set in production: '<point>:<n>' makes "
+        "a worker kill itself with SIGKILL the n-th time it reaches point: "
+        "'before-checkpoint-write' (producer flushed, checkpoint batch not written), "
+        "'after-checkpoint-write' (batch written, Kafka commit not made) or 'in-spill' (a spill "
+        "batch written, no meta), e.g. 'after-checkpoint-write:3' (streams/state/faults.py). "
+        "Empty: off.",
     )
     log_level: str = Field("INFO", description="Log level of every salespulse process.")
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from rocksdict import Rdict, WriteBatch
 
 from streams.state.cache import ValueCache
+from streams.state.faults import IN_SPILL, NO_FAULTS, FaultSwitch
 from streams.state.layout import (
     COLUMN_FAMILIES,
     META,
@@ -43,10 +44,14 @@ STATE_DIR = "state-v2"
 class StateStore:
     """Every partition's state of one worker, in one RocksDB with a column family per kind."""
 
-    def __init__(self, path: Path, limits: StoreLimits | None = None) -> None:
-        """Open (or create) the DB at ``path``; prefer ``open_store`` for a settings URL."""
+    def __init__(
+        self, path: Path, limits: StoreLimits | None = None, faults: FaultSwitch = NO_FAULTS
+    ) -> None:
+        """Open (or create) the DB at ``path``; prefer ``open_store`` for a settings URL.
+        ``faults``: test-only crash points (``streams.state.faults``)."""
         self.path = path
         self.limits = limits or StoreLimits()
+        self.faults = faults
         options, families = db_options(self.limits)
         self._db = Rdict(str(path), options=options, column_families=families)
         self._views = {name: self._db.get_column_family(name) for name in COLUMN_FAMILIES}
@@ -157,6 +162,8 @@ class StateStore:
             self._recount()
             raise
         part.settle(dirty)
+        if record is None:
+            self.faults.reached(IN_SPILL)
         return len(dirty)
 
     def _batch(self, prefix: bytes, dirty: dict[DirtyKey, bytes | None], seq: int) -> WriteBatch:
@@ -212,7 +219,9 @@ class StateStore:
         self.cache.forget_where(lambda key: key[1] == partition)
 
 
-def open_store(url: str, data_dir: Path, limits: StoreLimits | None = None) -> StateStore:
+def open_store(
+    url: str, data_dir: Path, limits: StoreLimits | None = None, faults: FaultSwitch = NO_FAULTS
+) -> StateStore:
     """The store a settings URL names: ``rocksdb://`` keeps ``<data_dir>/state-v2`` across
     restarts; ``memory://`` wipes it at open, so every start is a fresh host (design §5)."""
     path = Path(data_dir) / STATE_DIR
@@ -221,4 +230,4 @@ def open_store(url: str, data_dir: Path, limits: StoreLimits | None = None) -> S
     elif not url.startswith("rocksdb://"):
         raise ValueError(f"unknown state store URL {url!r}: use 'rocksdb://' or 'memory://'")
     path.mkdir(parents=True, exist_ok=True)
-    return StateStore(path, limits)
+    return StateStore(path, limits, faults)
