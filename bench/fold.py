@@ -9,7 +9,7 @@ is left of those at the end. Each stage is timed on its own.
 
 Baseline, measured in the same run: ``orjson.loads`` of every record value, the consume+decode
 ceiling without Kafka (design state-engine-v2 §12). Afterwards the KPIs of a sample of scope keys,
-read from the dict buckets, are compared with ``projections.recompute`` over the same events.
+read from the dict day values, are compared with ``projections.recompute`` over the same events.
 ``profile_top``: a cProfile of the fold stages only (a second pass: profiling slows what it
 measures), top functions by cumulative time.
 """
@@ -38,11 +38,11 @@ from bench.stats import Figure, format_rate, format_ratio, rate, ratio
 from bench.workload import Shape, history, route_of
 from events.models import EventPolicy, validate_event
 from events.topics import TopicNames
+from projections import day_values
 from projections.readout import report
 from projections.recompute import recompute
-from projections.tally import Tally
+from projections.state_types import DayValue
 from projections.timebase import BucketGrid
-from streams.folds import bucket_key
 from tests.support.kpis import kpi_mismatches
 
 PARTITIONS = 8
@@ -124,21 +124,21 @@ def check_exact(
     worker: InProcessWorker, records: list[Record], policy: EventPolicy, sample: int
 ) -> tuple[int, int, list[str]]:
     """(keys compared, keys differing, differences): a sample of scope keys' six windows at
-    ``END``, from the worker's buckets and from ``projections.recompute`` over the records."""
+    ``END``, from the worker's day values and from ``projections.recompute`` over the records."""
     typed = (validate_event(orjson.loads(r.value), policy) for r in records)
     store = recompute(typed, worker.grid)
     keys = sorted(store.keys() | set(worker.tables.live_keys))
     chosen = random.Random(14).sample(keys, min(sample, len(keys)))
-    buckets = worker.tables.buckets
+    days = worker.tables.days
 
-    def lookup(key: str, grid_name: str, index: int) -> Tally | None:
-        raw = buckets.get(bucket_key(key, grid_name, index))
-        return None if raw is None else Tally.from_json(raw)
+    def read_day(key: str, day: int) -> DayValue | None:
+        return days.get((key, day))
 
     problems, differing = [], 0
     for key in chosen:
         found = _differences(
-            report(lookup, key, END, worker.grid), report(store.lookup, key, END, store.grid)
+            day_values.report(read_day, key, END, worker.grid),
+            report(store.lookup, key, END, store.grid),
         )
         differing += bool(found)
         problems += [f"{key} {problem}" for problem in found]

@@ -18,13 +18,13 @@ from types import SimpleNamespace
 
 from events.models import EventPolicy, InvalidEvent
 from events.topics import TopicNames
+from projections.day_values import apply_day_batch, day_entries_of
 from projections.normalize import deal_event_of
 from projections.timebase import BucketGrid
 from streams.customer_wins import decode_customer_wins, encode_customer_wins
 from streams.folds import (
     Corrections,
     IncomingDealEvent,
-    apply_kpi_batch,
     fold_activity_batch,
     fold_customer_batch,
     fold_deal_batch,
@@ -120,7 +120,7 @@ class InProcessWorker:
     ) -> None:
         self.names, self.grid, self.policy, self.clock = names, grid, policy, clock
         self.partitions, self.apply_max_keys = partitions, batch_size
-        self.tables = SimpleNamespace(deals={}, customers={}, seen={}, buckets={}, live_keys={})
+        self.tables = SimpleNamespace(deals={}, customers={}, seen={}, days={}, live_keys={})
         self.customer_wins = MemoryTopic("customer-wins", partitions)
         self.kpi_deltas = MemoryTopic("kpi-deltas", partitions)
         self.invalid = 0
@@ -185,8 +185,12 @@ class InProcessWorker:
 
     def _apply(self, corrections: list) -> None:
         with self.clock.stage(APPLY, sum(len(entries) for _, entries in corrections)):
-            tables = self.tables
-            apply_kpi_batch(tables.buckets, tables.live_keys, corrections, self.grid)
+            live = self.tables.live_keys
+            for key, _ in corrections:
+                if key not in live:
+                    live[key] = 1
+            day_corrections = [(key, day_entries_of(entries)) for key, entries in corrections]
+            apply_day_batch(self.tables.days, day_corrections, self.grid)
 
     def send_deltas(self, corrections: Corrections) -> None:
         """``Pipeline.send_deltas``: one kpi-deltas message per destination partition."""

@@ -48,7 +48,7 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "fold + apply logic (streams/folds.py, projections)",
         (
             "fold_",
-            "apply_kpi_batch",
+            "apply_day_batch",
             "on_kpi_batch",
             "on_customer_batch",
             "on_event_batch",

@@ -123,6 +123,9 @@ class SyntheticSource:
     def lookup(self, key: str, grid_name: str, index: int) -> Tally | None:
         return self.buckets.get((key, grid_name, index))
 
+    def report(self, key: str, now: datetime) -> dict[str, dict] | None:
+        return report(self.lookup, key, now, self._grid)
+
     def version(self, key: str) -> int:
         return self.versions.get(key, 0)
 

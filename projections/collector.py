@@ -19,8 +19,6 @@ from prometheus_client.registry import Collector
 from projections.effects import split_scope_key
 from projections.export_selection import ExportSelection
 from projections.kpi_exposition import LABELS, KeyLines, KpiFamilies, key_lines
-from projections.readout import report
-from projections.tally import Tally
 from projections.timebase import BucketGrid
 from projections.windows import WINDOWS, WindowSpan, window_span
 
@@ -31,7 +29,9 @@ class KpiSource(Protocol):
     def owned_keys(self) -> Iterable[str]:
         """Scope keys to export now: those whose partition this worker actively owns, recovered."""
 
-    def lookup(self, key: str, grid_name: str, index: int) -> Tally | None: ...
+    def report(self, key: str, now: datetime) -> dict[str, dict] | None:
+        """The key's KPIs of the six windows at ``now`` (``projections.readout.report``), or
+        None when it contributes to none."""
 
 
 class VersionedKpiSource(KpiSource, Protocol):
@@ -121,7 +121,7 @@ class KpiCollector(Collector):
 
     def _lines(self, key: str, now: datetime, period: tuple | None) -> KeyLines | None:
         def compute() -> KeyLines | None:
-            windows = report(self._source.lookup, key, now, self._grid)
+            windows = self._source.report(key, now)
             return key_lines(key, windows, self._selection)
 
         if self._cache is None or period is None:

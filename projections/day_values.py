@@ -20,8 +20,16 @@ from datetime import datetime
 
 from projections.effects import split_scope_key
 from projections.kpis import derive_kpis
-from projections.state_types import INT_FIELDS, DayValue, HourTally, add_tally, tally_is_empty
-from projections.tally import WindowTotals
+from projections.state_types import (
+    INT_FIELDS,
+    DayValue,
+    HourTally,
+    add_tally,
+    hour_tally_of,
+    src_id_of_label,
+    tally_is_empty,
+)
+from projections.tally import Tally, WindowTotals
 from projections.timebase import (
     DAILY,
     HOURLY,
@@ -38,6 +46,25 @@ DayKey = tuple[str, int]
 DayReader = Callable[[str, int], DayValue | None]
 
 HOURS_PER_DAY = 24
+
+
+def day_entries_of(entries: Iterable[tuple[str, int, int, Tally]]) -> list[DayEntry]:
+    """kpi-deltas entries as the folds tag them (``"d3"``, offset, quarter, ``Tally``) in the
+    form day values apply: src id, position, quarter, ``HourTally``; order kept."""
+    ids: dict[str, int] = {}
+    out = []
+    for src, offset, quarter, tally in entries:
+        src_id = ids.get(src)
+        if src_id is None:
+            src_id = ids[src] = src_id_of_label(src)
+        out.append((src_id, offset, quarter, hour_tally_of(tally)))
+    return out
+
+
+def read_kpis(read_day: DayReader, key: str, window: str, now: datetime, grid: BucketGrid) -> dict:
+    """One window's KPIs of ``key``, as ``projections.readout.read_kpis`` gives them."""
+    scope, _ = split_scope_key(key)
+    return derive_kpis(scope, window_totals(_memo(read_day), key, window, now, grid))
 
 
 def apply_day_batch(

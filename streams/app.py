@@ -107,7 +107,12 @@ def create_app(settings: Settings) -> faust.App:
     )
     kpi_topic = topics.kpi_deltas.get_topic_name()
     # One state directory per generation: a rebuild's workers may share a data_dir with the old.
-    engine = StateEngine(settings.table_store, settings.data_dir / settings.app_id, kpi_topic)
+    engine = StateEngine(
+        settings.table_store,
+        settings.data_dir / settings.app_id,
+        kpi_topic,
+        fault_kill_at=settings.fault_kill_at,
+    )
     app.state_engine = engine
     grid = BucketGrid(settings.time_zone)
     policy = event_policy(settings)
@@ -128,6 +133,7 @@ def create_app(settings: Settings) -> faust.App:
         engine,
         kpi_topic,
         n,
+        grid,
         caught_up=lambda: catch_up.done,
     )
     pipeline.keys_changed = ownership.mark_changed

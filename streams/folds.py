@@ -31,9 +31,7 @@ from projections.deal import (
     fold_deal,
 )
 from projections.effects import Deltas, add_acquisition, add_call, add_cost, add_deal
-from projections.readout import bucket_updates
 from projections.tally import Tally
-from projections.timebase import BucketGrid
 from streams.routing import composite_key
 
 Entry = tuple[str, int, int, Tally]  # (src, offset, quarter, correction)
@@ -266,54 +264,3 @@ def fold_activity_batch(
             add_cost(deltas, item.at_us, item.category, item.amount, item.team_id, item.channel)
             corrections.add(f"x{item.partition}", item.offset, deltas)
     return corrections
-
-
-def bucket_key(scope_key: str, grid_name: str, index: int) -> str:
-    return composite_key(scope_key, grid_name, index)
-
-
-def apply_kpi_batch(
-    buckets: MutableMapping[str, list],
-    live_keys: MutableMapping[str, int],
-    corrections: Iterable[tuple[str, list[Entry]]],
-    grid: BucketGrid,
-) -> None:
-    """Apply offset-tagged corrections to the time buckets, each (src, offset) at most once.
-
-    A bucket is stored as ``[counts, reps, customers, marks]`` where ``marks`` maps each src to
-    the highest offset applied. Buckets are kept when their tally cancels out: their marks still
-    guard against a replay. ``live_keys`` lists every scope key that ever had a bucket.
-    """
-    touched: dict[str, tuple[Tally, dict[str, int]]] = {}
-    for scope_key, entries in corrections:
-        if scope_key not in live_keys:
-            live_keys[scope_key] = 1
-        for (src, offset), quarters in _by_origin(entries):
-            for (grid_name, index), update in bucket_updates(quarters, grid).items():
-                key = bucket_key(scope_key, grid_name, index)
-                if key not in touched:
-                    raw = buckets.get(key)
-                    touched[key] = (
-                        Tally.from_json(raw),
-                        dict(raw[3]) if raw and len(raw) > 3 else {},
-                    )
-                tally, marks = touched[key]
-                if offset > marks.get(src, -1):
-                    tally.add(update)
-                    marks[src] = offset
-    for key, (tally, marks) in touched.items():
-        buckets[key] = [*tally.to_json(), marks]
-
-
-def _by_origin(entries: list[Entry]) -> Iterator[tuple[tuple[str, int], list[tuple[int, Tally]]]]:
-    """Consecutive entries of one (src, offset), as the quarter corrections they carry."""
-    group: list[tuple[int, Tally]] = []
-    origin: tuple[str, int] | None = None
-    for src, offset, quarter, tally in entries:
-        if (src, offset) != origin:
-            if group:
-                yield origin, group
-            origin, group = (src, offset), []
-        group.append((quarter, tally))
-    if group:
-        yield origin, group

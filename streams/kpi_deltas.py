@@ -27,7 +27,7 @@ In both, counts are integers, and decimal strings for the rare sums beyond 64 bi
 The message key is the first scope key of the message: informative only, but it hashes to the
 same partition, so a tool that places by key would agree.
 
-Order, which the per-bucket applied marks rely on (``streams.folds.apply_kpi_batch``): entries of
+Order, which the applied marks rely on (``projections.day_values.apply_day_batch``): entries of
 a scope key keep their (src, offset) order inside a message, scope keys keep the order of the
 batch, and the messages of one partition are sent one after the other by the one producer of the
 agent that folded the source partition, so Kafka keeps them in that order too.

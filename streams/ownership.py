@@ -1,19 +1,21 @@
 """Which (scope, id) keys this worker owns right now, and who owns the others.
 
-A key is owned by the worker that actively holds its ``kpi-deltas`` partition (its buckets live in
-that partition's state, ``streams.state.engine``). A worker exports and answers only for owned
-keys, and only once it has replayed its inputs after the last rebalance or restart up to where the
-group had committed: during a rebalance it exports no KPI series rather than stale or
+A key is owned by the worker that actively holds its ``kpi-deltas`` partition (its day values
+live in that partition's state, ``streams.state.engine``). A worker exports and answers only for
+owned keys, and only once it has replayed its inputs after the last rebalance or restart up to
+where the group had committed: during a rebalance it exports no KPI series rather than stale or
 half-replayed ones, so series are never reported by two workers at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
-from projections.tally import Tally
-from streams.folds import bucket_key
+from projections import day_values
+from projections.state_types import DayValue
+from projections.timebase import BucketGrid
 from streams.routing import partition_of
 
 
@@ -24,9 +26,10 @@ class Ownership:
         engine: Any,
         kpi_topic: str,
         partitions: int,
+        grid: BucketGrid,
         caught_up: Callable[[], bool] = lambda: True,
     ) -> None:
-        self._app, self._engine = app, engine
+        self._app, self._engine, self._grid = app, engine, grid
         self._topic, self._partitions = kpi_topic, partitions
         self._caught_up = caught_up
         self._changes: dict[str, int] = {}
@@ -34,13 +37,13 @@ class Ownership:
         """The last key whose partition was computed: a report looks one key up ~200 times."""
 
     def mark_changed(self, keys: Iterable[str]) -> None:
-        """The apply agent folded corrections into these keys' buckets."""
+        """The apply agent folded corrections into these keys' day values."""
         changes = self._changes
         for key in keys:
             changes[key] = changes.get(key, 0) + 1
 
     def version(self, key: str) -> tuple[int, int]:
-        """Changes when the key's buckets may have: a fold into them, or any rebalance (a
+        """Changes when the key's day values may have: a fold into them, or any rebalance (a
         partition may come back replayed from an older checkpoint)."""
         return (self._app.rebalancing_count, self._changes.get(key, 0))
 
@@ -86,10 +89,16 @@ class Ownership:
     def is_known(self, key: str) -> bool:
         return key in self._engine.live_keys(self.partition_of(key))
 
-    def lookup(self, key: str, grid_name: str, index: int) -> Tally | None:
-        buckets = self._engine.table("buckets", self.partition_of(key))
-        raw = buckets.get(bucket_key(key, grid_name, index))
-        return None if raw is None else Tally.from_json(raw)
+    def read_day(self, key: str, day: int) -> DayValue | None:
+        """The day value of ``key`` (owned or not: the caller checks) on a UTC day."""
+        return self._engine.days(self.partition_of(key)).get((key, day))  # type: ignore[no-any-return]
+
+    def report(self, key: str, now: datetime) -> dict[str, dict] | None:
+        """KPIs of the six windows, or None when the key contributes to none (contract §4)."""
+        return day_values.report(self.read_day, key, now, self._grid)
+
+    def read_kpis(self, key: str, window: str, now: datetime) -> dict:
+        return day_values.read_kpis(self.read_day, key, window, now, self._grid)
 
     def owner_url(self, key: str) -> str | None:
         """Web URL of the worker actively holding the key's partition (group assignment)."""

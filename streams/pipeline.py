@@ -22,7 +22,9 @@ from typing import Any, Protocol, TypeVar
 from events.codec import decode_event
 from events.models import EventPolicy, InvalidEvent
 from events.topics import TopicNames, dead_letter_headers, route
+from projections.day_values import DayKey, apply_day_batch, day_entries_of
 from projections.normalize import amount_micros, deal_event_of
+from projections.state_types import DayValue
 from projections.timebase import BucketGrid, to_us
 from streams.customer_wins import (
     MalformedCustomerWins,
@@ -36,7 +38,6 @@ from streams.folds import (
     IncomingCall,
     IncomingCost,
     IncomingDealEvent,
-    apply_kpi_batch,
     fold_activity_batch,
     fold_customer_batch,
     fold_deal_batch,
@@ -53,8 +54,10 @@ class AgentState(Protocol):
     """The agents' state, per partition (``streams.state.engine.StateEngine``; dicts in tests)."""
 
     def table(self, name: str, partition: int) -> MutableMapping[str, Any]:
-        """``deals``, ``customers``, ``seen`` or ``buckets`` of one partition."""
+        """``deals``, ``customers`` or ``seen`` of one partition."""
         ...
+
+    def days(self, partition: int) -> MutableMapping[DayKey, DayValue]: ...
 
     def live_keys(self, partition: int) -> MutableMapping[str, int]: ...
 
@@ -85,10 +88,10 @@ class Pipeline:
         self.names, self.topics, self.state = names, topics, state
         self.grid, self.policy, self.telemetry = grid, policy, telemetry
         self.apply_max_keys = 2000
-        """Most scope keys folded into the buckets at once (see ``on_kpi_batch``); the worker
+        """Most scope keys folded into the day values at once (see ``on_kpi_batch``); the worker
         sets it to its ``batch_max_events``, the most messages per batch when each carried one."""
         self.keys_changed: Callable[[Iterable[str]], None] = lambda keys: None
-        """Told the scope keys whose buckets a batch changed (``Ownership.mark_changed``)."""
+        """Told the scope keys whose day values a batch changed (``Ownership.mark_changed``)."""
         self.partitions: int = topics.kpi_deltas.partitions
         """Partitions of kpi-deltas (all topics have as many): where each scope key is sent."""
         self.customer_wins_out = DirectSender(topics.customer_wins)
@@ -151,8 +154,8 @@ class Pipeline:
 
         A message carries a whole upstream batch's scope keys of its partition, so a batch of
         messages can hold the corrections of hundreds of upstream batches when the agent lags
-        (a backfill): applied at once, every bucket they touch would be decoded in memory
-        together. Each message's corrections belong to its own partition's buckets.
+        (a backfill): applied at once, every day value they touch would be decoded in memory
+        together. Each message's corrections belong to its own partition's day values.
         """
         corrections: dict[int, list] = {}
         pending = 0
@@ -174,8 +177,12 @@ class Pipeline:
 
     def _apply(self, corrections: dict[int, list]) -> None:
         for partition, found in corrections.items():
-            buckets = self.state.table("buckets", partition)
-            apply_kpi_batch(buckets, self.state.live_keys(partition), found, self.grid)
+            live = self.state.live_keys(partition)
+            for key, _ in found:
+                if key not in live:
+                    live[key] = 1
+            day_corrections = [(key, day_entries_of(entries)) for key, entries in found]
+            apply_day_batch(self.state.days(partition), day_corrections, self.grid)
             self.keys_changed(key for key, _ in found)
 
     async def send_deltas(self, corrections: Corrections) -> None:

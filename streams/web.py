@@ -32,7 +32,6 @@ from projections.query import (
     parse_kpi_query,
     parse_scope_filter,
 )
-from projections.readout import read_kpis
 from streams.liveness import Liveness
 from streams.peer_hosts import PeerHosts
 from streams.worker_web_guard import error_response, guard_web_app
@@ -62,7 +61,6 @@ def _listed_keys(body: Any) -> list[dict[str, str]] | None:
 
 def register_views(app: faust.App, worker: Any) -> None:
     ownership = worker.ownership
-    grid = worker.pipeline.grid
     token = worker.settings.worker_read_token
     secret = token.get_secret_value() if token is not None else None
     peers = PeerHosts(worker.settings.peer_host_patterns)
@@ -128,7 +126,7 @@ def register_views(app: faust.App, worker: Any) -> None:
                     "unknown_key",
                     f"no KPIs for scope={query.scope} id={query.scope_id!r}",
                 )
-            kpis = read_kpis(ownership.lookup, query.key, query.window, query.as_of, grid)
+            kpis = ownership.read_kpis(query.key, query.window, query.as_of)
             return self.json(kpi_answer(query, kpis))
 
         async def _forward(self, request: Request, key: str) -> Response:

@@ -21,9 +21,10 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from streams.state.faults import kill_switch
 from streams.state.options import StoreLimits
 from streams.state.store import StateStore, open_store
-from streams.state.tables import StoredTable
+from streams.state.tables import DayTable, StoredTable
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +70,20 @@ class StateEngine:
     decides when a worker's KPIs are current again (``replayed``)."""
 
     def __init__(
-        self, store_url: str, data_dir: Path, kpi_topic: str, limits: StoreLimits | None = None
+        self,
+        store_url: str,
+        data_dir: Path,
+        kpi_topic: str,
+        limits: StoreLimits | None = None,
+        fault_kill_at: str = "",
     ) -> None:
         self.store_url, self.data_dir, self.kpi_topic = store_url, Path(data_dir), kpi_topic
         self.limits = limits
+        # Test-only crash points (setting fault_kill_at; off by default): streams/state/faults.py.
+        self.faults = kill_switch(fault_kill_at)
         self._store: StateStore | None = None
         self._tables: dict[tuple[str, int], StoredTable] = {}
+        self._days: dict[int, DayTable] = {}
         self._live: dict[int, LiveKeys] = {}
         self._applied: dict[int, int] = {}
         self._replay_to: dict[int, int] = {}
@@ -84,7 +93,7 @@ class StateEngine:
     @property
     def store(self) -> StateStore:
         if self._store is None:
-            self._store = open_store(self.store_url, self.data_dir, self.limits)
+            self._store = open_store(self.store_url, self.data_dir, self.limits, self.faults)
         return self._store
 
     def close(self) -> None:
@@ -92,15 +101,23 @@ class StateEngine:
             self._store.close()
             self._store = None
         self._tables.clear()
+        self._days.clear()
         self._live.clear()
 
     # -- what the agents fold into ---------------------------------------------------------
 
     def table(self, name: str, partition: int) -> StoredTable:
-        """Column family ``name`` of ``partition`` as a mapping (``streams.folds`` shapes)."""
+        """``deals``, ``customers`` or ``seen`` of ``partition`` (``streams.folds`` shapes)."""
         found = self._tables.get((name, partition))
         if found is None:
             found = self._tables[name, partition] = StoredTable(self.store, name, partition)
+        return found
+
+    def days(self, partition: int) -> DayTable:
+        """The apply agent's day values of ``partition``."""
+        found = self._days.get(partition)
+        if found is None:
+            found = self._days[partition] = DayTable(self.store, partition)
         return found
 
     def live_keys(self, partition: int) -> LiveKeys:

@@ -28,12 +28,10 @@ COLUMN_FAMILIES: tuple[str, ...] = (
     "day_ix",
     "carry",
     PENDING,
-    "buckets",
     "keys",
 )
 """Every column family of the DB, in their persistent order (see the module docstring).
-``buckets`` and ``keys`` hold the apply agent's values in the shape of ``streams.folds`` (hour,
-day and local-day buckets, the scope keys seen) until the day values take their place."""
+``keys`` lists the scope keys the apply agent ever folded into (what a scrape walks)."""
 
 VALUE_FAMILIES: frozenset[str] = frozenset(COLUMN_FAMILIES) - {META, PENDING}
 """Column families the agents write through the dirty map; ``meta`` and ``pending`` are written

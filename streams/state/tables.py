@@ -1,5 +1,8 @@
 """The agents' tables as mappings over one partition of the state store.
 
+``DayTable`` holds the apply agent's day values (typed, ``projections.state_types``); the other
+agents' tables are ``StoredTable``s of the shapes ``streams.folds`` writes.
+
 The batch folds (``streams.folds``) are written against ``MutableMapping``s of JSON-shaped
 values; ``StoredTable`` gives them one column family of one partition, so a fold's writes land in
 that partition's dirty map and become durable at the next checkpoint (``streams.state.store``).
@@ -15,6 +18,9 @@ from typing import Any
 
 import orjson
 
+from projections.day_values import DayKey
+from projections.state_keys import days_key, split_days_key
+from projections.state_types import DayValue, codec_of
 from streams.state.store import StateStore
 
 _WIDE = b"\x00"
@@ -74,3 +80,38 @@ class StoredTable(MutableMapping[str, Any]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self._store.scan(self._cf, self._partition))
+
+
+class DayTable(MutableMapping[DayKey, DayValue]):
+    """The ``days`` of one partition: (scope key, UTC day) -> ``DayValue`` (design §3), the
+    apply agent's state (``projections.day_values.apply_day_batch``) and what readouts sum."""
+
+    __slots__ = ("_store", "_partition", "_codec")
+
+    def __init__(self, store: StateStore, partition: int) -> None:
+        self._store, self._partition = store, partition
+        self._codec = codec_of(DayValue)
+
+    def __getitem__(self, key: DayKey) -> DayValue:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def get(self, key: DayKey, default: Any = None) -> Any:
+        raw = self._store.get("days", self._partition, days_key(*key))
+        return default if raw is None else self._codec.decode(raw)
+
+    def __setitem__(self, key: DayKey, value: DayValue) -> None:
+        self._store.put("days", self._partition, days_key(*key), self._codec.encode(value))
+
+    def __delitem__(self, key: DayKey) -> None:
+        if self.get(key) is None:
+            raise KeyError(key)
+        self._store.delete("days", self._partition, days_key(*key))
+
+    def __iter__(self) -> Iterator[DayKey]:
+        return (split_days_key(key) for key, _ in self._store.scan("days", self._partition))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._store.scan("days", self._partition))

@@ -11,7 +11,9 @@ from types import SimpleNamespace
 
 from events.models import EventPolicy
 from events.topics import TopicNames
+from projections.day_values import apply_day_batch, day_entries_of
 from projections.timebase import BucketGrid
+from streams.folds import Corrections
 from streams.pipeline import Pipeline
 
 GRID = BucketGrid("UTC")
@@ -26,6 +28,9 @@ class DictState:
 
     def table(self, name: str, partition: int) -> dict:
         return self.tables.setdefault((name, partition), {})
+
+    def days(self, partition: int) -> dict:
+        return self.table("days", partition)
 
     def live_keys(self, partition: int) -> dict:
         return self.table("keys", partition)
@@ -95,6 +100,18 @@ def pipeline(partitions: int = 8) -> Pipeline:
         policy=EventPolicy(),
         telemetry=telemetry,
     )
+
+
+def expected_days(*corrections: Corrections) -> tuple[dict, dict]:
+    """(day values, live keys) that applying ``corrections`` in order leaves, all partitions
+    together, as ``DictState.merged`` shows a pipeline's."""
+    days: dict = {}
+    keys: dict = {}
+    for sent in corrections:
+        pairs = [(key, day_entries_of(entries)) for key, entries in sent.items()]
+        keys.update(dict.fromkeys((key for key, _ in pairs), 1))
+        apply_day_batch(days, pairs, GRID)
+    return days, keys
 
 
 def record(topic: str, value: bytes | None, partition: int, offset: int, key: bytes = b"k"):

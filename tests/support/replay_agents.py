@@ -14,13 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from projections.day_values import apply_day_batch, day_entries_of
 from projections.normalize import deal_event_of, is_deal_event
 from projections.timebase import BucketGrid
 from streams.customer_wins import decode_customer_wins, encode_customer_wins
 from streams.folds import (
     Corrections,
     IncomingDealEvent,
-    apply_kpi_batch,
     fold_activity_batch,
     fold_customer_batch,
     fold_deal_batch,
@@ -88,7 +88,10 @@ def apply_kpis(tables: Mapping, batch: Batch, partitions: int, grid: BucketGrid)
     corrections = [
         pair for p, _, (_, value) in batch for pair in decode_kpi_deltas(value, p, partitions)
     ]
-    apply_kpi_batch(tables["buckets"], tables["live_keys"], corrections, grid)
+    live = tables["live_keys"]
+    for key, _ in corrections:
+        live[key] = 1
+    apply_day_batch(tables["days"], [(k, day_entries_of(e)) for k, e in corrections], grid)
     return []
 
 

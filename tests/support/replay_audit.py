@@ -4,7 +4,7 @@ Why several checks and not just the end result: ``kpi_differences`` is the contr
 every key, six windows, several as_of, equals ``projections.recompute``), ``resend_differences``
 and ``calm_differences`` are I3 on the wire (a replay re-sends exactly what the first processing
 sent, and what a run without crashes sends), and
-``apply_differences`` is I4 (the buckets hold every distinct correction once, and their marks
+``apply_differences`` is I4 (the day values hold every distinct correction once, and their marks
 name, per src, the last one) so a failure says which invariant broke, not only that one did.
 """
 
@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from projections.readout import BucketStore, bucket_updates, report
-from projections.tally import Tally
+from projections import day_values
+from projections.day_values import apply_day_batch, day_entries_of
+from projections.readout import BucketStore, report
+from projections.state_types import DayValue
 from streams.customer_wins import decode_customer_wins
-from streams.folds import Entry, bucket_key
+from streams.folds import Entry
 from streams.kpi_deltas import decode_kpi_deltas
 from tests.support.replay_model import Worker
 
@@ -23,23 +25,17 @@ Origin = tuple[str, str, int]  # (scope key, src, offset)
 
 
 def kpi_differences(worker: Worker, expected: BucketStore, as_ofs: list[datetime]) -> list[str]:
-    """Bucket contents and every reported KPI against the recomputation ``expected``."""
-    buckets = worker.agents["apply-kpis"].tables["buckets"]
+    """Every reported KPI, read from the day values, against the recomputation ``expected``."""
+    days = worker.agents["apply-kpis"].tables["days"]
 
-    def lookup(key: str, grid_name: str, index: int) -> Tally | None:
-        raw = buckets.get(bucket_key(key, grid_name, index))
-        return None if raw is None else Tally.from_json(raw)
+    def read_day(key: str, day: int) -> DayValue | None:
+        return days.get((key, day))
 
     problems = []
-    held = {k: row[:3] for k, row in buckets.items() if not Tally.from_json(row).is_empty()}
-    wanted = {bucket_key(k, g, i): t.to_json() for (k, g, i), t in expected.buckets.items()}
-    for key in sorted(set(held) | set(wanted)):
-        if held.get(key) != wanted.get(key):
-            problems.append(f"bucket {key}: {held.get(key)} != {wanted.get(key)}")
     keys = set(worker.agents["apply-kpis"].tables["live_keys"]) | expected.keys()
     for now in as_ofs:
         for key in sorted(keys):
-            got = report(lookup, key, now, worker.grid)
+            got = day_values.report(read_day, key, now, worker.grid)
             want = report(expected.lookup, key, now, expected.grid)
             if got != want:
                 problems.append(f"{key} at {now.isoformat()}: {got} != {want}")
@@ -123,22 +119,26 @@ def _wire(quarters: list) -> list:
 
 
 def apply_differences(worker: Worker) -> list[str]:
-    """I4: each bucket = its distinct corrections applied once, marks = their last offset per src.
+    """I4: each day value = its distinct corrections applied once, marks = their last position
+    per src.
 
     Duplicates on kpi-deltas (replays) must have left no trace: a correction applied twice, or
-    one skipped, changes the tally; a mark missing or too high shows in the marks.
+    one skipped, changes the hours; a mark missing or too high shows in the marks. The expected
+    values apply each distinct correction once, per src in offset order (as marks need).
     """
-    rows: dict[str, tuple[Tally, dict[str, int]]] = {}
+    wanted: dict = {}
     distinct = dict(reversed(sent_corrections(worker)))  # the first sending of each origin
-    for (scope_key, src, offset), quarters in distinct.items():
-        for (grid_name, index), update in bucket_updates(quarters, worker.grid).items():
-            tally, marks = rows.setdefault(bucket_key(scope_key, grid_name, index), (Tally(), {}))
-            tally.add(update)
-            marks[src] = max(marks.get(src, -1), offset)
-    held = dict(worker.agents["apply-kpis"].tables["buckets"].items())
-    problems = [f"bucket {key}: held but never sent" for key in sorted(set(held) - set(rows))]
-    for key, (tally, marks) in sorted(rows.items()):
-        row = held.get(key)
-        if row is None or [*tally.to_json(), marks] != row:
-            problems.append(f"bucket {key}: {row} != {[*tally.to_json(), marks]}")
+    for (scope_key, src, offset), quarters in sorted(distinct.items(), key=_by_src_offset):
+        entries = [(src, offset, quarter, tally) for quarter, tally in quarters]
+        apply_day_batch(wanted, [(scope_key, day_entries_of(entries))], worker.grid)
+    held = dict(worker.agents["apply-kpis"].tables["days"].items())
+    problems = [f"day {key}: held but never sent" for key in sorted(set(held) - set(wanted))]
+    for key, value in sorted(wanted.items()):
+        if held.get(key) != value:
+            problems.append(f"day {key}: {held.get(key)} != {value}")
     return problems
+
+
+def _by_src_offset(item: tuple[Origin, list]) -> tuple[str, int]:
+    (_, src, offset), _ = item
+    return src, offset

@@ -38,12 +38,19 @@ SOURCES = {
     "fold-customers": "customer-wins",
     "apply-kpis": "kpi-deltas",
 }
-ROUTES: dict[str, dict[str, Callable[[str], str]]] = {
+
+
+def day_routing(key: tuple[str, int]) -> str:
+    """A day value's key is (scope key, day): it lives where its scope key does."""
+    return key[0]
+
+
+ROUTES: dict[str, dict[str, Callable[[Any], str]]] = {
     "fold-deals": {"deals": routing_identity},
     "fold-calls": {"seen": routing_of_composite},
     "fold-costs": {"seen": routing_of_composite},
     "fold-customers": {"customers": routing_identity},
-    "apply-kpis": {"buckets": routing_of_composite, "live_keys": routing_identity},
+    "apply-kpis": {"days": day_routing, "live_keys": routing_identity},
 }
 """Tables of each agent and the routing key of a table key (its partition, ``streams.app``)."""
 

@@ -27,8 +27,6 @@ from streams.folds import (
     IncomingCall,
     IncomingCost,
     IncomingDealEvent,
-    apply_kpi_batch,
-    bucket_key,
     fold_activity_batch,
     fold_customer_batch,
     fold_deal_batch,
@@ -36,6 +34,7 @@ from streams.folds import (
 from streams.kpi_deltas import decode_kpi_deltas, encode_kpi_deltas
 from streams.routing import parse_composite_key
 from tests.support.golden import GOLDEN_AS_OF, GOLDEN_DIR
+from tests.support.grid_buckets import apply_kpi_batch, bucket_key
 
 UTC_GRID = BucketGrid()
 PARTITIONS = 8

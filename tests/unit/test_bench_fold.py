@@ -60,6 +60,6 @@ def test_the_exactness_check_notices_a_worker_that_folded_nothing(sample):
     assert len(problems) == sample
 
 
-@pytest.mark.parametrize("function", ["fold_deal_batch", "apply_kpi_batch"])
+@pytest.mark.parametrize("function", ["fold_deal_batch", "apply_day_batch"])
 def test_the_profile_of_the_fold_stages_names_the_folds(function):
     assert function in profile_top(300, SMALL)

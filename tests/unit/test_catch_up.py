@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import pytest
 from faust.types import TP
 
+from projections.timebase import BucketGrid
 from streams.catch_up import CatchUp, group_topics
 from streams.ownership import Ownership
 from streams.settings import Settings
@@ -64,7 +65,12 @@ async def test_the_latch_opens_once_nothing_is_behind_and_stays_open(
 )
 def test_a_worker_is_ready_when_recovered_and_caught_up(caught_up, rebalancing, ready):
     ownership = Ownership(
-        recovering_app(rebalancing), replaying(), "kpi-deltas", 4, caught_up=lambda: caught_up
+        recovering_app(rebalancing),
+        replaying(),
+        "kpi-deltas",
+        4,
+        BucketGrid("UTC"),
+        caught_up=lambda: caught_up,
     )
 
     assert ownership.is_ready() is ready
@@ -73,7 +79,7 @@ def test_a_worker_is_ready_when_recovered_and_caught_up(caught_up, rebalancing, 
 
 def test_a_worker_is_not_ready_until_its_partitions_are_replayed_to_the_groups_offsets():
     engine = replaying(done=False)
-    ownership = Ownership(recovering_app(False), engine, "kpi-deltas", 4)
+    ownership = Ownership(recovering_app(False), engine, "kpi-deltas", 4, BucketGrid("UTC"))
 
     assert not ownership.is_ready()
     assert engine.asked == [{1, 3}]

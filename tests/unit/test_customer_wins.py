@@ -22,9 +22,10 @@ from streams.customer_wins import (
     encode_customer_wins,
     position,
 )
-from streams.folds import CustomerWinChange, apply_kpi_batch, fold_customer_batch, win_to_json
+from streams.folds import CustomerWinChange, fold_customer_batch, win_to_json
 from streams.routing import partition_of
 from tests.support.agent_fakes import GRID, pipeline, record
+from tests.support.grid_buckets import apply_kpi_batch
 from tests.unit.factories import us
 
 

@@ -23,7 +23,7 @@ from projections.timebase import (
     utc_offset_us,
 )
 from projections.windows import WINDOWS
-from streams.folds import apply_kpi_batch, bucket_key
+from tests.support.grid_buckets import apply_kpi_batch, bucket_key
 from tests.unit.factories import ts
 
 ZONES = ["UTC", "Europe/Paris", "Asia/Kathmandu", "Pacific/Chatham"]

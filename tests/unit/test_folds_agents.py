@@ -1,22 +1,17 @@
 """Each batch fold of ``streams.folds`` on its own: what it writes and what it sends on."""
 
 from dataclasses import replace
-from datetime import date
 
 import pytest
 
 from projections.deal import CustomerWin
-from projections.effects import Deltas, add_call
 from projections.normalize import deal_event_of
 from projections.tally import Tally
-from projections.timebase import BucketGrid, day_index, quarter_of
+from projections.timebase import BucketGrid, quarter_of
 from streams.folds import (
-    Corrections,
     CustomerWinChange,
     IncomingCall,
     IncomingDealEvent,
-    apply_kpi_batch,
-    bucket_key,
     fold_activity_batch,
     fold_customer_batch,
     fold_deal_batch,
@@ -243,58 +238,3 @@ def tagged(quarter, offset, sign=1, src="k0"):
 
 def tallies(table: dict) -> dict:
     return {k: raw[:3] for k, raw in table.items() if not Tally.from_json(raw).is_empty()}
-
-
-@pytest.mark.parametrize(
-    ("batches", "non_empty"),
-    [
-        pytest.param([[("team|t", tagged(Q1, 0))]], 2, id="one-quarter-hour-two-grids"),
-        pytest.param(
-            [[("team|t", tagged(Q1, 0)), ("team|t", tagged(Q2, 1))]], 3, id="two-hours-one-day"
-        ),
-        pytest.param(
-            [[("team|t", tagged(Q1, 0)), ("team|t", tagged(Q1, 1, -1))]], 0, id="cancels-in-batch"
-        ),
-        pytest.param(
-            [[("team|t", tagged(Q1, 0))], [("team|t", tagged(Q1, 1, -1))]], 0, id="cancels-across"
-        ),
-        pytest.param(
-            [
-                [("team|t", tagged(Q1, 0)), ("team|t", tagged(Q2, 1))],
-                [("team|t", tagged(Q2, 2, -1))],
-            ],
-            2,
-            id="one-hour-retracted",
-        ),
-    ],
-)
-def test_apply_kpi_batch_keeps_buckets_with_their_marks_and_lists_every_key_once(
-    batches, non_empty
-):
-    table, live_keys = {}, {}
-    for corrections in batches:
-        apply_kpi_batch(table, live_keys, corrections, GRID)
-    assert live_keys == {"team|t": 1}
-    assert len(tallies(table)) == non_empty
-    assert all(raw[3]["k0"] >= 0 for raw in table.values())
-
-
-def test_apply_kpi_batch_applies_each_source_offset_at_most_once():
-    table, live_keys = {}, {}
-    apply_kpi_batch(table, live_keys, [("team|t", tagged(Q1, 5))], GRID)
-    apply_kpi_batch(table, live_keys, [("team|t", tagged(Q1, 5) + tagged(Q1, 3))], GRID)
-    apply_kpi_batch(table, live_keys, [("team|t", tagged(Q1, 6) + tagged(Q1, 2, src="k1"))], GRID)
-    hour = table[bucket_key("team|t", "h", Q1 // 4)]
-    assert hour == [{"calls": 3}, {"rep-1": 3}, {}, {"k0": 6, "k1": 2}]
-
-
-def test_apply_kpi_batch_writes_json_tallies_under_composite_keys():
-    table, live_keys = {}, {}
-    deltas = Deltas()
-    add_call(deltas, us("2026-02-12T09:00:00Z"), "rep-1", "team-1")
-    corrections = Corrections()
-    corrections.add("k0", 7, deltas)
-    apply_kpi_batch(table, live_keys, list(corrections.items()), BucketGrid("Europe/Paris"))
-    key = bucket_key("team|team-1", "l", day_index(date(2026, 2, 12)))
-    assert table[key] == [{"calls": 1}, {"rep-1": 1}, {}, {"k0": 7}]
-    assert live_keys == {"rep|rep-1": 1, "team|team-1": 1, "company|": 1}

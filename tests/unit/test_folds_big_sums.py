@@ -14,9 +14,10 @@ import pytest
 from projections.readout import report
 from projections.tally import INT64_MAX, INT64_MIN, Tally
 from projections.timebase import HOUR_US, HOURLY
-from streams.folds import Corrections, apply_kpi_batch, bucket_key
+from streams.folds import Corrections
 from streams.kpi_deltas import MalformedKpiDeltas, decode_kpi_deltas, encode_kpi_deltas
 from streams.routing import partition_of
+from tests.support.grid_buckets import apply_kpi_batch, bucket_key
 from tests.unit.factories import FoldTables, bucket_table_of, created, store_of, ts, us, won
 
 MAX = 10**12

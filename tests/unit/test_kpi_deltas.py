@@ -10,10 +10,11 @@ import pytest
 
 from events.topics import DLQ_REASON, DLQ_SOURCE_OFFSET
 from projections.effects import Deltas, add_call
-from streams.folds import Corrections, apply_kpi_batch
+from streams.folds import Corrections
 from streams.kpi_deltas import MalformedKpiDeltas, decode_kpi_deltas, encode_kpi_deltas
 from streams.routing import partition_of
-from tests.support.agent_fakes import GRID, pipeline, record
+from tests.support.agent_fakes import GRID, expected_days, pipeline, record
+from tests.support.grid_buckets import apply_kpi_batch
 from tests.unit.factories import us
 
 
@@ -156,9 +157,7 @@ async def test_a_malformed_message_is_dead_lettered_and_the_rest_of_the_batch_ap
     ]
     bad = event(company_value([GOOD_ENTRY[:5]]), COMPANY_PARTITION, 99)
     await receiver.on_kpi_batch([good[0], bad, *good[1:]])
-    expected, expected_keys = {}, {}
-    apply_kpi_batch(expected, expected_keys, MANY.items(), GRID)
-    assert receiver.state.merged("buckets") == expected
+    assert receiver.state.merged("days") == expected_days(MANY)[0]
     [letter] = receiver.topics.dead_letters.sent
     assert letter["value"] == bad.message.value
     headers = dict(letter["headers"])
@@ -174,11 +173,9 @@ async def test_a_batch_applied_in_chunks_of_scope_keys_gives_the_same_buckets(ap
     receiver.apply_max_keys = apply_max_keys
     sent = sender.topics.kpi_deltas.direct
     await receiver.on_kpi_batch([event(m["value"], m["partition"], i) for i, m in enumerate(sent)])
-    expected, expected_keys = {}, {}
-    apply_kpi_batch(expected, expected_keys, MANY.items(), GRID)
-    apply_kpi_batch(expected, expected_keys, calls(("k1", 99, "rep-1", "12")).items(), GRID)
-    assert receiver.state.merged("buckets") == expected
-    assert receiver.state.merged("keys") == expected_keys
+    days, keys = expected_days(MANY, calls(("k1", 99, "rep-1", "12")))
+    assert receiver.state.merged("days") == days
+    assert receiver.state.merged("keys") == keys
 
 
 async def test_the_apply_agent_reports_every_scope_key_it_folded_into():

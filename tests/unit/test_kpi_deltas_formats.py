@@ -12,10 +12,10 @@ from events.topics import DLQ_SOURCE_OFFSET
 from projections.effects import Deltas, add_call, add_cost
 from projections.tally import INT64_MAX, INT64_MIN, Tally
 from streams.agent_wire import MSGPACK_FORMAT
-from streams.folds import Corrections, apply_kpi_batch
+from streams.folds import Corrections
 from streams.kpi_deltas import MalformedKpiDeltas, decode_kpi_deltas, encode_kpi_deltas
 from streams.routing import partition_of
-from tests.support.agent_fakes import GRID, pipeline, record
+from tests.support.agent_fakes import expected_days, pipeline, record
 from tests.unit.factories import us
 
 
@@ -169,9 +169,8 @@ async def test_a_batch_mixing_both_formats_and_a_bad_message_applies_the_good_on
     batch.append(record("kpi-deltas", bad, COMPANY_PARTITION, 50))
     batch += [record("kpi-deltas", m.value, m.partition, 60 + i) for i, m in enumerate(sent)]
     await receiver.on_kpi_batch(batch)  # the msgpack ones replay the JSON ones: no change
-    expected, expected_keys = {}, {}
-    apply_kpi_batch(expected, expected_keys, activity().items(), GRID)
-    assert receiver.state.merged("buckets") == expected
-    assert receiver.state.merged("keys") == expected_keys
+    days, keys = expected_days(activity())
+    assert receiver.state.merged("days") == days
+    assert receiver.state.merged("keys") == keys
     [letter] = receiver.topics.dead_letters.sent
     assert dict(letter["headers"])[DLQ_SOURCE_OFFSET] == b"50"

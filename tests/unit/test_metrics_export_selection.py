@@ -15,6 +15,7 @@ from projections.effects import SCOPES
 from projections.export_selection import ExportSelection, parse_names
 from projections.kpi_exposition import render_registry
 from projections.kpis import KPI_DEFINITIONS
+from projections.readout import read_kpis, report
 from projections.timebase import BucketGrid
 from projections.windows import WINDOWS
 from streams.app import create_app
@@ -134,7 +135,10 @@ def _owning(ownership, store) -> None:
     ownership.is_ready = lambda: True
     ownership.owns = ownership.is_known = lambda key: True
     ownership.owned_keys = lambda: iter(sorted(store.keys()))
-    ownership.lookup = store.lookup
+    ownership.report = lambda key, now: report(store.lookup, key, now, store.grid)
+    ownership.read_kpis = lambda key, window, now: read_kpis(
+        store.lookup, key, window, now, store.grid
+    )
 
 
 async def test_a_worker_exports_only_the_selection_yet_its_api_answers_every_kpi(

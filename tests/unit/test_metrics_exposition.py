@@ -18,7 +18,7 @@ import projections.kpi_exposition as kpi_exposition
 from bench.scrape import BaselineCollector, SyntheticSource, worker_registries
 from projections.collector import KpiCollector, ReportCache
 from projections.kpi_exposition import RenderedFamily, escape_label_value, render_registry
-from projections.readout import bucket_updates
+from projections.readout import bucket_updates, report
 from projections.tally import Tally
 from projections.timebase import BucketGrid, quarter_of, to_us
 from tests.unit.factories import call, store_of
@@ -29,7 +29,8 @@ HOSTILE_IDS = ["back\\slash", 'a "quoted" id', "new\nline", "ünïcødé €", "
 
 
 class VersionedStore:
-    """A worker's view over a ``BucketStore``: owned keys in order, lookups, versions."""
+    """A worker's view over a ``BucketStore``: owned keys in order, reports (and bucket lookups,
+    for the baseline collector of ``bench.scrape``), versions."""
 
     def __init__(self, store, owned=None) -> None:
         self.store, self.owned, self.versions = store, owned, {}
@@ -39,6 +40,9 @@ class VersionedStore:
 
     def lookup(self, key, grid_name, index):
         return self.store.lookup(key, grid_name, index)
+
+    def report(self, key, now):
+        return report(self.store.lookup, key, now, self.store.grid)
 
     def version(self, key):
         return self.versions.get(key, 0)
@@ -59,6 +63,9 @@ class TallySource:
 
     def lookup(self, key, grid_name, index):
         return self.buckets.get((key, grid_name, index))
+
+    def report(self, key, now):
+        return report(self.lookup, key, now, GRID)
 
     def version(self, key):
         return 0

@@ -40,8 +40,8 @@ class FakeSource:
         self.reads += 1
         return sorted(self.store.keys() if self.owned is None else self.owned)
 
-    def lookup(self, key, grid_name, index):
-        return self.store.lookup(key, grid_name, index)
+    def report(self, key, now):
+        return report(self.store.lookup, key, now, self.store.grid)
 
 
 def scrape_registry(source, currency="EUR", clock=lambda: NOW):

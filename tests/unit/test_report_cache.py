@@ -8,6 +8,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from projections.collector import KpiCollector, ReportCache, report_period
+from projections.readout import report
 from projections.timebase import BucketGrid
 from tests.unit.factories import call, created, store_of, ts, won
 from tests.unit.test_projections_collector import EVENTS, NOW, samples
@@ -27,6 +28,9 @@ class VersionedSource:
     def lookup(self, key, grid_name, index):
         self.lookups += 1
         return self.store.lookup(key, grid_name, index)
+
+    def report(self, key, now):
+        return report(self.lookup, key, now, self.store.grid)
 
     def version(self, key):
         return self.versions.get(key, 0)
@@ -121,7 +125,7 @@ def test_a_keys_version_changes_with_a_fold_into_it_and_with_any_rebalance():
     from streams.ownership import Ownership
 
     app = SimpleNamespace(rebalancing_count=3)
-    ownership = Ownership(app, None, "kpi-deltas", 4)
+    ownership = Ownership(app, None, "kpi-deltas", 4, GRID)
     before = ownership.version("rep|rep-1")
     ownership.mark_changed(["team|team-1"])
     assert ownership.version("rep|rep-1") == before

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from projections.day_values import apply_day_batch
+from projections.state_types import HourTally
+from projections.timebase import BucketGrid
 from streams.state.engine import StateEngine
 from streams.state.tables import decode_value, encode_value
 from tests.unit.factories import FoldTables, golden_events
@@ -36,15 +39,15 @@ def stored_tables(engine: StateEngine, partition: int = 0) -> FoldTables:
         deals=engine.table("deals", partition),
         customer_rows=engine.table("customers", partition),
         seen=engine.table("seen", partition),
-        bucket_rows=engine.table("buckets", partition),
         key_rows=engine.live_keys(partition),
     )
 
 
 def contents(tables: FoldTables) -> dict:
+    """What the engine stores of a fold run: the apply agent's buckets are day values there
+    (``test_day_values_written_through_the_engine_read_back_after_a_restart``)."""
     return {
-        name: dict(getattr(tables, name))
-        for name in ("deals", "customer_rows", "seen", "bucket_rows", "key_rows")
+        name: dict(getattr(tables, name)) for name in ("deals", "customer_rows", "seen", "key_rows")
     }
 
 
@@ -98,3 +101,20 @@ def test_a_partitions_live_keys_are_its_own_and_survive_a_restart(open_engine):
         {"team|team-1"},
     )
     assert "team|team-1" not in reopened.live_keys(1)
+
+
+def test_day_values_written_through_the_engine_read_back_after_a_restart(open_engine):
+    grid = BucketGrid("Asia/Kathmandu")
+    corrections = [
+        ("rep|rep-1", [(0, 5, 1000, HourTally(revenue=2**70, reps={"rep-1": 1}))]),
+        ("rep|rep-1", [(1, 9, 1001, HourTally(calls=2)), (1, 9, 1100, HourTally(calls=1))]),
+        ("company|", [(0, 5, 1000, HourTally(deals_won=1, customers={"c-1": 1}))]),
+        ("rep|rep-1", [(0, 5, 1000, HourTally(revenue=1))]),  # a replay: ignored
+    ]
+    expected: dict = {}
+    apply_day_batch(expected, corrections, grid)
+    engine = open_engine()
+    apply_day_batch(engine.days(3), corrections, grid)
+    engine.store.checkpoint(3, {KPI: 4})
+    engine.close()
+    assert dict(open_engine().days(3)) == expected
