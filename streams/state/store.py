@@ -14,7 +14,7 @@ tolerate (I3): a replay from those offsets emits exactly what the first processi
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from rocksdict import Rdict, WriteBatch
@@ -202,6 +202,18 @@ class StateStore:
         """Partitions with a checkpoint in the DB (owned or not: unowned ones get dropped)."""
         stored = self._views[META].keys(from_key=b"")
         return sorted(int.from_bytes(key[:2], "big") for key in stored)
+
+    def delete_pending(self, partition: int, markers: Iterable[bytes]) -> None:
+        """Delete these ``pending`` markers of ``partition`` (keys after the partition prefix)
+        in one batch, now: a snapshot acknowledged by Kafka no longer needs them. Markers are
+        only written inside checkpoints and spills, on this same thread, so none can be written
+        in between; a deletion lost in a crash only sends those values again."""
+        prefix = partition_prefix(partition)
+        batch = WriteBatch(raw_mode=True)
+        handle = self._handles[PENDING]
+        for marker in markers:
+            batch.delete(prefix + marker, handle)
+        self._db.write(batch, self._write_options)
 
     def drop_partition(self, partition: int) -> None:
         """Delete every value, marker and the meta record of ``partition`` in one batch, and
