@@ -39,7 +39,7 @@ from bench.workload import Shape, history, route_of
 from events.models import EventPolicy, validate_event
 from events.topics import TopicNames
 from projections import day_values
-from projections.readout import report
+from projections.kpis import OpenStock
 from projections.recompute import recompute
 from projections.state_types import DayValue
 from projections.timebase import BucketGrid
@@ -134,11 +134,15 @@ def check_exact(
     def read_day(key: str, day: int) -> DayValue | None:
         return days.get((key, day))
 
+    def open_stock(key: str, end_hour: int) -> OpenStock:
+        later = sorted((d, v) for (k, d), v in days.items() if k == key and d >= end_hour // 24)
+        return day_values.open_stock(worker.tables.stocks.get(key), later, end_hour)
+
     problems, differing = [], 0
     for key in chosen:
         found = _differences(
-            day_values.report(read_day, key, END, worker.grid),
-            report(store.lookup, key, END, store.grid),
+            day_values.report(read_day, key, END, worker.grid, open_stock),
+            store.report(key, END),
         )
         differing += bool(found)
         problems += [f"{key} {problem}" for problem in found]

@@ -120,7 +120,9 @@ class InProcessWorker:
     ) -> None:
         self.names, self.grid, self.policy, self.clock = names, grid, policy, clock
         self.partitions, self.apply_max_keys = partitions, batch_size
-        self.tables = SimpleNamespace(deals={}, customers={}, seen={}, days={}, live_keys={})
+        self.tables = SimpleNamespace(
+            deals={}, customers={}, seen={}, days={}, stocks={}, live_keys={}
+        )
         self.customer_wins = MemoryTopic("customer-wins", partitions)
         self.kpi_deltas = MemoryTopic("kpi-deltas", partitions)
         self.invalid = 0
@@ -190,7 +192,7 @@ class InProcessWorker:
                 if key not in live:
                     live[key] = 1
             day_corrections = [(key, day_entries_of(entries)) for key, entries in corrections]
-            apply_day_batch(self.tables.days, day_corrections, self.grid)
+            apply_day_batch(self.tables.days, day_corrections, self.grid, self.tables.stocks)
 
     def send_deltas(self, corrections: Corrections) -> None:
         """``Pipeline.send_deltas``: one kpi-deltas message per destination partition."""

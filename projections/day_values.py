@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from datetime import datetime
 
 from projections.effects import split_scope_key
-from projections.kpis import derive_kpis
+from projections.kpis import NO_OPEN_DEALS, OpenStock, derive_kpis
 from projections.state_types import (
     INT_FIELDS,
+    Carry,
     DayValue,
     HourTally,
     add_tally,
@@ -37,13 +38,15 @@ from projections.timebase import (
     QUARTERS_PER_HOUR,
     BucketGrid,
 )
-from projections.windows import WINDOWS, window_span
+from projections.windows import WINDOWS, stock_hour, window_span
 
 DayEntry = tuple[int, int, int, HourTally]
 """(src id, position, quarter-hour index, correction), as kpi-deltas v2 carries them."""
 DayKey = tuple[str, int]
 """(scope key, UTC day number)."""
 DayReader = Callable[[str, int], DayValue | None]
+StockReader = Callable[[str, int], OpenStock]
+"""(scope key, hour index T) -> the key's deals open at T (``open_stock``)."""
 
 HOURS_PER_DAY = 24
 
@@ -61,26 +64,39 @@ def day_entries_of(entries: Iterable[tuple[str, int, int, Tally]]) -> list[DayEn
     return out
 
 
-def read_kpis(read_day: DayReader, key: str, window: str, now: datetime, grid: BucketGrid) -> dict:
+def read_kpis(
+    read_day: DayReader,
+    key: str,
+    window: str,
+    now: datetime,
+    grid: BucketGrid,
+    stocks: StockReader | None = None,
+) -> dict:
     """One window's KPIs of ``key``, as ``projections.readout.read_kpis`` gives them."""
     scope, _ = split_scope_key(key)
-    return derive_kpis(scope, window_totals(_memo(read_day), key, window, now, grid))
+    stock = stocks(key, stock_hour(now)) if stocks is not None else NO_OPEN_DEALS
+    return derive_kpis(scope, window_totals(_memo(read_day), key, window, now, grid), stock)
 
 
 def apply_day_batch(
     days: MutableMapping[DayKey, DayValue],
     corrections: Iterable[tuple[str, list[DayEntry]]],
     grid: BucketGrid,
+    stocks: MutableMapping[str, Carry] | None = None,
 ) -> list[DayKey]:
-    """Apply (scope key, entries) pairs, each (src, position) at most once per day value.
+    """Apply (scope key, entries) pairs, each (src, position) at most once per day value, and
+    the open-stock changes among them once to the key's ``stocks`` total.
 
     A mini-batch: every touched (key, day) is read once and written once, whatever the number of
     corrections it gets. Entries of one (src, position) must be consecutive (kpi-deltas keeps
     them so). Returns the touched day keys, in first-touch order: the dirty set of a checkpoint.
     """
     touched: dict[DayKey, DayValue] = {}
+    totals: dict[str, Carry] = {}
     for scope_key, entries in corrections:
         for (src, position), quarters in _by_origin(entries):
+            if stocks is not None:
+                _add_stock(totals, stocks, scope_key, src, position, quarters)
             for day, day_quarters in _by_day(quarters).items():
                 key = (scope_key, day)
                 value = touched.get(key)
@@ -90,7 +106,52 @@ def apply_day_batch(
                 apply_origin(value, src, position, day_quarters, grid)
     for key, value in touched.items():
         days[key] = value
+    if stocks is not None:
+        for scope_key, total in totals.items():
+            stocks[scope_key] = total
     return list(touched)
+
+
+def _add_stock(
+    totals: dict[str, Carry],
+    stocks: MutableMapping[str, Carry],
+    scope_key: str,
+    src: int,
+    position: int,
+    quarters: list[tuple[int, HourTally]],
+) -> None:
+    """Add one (src, position)'s open-stock changes to the key's total, unless already there."""
+    deals = sum(t.open_delta for _, t in quarters)
+    amount = sum(t.open_amount_delta for _, t in quarters)
+    weighted = sum(t.open_weighted_delta for _, t in quarters)
+    if not (deals or amount or weighted):
+        return
+    total = totals.get(scope_key)
+    if total is None:
+        total = totals[scope_key] = stocks.get(scope_key) or Carry()
+    if position <= total.marks.get(src, -1):
+        return
+    total.open_deals += deals
+    total.open_amount += amount
+    total.open_weighted += weighted
+    total.marks[src] = position
+
+
+def open_stock(
+    total: Carry | None, later: Iterable[tuple[int, DayValue]], end_hour: int
+) -> OpenStock:
+    """The deals open at T (hour index ``end_hour``): every stock change of the key (``total``)
+    minus those at T or later, read from ``later``, the key's day values from T's day on."""
+    if total is None:  # no change ever, or changes that summed to nothing so far
+        total = Carry()
+    deals, amount, weighted = total.open_deals, total.open_amount, total.open_weighted
+    for day, value in later:
+        for hour, tally in value.hours.items():
+            if day * HOURS_PER_DAY + hour >= end_hour:
+                deals -= tally.open_delta
+                amount -= tally.open_amount_delta
+                weighted -= tally.open_weighted_delta
+    return OpenStock(deals, amount, weighted)
 
 
 def apply_origin(
@@ -214,16 +275,22 @@ def _include(totals: WindowTotals, tally: HourTally | None) -> None:
 
 
 def report(
-    read_day: DayReader, key: str, now: datetime, grid: BucketGrid
+    read_day: DayReader,
+    key: str,
+    now: datetime,
+    grid: BucketGrid,
+    stocks: StockReader | None = None,
 ) -> dict[str, dict] | None:
-    """KPIs of all six windows, or ``None`` when the key contributes to none of them (contract
-    section 4), like ``projections.readout.report``. Each day value is read once per report."""
+    """KPIs of all six windows, or ``None`` when the key contributes to none of them and has no
+    deal open at T (contract section 4), like ``projections.readout.report``. Each day value is
+    read once per report."""
     scope, _ = split_scope_key(key)
     read_once = _memo(read_day)
     totals = {window: window_totals(read_once, key, window, now, grid) for window in WINDOWS}
-    if not any(t.touched for t in totals.values()):
+    stock = stocks(key, stock_hour(now)) if stocks is not None else NO_OPEN_DEALS
+    if not any(t.touched for t in totals.values()) and not stock.deals:
         return None
-    return {window: derive_kpis(scope, t) for window, t in totals.items()}
+    return {window: derive_kpis(scope, t, stock) for window, t in totals.items()}
 
 
 def _memo(read_day: DayReader) -> DayReader:

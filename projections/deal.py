@@ -52,6 +52,10 @@ class DealContribution:
     created_at: int | None
     won_at: int | None
     lost_at: int | None
+    segment: str | None = None
+    """(v2) Customer type: the deal also counts in this segment's scope."""
+    probability: int = 0
+    """(v2) Final probability of closing in parts per million (absent: 0)."""
 
 
 def fold_deal(events: Iterable[DealEvent]) -> DealState:
@@ -89,6 +93,8 @@ def contribution_of(state: DealState) -> DealContribution | None:
         created_at=state.created_at,
         won_at=state.won_at if state.status == WON else None,
         lost_at=state.lost_at if state.status == LOST else None,
+        segment=attrs.get("segment"),
+        probability=attrs.get("probability") or 0,
     )
 
 
@@ -101,6 +107,7 @@ class CustomerWin:
     rep_id: str
     team_id: str
     channel: str | None
+    segment: str | None = None
 
     def order(self) -> tuple[int, str]:
         return (self.won_at, self.deal_id)
@@ -118,6 +125,7 @@ def customer_win_of(
         rep_id=contribution.rep_id,
         team_id=contribution.team_id,
         channel=contribution.channel,
+        segment=contribution.segment,
     )
 
 

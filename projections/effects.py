@@ -13,8 +13,8 @@ from projections.deal import CustomerWin, DealContribution
 from projections.tally import Tally
 from projections.timebase import quarter_of
 
-REP, TEAM, COMPANY, CHANNEL = "rep", "team", "company", "channel"
-SCOPES = (REP, TEAM, COMPANY, CHANNEL)
+REP, TEAM, COMPANY, CHANNEL, SEGMENT = "rep", "team", "company", "channel", "segment"
+SCOPES = (REP, TEAM, COMPANY, CHANNEL, SEGMENT)
 
 
 def scope_key(scope: str, scope_id: str) -> str:
@@ -29,10 +29,14 @@ def split_scope_key(key: str) -> tuple[str, str]:
 COMPANY_KEY = scope_key(COMPANY, "")
 
 
-def deal_scopes(rep_id: str, team_id: str, channel: str | None) -> list[str]:
+def deal_scopes(
+    rep_id: str, team_id: str, channel: str | None, segment: str | None = None
+) -> list[str]:
     keys = [scope_key(REP, rep_id), scope_key(TEAM, team_id), COMPANY_KEY]
     if channel:
         keys.append(scope_key(CHANNEL, channel))
+    if segment:
+        keys.append(scope_key(SEGMENT, segment))
     return keys
 
 
@@ -68,10 +72,11 @@ class Deltas:
 
 
 def add_deal(deltas: Deltas, deal: DealContribution | None, sign: int = 1) -> None:
-    """Rule 3: opportunity at creation, won (revenue, customer) at win, lost at loss."""
+    """Rule 3: opportunity (and pipeline created) at creation, won (revenue, customer, time to
+    win) at win, lost at loss; rule 6: the deal's open stock from creation to closing."""
     if deal is None:
         return
-    keys = deal_scopes(deal.rep_id, deal.team_id, deal.channel)
+    keys = deal_scopes(deal.rep_id, deal.team_id, deal.channel, deal.segment)
     for at_us, kind in ((deal.created_at, "created"), (deal.won_at, "won"), (deal.lost_at, "lost")):
         if at_us is None:
             continue
@@ -81,13 +86,41 @@ def add_deal(deltas: Deltas, deal: DealContribution | None, sign: int = 1) -> No
             tally.rep(deal.rep_id, sign)
             if kind == "created":
                 tally.count("opportunities", sign)
+                tally.count("pipeline_created", sign * deal.amount)
             elif kind == "won":
-                tally.count("deals_won", sign)
-                tally.count("revenue", sign * deal.amount)
-                if deal.customer_id:
-                    tally.customer(deal.customer_id, sign)
+                _count_win(tally, deal, sign)
             else:
                 tally.count("deals_lost", sign)
+    _add_open_stock(deltas, keys, deal, sign)
+
+
+def _count_win(tally: Tally, deal: DealContribution, sign: int) -> None:
+    tally.count("deals_won", sign)
+    tally.count("revenue", sign * deal.amount)
+    if deal.customer_id:
+        tally.customer(deal.customer_id, sign)
+    if deal.created_at is not None and deal.won_at is not None:
+        tally.count("won_with_created", sign)
+        tally.count("won_age_us", sign * max(0, deal.won_at - deal.created_at))
+
+
+def _add_open_stock(deltas: Deltas, keys: list[str], deal: DealContribution, sign: int) -> None:
+    """Open at T: created before T and not closed before T, i.e. [c < T] - [max(c, close) < T]:
+    +1 where it is created, -1 where it closes (never before its creation)."""
+    if deal.created_at is None:
+        return
+    weighted = deal.amount * deal.probability
+    closed_at = deal.won_at if deal.won_at is not None else deal.lost_at
+    moves = [(deal.created_at, sign)]
+    if closed_at is not None:
+        moves.append((max(deal.created_at, closed_at), -sign))
+    for at_us, step in moves:
+        quarter = quarter_of(at_us)
+        for key in keys:
+            tally = deltas.at(key, quarter)
+            tally.count("open_delta", step)
+            tally.count("open_amount_delta", step * deal.amount)
+            tally.count("open_weighted_delta", step * weighted)
 
 
 def add_acquisition(deltas: Deltas, win: CustomerWin | None, sign: int = 1) -> None:
@@ -95,7 +128,7 @@ def add_acquisition(deltas: Deltas, win: CustomerWin | None, sign: int = 1) -> N
     if win is None:
         return
     quarter = quarter_of(win.won_at)
-    for key in deal_scopes(win.rep_id, win.team_id, win.channel):
+    for key in deal_scopes(win.rep_id, win.team_id, win.channel, win.segment):
         deltas.at(key, quarter).count("new_customers", sign)
 
 
@@ -109,14 +142,22 @@ def add_call(deltas: Deltas, at_us: int, rep_id: str, team_id: str) -> None:
 
 
 def add_cost(
-    deltas: Deltas, at_us: int, category: str, amount: int, team_id: str | None, channel: str | None
+    deltas: Deltas,
+    at_us: int,
+    category: str,
+    amount: int,
+    team_id: str | None,
+    channel: str | None,
+    segment: str | None = None,
 ) -> None:
-    """Rule 5: company always, team and channel when the cost names them."""
+    """Rule 5: company always, team, channel and (v2) segment when the cost names them."""
     keys = [COMPANY_KEY]
     if team_id:
         keys.append(scope_key(TEAM, team_id))
     if channel:
         keys.append(scope_key(CHANNEL, channel))
+    if segment:
+        keys.append(scope_key(SEGMENT, segment))
     quarter = quarter_of(at_us)
     for key in keys:
         deltas.at(key, quarter).count(f"cost_{category}", amount)

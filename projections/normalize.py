@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from events.currency import RateTable
 from projections.deal import DealEvent
-from projections.tally import to_micros
+from projections.tally import PROBABILITY_SCALE, to_micros
 from projections.timebase import to_us
 
 DEAL_KINDS = {
@@ -25,6 +25,11 @@ def is_deal_event(event) -> bool:
     return event.type in DEAL_KINDS
 
 
+def to_ppm(probability: float) -> int:
+    """A probability (0..1, validated at the edge) in integer parts per million."""
+    return round(probability * PROBABILITY_SCALE)
+
+
 def amount_micros(event, rates: RateTable | None) -> int:
     """The event's ``amount`` in micro-units of the reporting currency.
 
@@ -37,10 +42,13 @@ def amount_micros(event, rates: RateTable | None) -> int:
 
 
 def deal_event_of(event, seq: int, rates: RateTable | None = None) -> DealEvent:
-    """``seq`` is the event's arrival position among its deal's events (its partition offset)."""
+    """``seq`` is the event's arrival position among its deal's events (its partition offset).
+    A (v2) probability becomes integer parts per million, so weighted sums stay exact."""
     attrs = dict(event.attributes())
     if attrs.get("amount") is not None:
         attrs["amount"] = amount_micros(event, rates)
+    if attrs.get("probability") is not None:
+        attrs["probability"] = to_ppm(attrs["probability"])
     return DealEvent(
         at_us=to_us(event.occurred_at), seq=seq, kind=DEAL_KINDS[event.type], attrs=attrs
     )

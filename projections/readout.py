@@ -10,12 +10,14 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from projections.effects import Deltas, split_scope_key
-from projections.kpis import derive_kpis
+from projections.kpis import NO_OPEN_DEALS, OpenStock, derive_kpis
 from projections.tally import Tally, WindowTotals
-from projections.timebase import BucketGrid
-from projections.windows import WINDOWS, window_span
+from projections.timebase import HOURLY, BucketGrid
+from projections.windows import WINDOWS, stock_hour, window_span
 
 BucketLookup = Callable[[str, str, int], Tally | None]
+StockReader = Callable[[str, int], OpenStock]
+"""(scope key, hour index T) -> the key's deals open at T (contract section 2.6)."""
 
 
 def window_totals(
@@ -30,23 +32,37 @@ def window_totals(
     return totals
 
 
-def read_kpis(lookup: BucketLookup, key: str, window: str, now: datetime, grid: BucketGrid) -> dict:
+def read_kpis(
+    lookup: BucketLookup,
+    key: str,
+    window: str,
+    now: datetime,
+    grid: BucketGrid,
+    stocks: StockReader | None = None,
+) -> dict:
     scope, _ = split_scope_key(key)
-    return derive_kpis(scope, window_totals(lookup, key, window, now, grid))
+    stock = stocks(key, stock_hour(now)) if stocks is not None else NO_OPEN_DEALS
+    return derive_kpis(scope, window_totals(lookup, key, window, now, grid), stock)
 
 
 def report(
-    lookup: BucketLookup, key: str, now: datetime, grid: BucketGrid
+    lookup: BucketLookup,
+    key: str,
+    now: datetime,
+    grid: BucketGrid,
+    stocks: StockReader | None = None,
 ) -> dict[str, dict] | None:
     """KPIs of all six windows, or ``None`` when the key contributes to none of them.
 
-    Contract section 4: a (scope, id) with a contribution in any window is reported for all six.
+    Contract section 4: a (scope, id) with a contribution in any window, or (v2) with a deal
+    open at T, is reported for all six. Without ``stocks`` every key has no open deal.
     """
     scope, _ = split_scope_key(key)
     totals = {window: window_totals(lookup, key, window, now, grid) for window in WINDOWS}
-    if not any(t.touched for t in totals.values()):
+    stock = stocks(key, stock_hour(now)) if stocks is not None else NO_OPEN_DEALS
+    if not any(t.touched for t in totals.values()) and not stock.deals:
         return None
-    return {window: derive_kpis(scope, t) for window, t in totals.items()}
+    return {window: derive_kpis(scope, t, stock) for window, t in totals.items()}
 
 
 def bucket_updates(
@@ -81,6 +97,21 @@ class BucketStore:
     def lookup(self, key: str, grid_name: str, index: int) -> Tally | None:
         return self.buckets.get((key, grid_name, index))
 
+    def open_stock(self, key: str, end_hour: int) -> OpenStock:
+        """Every open-stock change of ``key`` in an hour before ``end_hour``, summed."""
+        deals = amount = weighted = 0
+        for (scope_key, grid_name, index), tally in self.buckets.items():
+            if scope_key == key and grid_name == HOURLY and index < end_hour:
+                counts = tally.counts
+                deals += counts.get("open_delta", 0)
+                amount += counts.get("open_amount_delta", 0)
+                weighted += counts.get("open_weighted_delta", 0)
+        return OpenStock(deals, amount, weighted)
+
+    def report(self, key: str, now: datetime) -> dict[str, dict] | None:
+        """``report`` of one key, stocks included."""
+        return report(self.lookup, key, now, self.grid, self.open_stock)
+
     def keys(self) -> set[str]:
         return {key for key, _, _ in self.buckets}
 
@@ -88,7 +119,7 @@ class BucketStore:
         """``scope|id|window`` -> KPIs for every reported key, like ``golden/expected.json``."""
         out: dict[str, dict] = {}
         for key in sorted(self.keys()):
-            windows = report(self.lookup, key, now, self.grid)
+            windows = self.report(key, now)
             for window, kpis in (windows or {}).items():
                 out[f"{key}|{window}"] = kpis
         return out

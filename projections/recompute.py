@@ -50,6 +50,7 @@ def recompute(
                 amount_micros(event, rates),
                 event.team_id,
                 event.channel,
+                event.segment,
             )
     wins: dict[str, list[CustomerWin]] = defaultdict(list)
     for deal_id, deal_events in deals.items():

@@ -97,7 +97,7 @@ def customer_key(customer_id: str) -> bytes:
 
 
 def carry_key(scope_key: str) -> bytes:
-    """``carry``: the stocks of a scope key's pruned days."""
+    """``carry``: the open-deal stock totals of a scope key (``Carry``)."""
     return encode_text(scope_key)
 
 

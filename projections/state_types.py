@@ -122,7 +122,9 @@ class DayValue(msgspec.Struct, array_like=True):
 
 
 class Carry(msgspec.Struct, array_like=True):
-    """Stocks of every pruned day of one scope key (section 8), with the marks they absorbed."""
+    """The open-deal stock of one scope key: every stock change it ever got, summed (so it
+    survives the pruning of old days, design section 8), with the marks of what it absorbed.
+    The stock at an instant T is this minus the changes at T or later."""
 
     open_deals: int = 0
     open_amount: int = 0

@@ -18,6 +18,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 AMOUNT_SCALE = 1_000_000
+PROBABILITY_SCALE = 1_000_000
+"""(v2) Probabilities are integer parts per million: amount x probability stays an integer."""
+WEIGHTED_SCALE = AMOUNT_SCALE * PROBABILITY_SCALE
+"""Units of a weighted amount (micro-units x parts per million)."""
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_WIRE_DIGITS = 80
 """Longest decimal string read back as a count: far more than any sum of accepted amounts."""
@@ -32,8 +36,17 @@ COUNT_FIELDS = (
     "new_customers",
     "cost_marketing",
     "cost_sales",
+    "pipeline_created",
+    "won_with_created",
+    "won_age_us",
+    "open_delta",
+    "open_amount_delta",
+    "open_weighted_delta",
 )
-AMOUNT_FIELDS = frozenset({"revenue", "cost_marketing", "cost_sales"})
+"""(v2) ``pipeline_created`` (amount at creation), ``won_with_created`` and ``won_age_us`` (won
+deals that have a creation, and their summed age at the win) are flows; the ``open_*`` deltas
+are stock changes: a deal adds to them where it is created and takes back where it closes."""
+AMOUNT_FIELDS = frozenset({"revenue", "cost_marketing", "cost_sales", "pipeline_created"})
 
 
 def to_micros(amount: float | int) -> int:

@@ -45,6 +45,12 @@ class WindowSpan:
         return range(self.first, self.last + 1)
 
 
+def stock_hour(now: datetime) -> int:
+    """T of contract section 2.6, as an hour index: hour(now) + 1h, the end of the ``1h``
+    window. Stocks sum every change at an hour before it."""
+    return to_us(now) // HOUR_US + 1
+
+
 def window_span(window: str, now: datetime, grid: BucketGrid) -> WindowSpan:
     now_us = to_us(now)
     hour = now_us // HOUR_US

@@ -49,8 +49,18 @@ from streams.folds import CustomerWinChange, win_from_json
 POSITIONS_PER_MESSAGE = 4096
 """Most changes in one message: positions of the next offset start past the last index."""
 
-WinWire = tuple[int, str, str, str | None]
-"""won_at (µs), rep id, team id, channel."""
+
+class WinWire(msgspec.Struct, array_like=True):
+    """won_at (µs), rep id, team id, channel, and (v2) the segment, written only when the deal
+    has one: a v1 win keeps its four elements."""
+
+    won_at: int
+    rep_id: str
+    team_id: str
+    channel: str | None = None
+    segment: str | None = None
+
+
 ChangeWire = tuple[str, str, WinWire | None, int]
 """customer id, deal id, win (``None``: no longer a win there), source offset."""
 
@@ -98,7 +108,9 @@ def encode_customer_wins(
 
 
 def _win_wire(win) -> tuple:
-    return (win.won_at, win.rep_id, win.team_id, win.channel)
+    if win.segment is None:
+        return (win.won_at, win.rep_id, win.team_id, win.channel)
+    return (win.won_at, win.rep_id, win.team_id, win.channel, win.segment)
 
 
 def decode_customer_wins(
@@ -133,7 +145,7 @@ def _decode_batch(
             CustomerWinChange(
                 customer_id,
                 deal_id,
-                win_from_json(deal_id, win),
+                win_from_json(deal_id, None if win is None else msgspec.structs.astuple(win)),
                 source_offset,
                 position(offset, index),
                 partition,

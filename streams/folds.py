@@ -164,11 +164,21 @@ def _win_changes(deal_id: str, before, after, offset: int) -> list[CustomerWinCh
 
 
 def win_to_json(win: CustomerWin | None) -> list | None:
-    return None if win is None else [win.won_at, win.rep_id, win.team_id, win.channel]
+    """``[won_at, rep, team, channel]``, and (v2) the segment appended when there is one, so
+    a v1 win keeps its bytes."""
+    if win is None:
+        return None
+    raw = [win.won_at, win.rep_id, win.team_id, win.channel]
+    if win.segment is not None:
+        raw.append(win.segment)
+    return raw
 
 
-def win_from_json(deal_id: str, raw: list | None) -> CustomerWin | None:
-    return None if raw is None else CustomerWin(raw[0], deal_id, raw[1], raw[2], raw[3])
+def win_from_json(deal_id: str, raw: list | tuple | None) -> CustomerWin | None:
+    if raw is None:
+        return None
+    segment = raw[4] if len(raw) > 4 else None
+    return CustomerWin(raw[0], deal_id, raw[1], raw[2], raw[3], segment)
 
 
 def _acquisition_as_of(
@@ -242,6 +252,7 @@ class IncomingCost:
     channel: str | None
     offset: int = 0
     partition: int = 0
+    segment: str | None = None
 
 
 def fold_activity_batch(
@@ -261,6 +272,14 @@ def fold_activity_batch(
             add_call(deltas, item.at_us, item.rep_id, item.team_id)
             corrections.add(f"k{item.partition}", item.offset, deltas)
         else:
-            add_cost(deltas, item.at_us, item.category, item.amount, item.team_id, item.channel)
+            add_cost(
+                deltas,
+                item.at_us,
+                item.category,
+                item.amount,
+                item.team_id,
+                item.channel,
+                item.segment,
+            )
             corrections.add(f"x{item.partition}", item.offset, deltas)
     return corrections

@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from projections import day_values
+from projections.day_values import HOURS_PER_DAY
+from projections.kpis import OpenStock
 from projections.state_types import DayValue
 from projections.timebase import BucketGrid
 from streams.routing import partition_of
@@ -93,12 +95,20 @@ class Ownership:
         """The day value of ``key`` (owned or not: the caller checks) on a UTC day."""
         return self._engine.days(self.partition_of(key)).get((key, day))  # type: ignore[no-any-return]
 
+    def open_stock(self, key: str, end_hour: int) -> OpenStock:
+        """The key's deals open at hour ``end_hour`` (contract section 2.6)."""
+        partition = self.partition_of(key)
+        total = self._engine.stocks(partition).get(key)
+        later = self._engine.days(partition).days_from(key, end_hour // HOURS_PER_DAY)
+        return day_values.open_stock(total, later, end_hour)
+
     def report(self, key: str, now: datetime) -> dict[str, dict] | None:
-        """KPIs of the six windows, or None when the key contributes to none (contract §4)."""
-        return day_values.report(self.read_day, key, now, self._grid)
+        """KPIs of the six windows, or None when the key contributes to none and has no open
+        deal (contract section 4)."""
+        return day_values.report(self.read_day, key, now, self._grid, self.open_stock)
 
     def read_kpis(self, key: str, window: str, now: datetime) -> dict:
-        return day_values.read_kpis(self.read_day, key, window, now, self._grid)
+        return day_values.read_kpis(self.read_day, key, window, now, self._grid, self.open_stock)
 
     def owner_url(self, key: str) -> str | None:
         """Web URL of the worker actively holding the key's partition (group assignment)."""

@@ -24,7 +24,7 @@ from events.models import EventPolicy, InvalidEvent
 from events.topics import TopicNames, dead_letter_headers, route
 from projections.day_values import DayKey, apply_day_batch, day_entries_of
 from projections.normalize import amount_micros, deal_event_of
-from projections.state_types import DayValue
+from projections.state_types import Carry, DayValue
 from projections.timebase import BucketGrid, to_us
 from streams.customer_wins import (
     MalformedCustomerWins,
@@ -58,6 +58,8 @@ class AgentState(Protocol):
         ...
 
     def days(self, partition: int) -> MutableMapping[DayKey, DayValue]: ...
+
+    def stocks(self, partition: int) -> MutableMapping[str, Carry]: ...
 
     def live_keys(self, partition: int) -> MutableMapping[str, int]: ...
 
@@ -182,7 +184,8 @@ class Pipeline:
                 if key not in live:
                     live[key] = 1
             day_corrections = [(key, day_entries_of(entries)) for key, entries in found]
-            apply_day_batch(self.state.days(partition), day_corrections, self.grid)
+            days, stocks = self.state.days(partition), self.state.stocks(partition)
+            apply_day_batch(days, day_corrections, self.grid, stocks)
             self.keys_changed(key for key, _ in found)
 
     async def send_deltas(self, corrections: Corrections) -> None:
@@ -258,6 +261,7 @@ def activity_of(message: Any, event: Any, rates: Any) -> IncomingCall | Incoming
         event.channel,
         message.offset,
         message.partition,
+        event.segment,
     )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from streams.state.faults import kill_switch
 from streams.state.options import StoreLimits
 from streams.state.store import StateStore, open_store
-from streams.state.tables import DayTable, StoredTable
+from streams.state.tables import DayTable, StockTable, StoredTable
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ class StateEngine:
         self._store: StateStore | None = None
         self._tables: dict[tuple[str, int], StoredTable] = {}
         self._days: dict[int, DayTable] = {}
+        self._stocks: dict[int, StockTable] = {}
         self._live: dict[int, LiveKeys] = {}
         self._applied: dict[int, int] = {}
         self._replay_to: dict[int, int] = {}
@@ -102,6 +103,7 @@ class StateEngine:
             self._store = None
         self._tables.clear()
         self._days.clear()
+        self._stocks.clear()
         self._live.clear()
 
     # -- what the agents fold into ---------------------------------------------------------
@@ -118,6 +120,13 @@ class StateEngine:
         found = self._days.get(partition)
         if found is None:
             found = self._days[partition] = DayTable(self.store, partition)
+        return found
+
+    def stocks(self, partition: int) -> StockTable:
+        """The open-deal stock totals of ``partition``'s scope keys."""
+        found = self._stocks.get(partition)
+        if found is None:
+            found = self._stocks[partition] = StockTable(self.store, partition)
         return found
 
     def live_keys(self, partition: int) -> LiveKeys:

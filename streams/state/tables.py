@@ -19,8 +19,15 @@ from typing import Any
 import orjson
 
 from projections.day_values import DayKey
-from projections.state_keys import days_key, split_days_key
-from projections.state_types import DayValue, codec_of
+from projections.state_keys import (
+    carry_key,
+    days_key,
+    days_prefix,
+    split_days_key,
+    text_of_key,
+)
+from projections.state_types import Carry, DayValue, codec_of
+from streams.state.layout import prefix_end
 from streams.state.store import StateStore
 
 _WIDE = b"\x00"
@@ -115,3 +122,45 @@ class DayTable(MutableMapping[DayKey, DayValue]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self._store.scan("days", self._partition))
+
+    def days_from(self, scope_key: str, first_day: int) -> Iterator[tuple[int, DayValue]]:
+        """The day values of ``scope_key`` from ``first_day`` on, in day order (one range scan:
+        a key's days are contiguous)."""
+        prefix = days_prefix(scope_key)
+        lower = days_key(scope_key, first_day)
+        for key, raw in self._store.scan("days", self._partition, lower, prefix_end(prefix)):
+            yield split_days_key(key)[1], self._codec.decode(raw)
+
+
+class StockTable(MutableMapping[str, Carry]):
+    """The open-deal stock totals of one partition's scope keys (``carry`` column family)."""
+
+    __slots__ = ("_store", "_partition", "_codec")
+
+    def __init__(self, store: StateStore, partition: int) -> None:
+        self._store, self._partition = store, partition
+        self._codec = codec_of(Carry)
+
+    def __getitem__(self, key: str) -> Carry:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def get(self, key: str, default: Any = None) -> Any:
+        raw = self._store.get("carry", self._partition, carry_key(key))
+        return default if raw is None else self._codec.decode(raw)
+
+    def __setitem__(self, key: str, value: Carry) -> None:
+        self._store.put("carry", self._partition, carry_key(key), self._codec.encode(value))
+
+    def __delitem__(self, key: str) -> None:
+        if self.get(key) is None:
+            raise KeyError(key)
+        self._store.delete("carry", self._partition, carry_key(key))
+
+    def __iter__(self) -> Iterator[str]:
+        return (text_of_key(key) for key, _ in self._store.scan("carry", self._partition))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._store.scan("carry", self._partition))

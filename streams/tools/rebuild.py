@@ -52,7 +52,7 @@ def no_kpis(scope: str) -> dict[str, float | int]:
 def offline_kpis(store: BucketStore, keys: Iterable[str], as_of: datetime) -> dict[str, dict]:
     """Every window of ``keys`` (``scope|id``) read from the recomputed buckets."""
     return {
-        f"{key}|{window}": read_kpis(store.lookup, key, window, as_of, store.grid)
+        f"{key}|{window}": read_kpis(store.lookup, key, window, as_of, store.grid, store.open_stock)
         for key in sorted(keys)
         for window in WINDOWS
     }

@@ -12,6 +12,8 @@ from tests.support.golden import (
     golden_expected,
     golden_lines,
     golden_messages,
+    golden_v2_expected,
+    golden_v2_lines,
     is_invalid_golden_line,
 )
 from tests.support.kafka import produce_raw, read_topic, topics_under
@@ -20,8 +22,9 @@ from tests.support.kpis import compare_all, eventually
 pytestmark = pytest.mark.e2e
 
 
-def post_golden_through_api(ingest_url: str) -> int:
-    """Valid lines in arrival order (batches), each invalid line alone; returns the 422 count."""
+def post_golden_through_api(ingest_url: str, lines: list[str] | None = None) -> int:
+    """Valid lines in arrival order (batches), each invalid line alone; returns the 422 count.
+    ``lines``: the golden v1 file unless given (golden v2's)."""
     refused, batch = 0, []
     with httpx.Client(base_url=ingest_url, timeout=30) as client:
 
@@ -31,7 +34,7 @@ def post_golden_through_api(ingest_url: str) -> int:
                 assert response.status_code == 202, response.text
                 batch.clear()
 
-        for line in golden_lines():
+        for line in lines if lines is not None else golden_lines():
             if is_invalid_golden_line(line):
                 flush()
                 response = client.post("/v1/events", content=line)
@@ -90,3 +93,20 @@ def test_golden_lines_produced_straight_onto_the_topics_give_the_same_kpis(make_
         assert record.headers[DLQ_SOURCE_TOPIC].decode() in names.event_topics
         assert int(record.headers[DLQ_SOURCE_PARTITION]) >= 0
         assert int(record.headers[DLQ_SOURCE_OFFSET]) >= 0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_golden_v2_through_the_api_gives_every_v2_kpi_from_any_worker(make_stack, workers):
+    """Contract v2 whole: segments, probabilities and open deals, with 1 and 2 workers (each
+    answers every key, forwarding to the owner; every name of the file is compared)."""
+    stack = make_stack(workers=workers)
+    expected = golden_v2_expected()
+
+    refused = post_golden_through_api(stack.ingest.url, golden_v2_lines())
+
+    assert refused == expected["skipped_invalid"] == 11
+    for worker in stack.workers:
+        problems = eventually(
+            lambda url=worker.url: compare_all(url, expected["kpis"], expected["as_of"])
+        )
+        assert problems == [], problems[:10]

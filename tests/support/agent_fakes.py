@@ -32,6 +32,9 @@ class DictState:
     def days(self, partition: int) -> dict:
         return self.table("days", partition)
 
+    def stocks(self, partition: int) -> dict:
+        return self.table("stocks", partition)
+
     def live_keys(self, partition: int) -> dict:
         return self.table("keys", partition)
 
@@ -110,7 +113,7 @@ def expected_days(*corrections: Corrections) -> tuple[dict, dict]:
     for sent in corrections:
         pairs = [(key, day_entries_of(entries)) for key, entries in sent.items()]
         keys.update(dict.fromkeys((key for key, _ in pairs), 1))
-        apply_day_batch(days, pairs, GRID)
+        apply_day_batch(days, pairs, GRID, {})
     return days, keys
 
 

@@ -40,3 +40,16 @@ def golden_topic_and_key(names, line: str) -> tuple[str, bytes]:
 def golden_messages(names) -> list[tuple[str, bytes, bytes]]:
     """Every golden line as (topic, key, value), in arrival order, for ``produce_raw``."""
     return [(*golden_topic_and_key(names, line), line.encode()) for line in golden_lines()]
+
+
+GOLDEN_V2_DIR = GOLDEN_DIR / "v2"
+"""Contract v2's golden data: the same history with segments, probabilities and 3 more invalid
+lines, and every KPI of v2 (``is_invalid_golden_line`` holds for its invalid lines too)."""
+
+
+def golden_v2_lines() -> list[str]:
+    return (GOLDEN_V2_DIR / "events.jsonl").read_text(encoding="utf-8").splitlines()
+
+
+def golden_v2_expected() -> dict:
+    return json.loads((GOLDEN_V2_DIR / "expected.json").read_text(encoding="utf-8"))

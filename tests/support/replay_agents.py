@@ -91,7 +91,8 @@ def apply_kpis(tables: Mapping, batch: Batch, partitions: int, grid: BucketGrid)
     live = tables["live_keys"]
     for key, _ in corrections:
         live[key] = 1
-    apply_day_batch(tables["days"], [(k, day_entries_of(e)) for k, e in corrections], grid)
+    day_corrections = [(k, day_entries_of(e)) for k, e in corrections]
+    apply_day_batch(tables["days"], day_corrections, grid, tables["stocks"])
     return []
 
 

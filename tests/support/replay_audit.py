@@ -13,8 +13,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from projections import day_values
-from projections.day_values import apply_day_batch, day_entries_of
-from projections.readout import BucketStore, report
+from projections.day_values import HOURS_PER_DAY, apply_day_batch, day_entries_of
+from projections.kpis import OpenStock
+from projections.readout import BucketStore
 from projections.state_types import DayValue
 from streams.customer_wins import decode_customer_wins
 from streams.folds import Entry
@@ -26,17 +27,23 @@ Origin = tuple[str, str, int]  # (scope key, src, offset)
 
 def kpi_differences(worker: Worker, expected: BucketStore, as_ofs: list[datetime]) -> list[str]:
     """Every reported KPI, read from the day values, against the recomputation ``expected``."""
-    days = worker.agents["apply-kpis"].tables["days"]
+    tables = worker.agents["apply-kpis"].tables
+    days, stocks = tables["days"], tables["stocks"]
 
     def read_day(key: str, day: int) -> DayValue | None:
         return days.get((key, day))
+
+    def open_stock(key: str, end_hour: int) -> OpenStock:
+        first = end_hour // HOURS_PER_DAY
+        later = sorted((d, v) for (k, d), v in days.items() if k == key and d >= first)
+        return day_values.open_stock(stocks.get(key), later, end_hour)
 
     problems = []
     keys = set(worker.agents["apply-kpis"].tables["live_keys"]) | expected.keys()
     for now in as_ofs:
         for key in sorted(keys):
-            got = day_values.report(read_day, key, now, worker.grid)
-            want = report(expected.lookup, key, now, expected.grid)
+            got = day_values.report(read_day, key, now, worker.grid, open_stock)
+            want = expected.report(key, now)
             if got != want:
                 problems.append(f"{key} at {now.isoformat()}: {got} != {want}")
     return problems

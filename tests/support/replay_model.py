@@ -50,7 +50,7 @@ ROUTES: dict[str, dict[str, Callable[[Any], str]]] = {
     "fold-calls": {"seen": routing_of_composite},
     "fold-costs": {"seen": routing_of_composite},
     "fold-customers": {"customers": routing_identity},
-    "apply-kpis": {"days": day_routing, "live_keys": routing_identity},
+    "apply-kpis": {"days": day_routing, "stocks": routing_identity, "live_keys": routing_identity},
 }
 """Tables of each agent and the routing key of a table key (its partition, ``streams.app``)."""
 

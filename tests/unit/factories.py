@@ -18,11 +18,12 @@ from hypothesis import strategies as st
 
 from events.models import EventPolicy, InvalidEvent, validate_event
 from projections.deal import DealEvent, contribution_of, fold_deal
+from projections.kpis import OpenStock
 from projections.normalize import deal_event_of, is_deal_event
 from projections.readout import BucketStore, report
 from projections.recompute import recompute
 from projections.tally import Tally, to_micros
-from projections.timebase import BucketGrid, to_us
+from projections.timebase import HOURLY, BucketGrid, to_us
 from streams.folds import (
     IncomingCall,
     IncomingCost,
@@ -241,12 +242,29 @@ class FoldTables:
         raw = self.bucket_rows.get(bucket_key(key, grid_name, index))
         return None if raw is None else Tally.from_json(raw)
 
+    def open_stock(self, key: str, end_hour: int) -> OpenStock:
+        """The key's open deals at hour ``end_hour``: its hour buckets' stock changes before."""
+        hours = [
+            Tally.from_json(row).counts
+            for raw_key, row in self.bucket_rows.items()
+            if (parts := parse_composite_key(raw_key))[0] == key
+            and parts[1] == HOURLY
+            and parts[2] < end_hour
+        ]
+        return OpenStock(
+            *(sum(c.get(name, 0) for c in hours) for name in OPEN_STOCK_FIELDS)  # type: ignore[arg-type]
+        )
+
     def report_all(self, now: datetime) -> dict[str, dict]:
         out: dict[str, dict] = {}
         for key in sorted(self.key_rows):
-            for window, kpis in (report(self.lookup, key, now, self.grid) or {}).items():
+            windows = report(self.lookup, key, now, self.grid, self.open_stock)
+            for window, kpis in (windows or {}).items():
                 out[f"{key}|{window}"] = kpis
         return out
+
+
+OPEN_STOCK_FIELDS = ("open_delta", "open_amount_delta", "open_weighted_delta")
 
 
 def activity_of(e, offset: int = 0) -> IncomingCall | IncomingCost:
@@ -256,7 +274,15 @@ def activity_of(e, offset: int = 0) -> IncomingCall | IncomingCost:
         return IncomingCall(e.rep_id, e.event_id, at, e.rep_id, e.team_id, offset)
     amount = to_micros(e.amount)
     return IncomingCost(
-        e.team_id or "company", e.event_id, at, e.category, amount, e.team_id, e.channel, offset
+        e.team_id or "company",
+        e.event_id,
+        at,
+        e.category,
+        amount,
+        e.team_id,
+        e.channel,
+        offset,
+        segment=e.segment,
     )
 
 

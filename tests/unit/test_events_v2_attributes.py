@@ -163,7 +163,8 @@ def test_a_v2_deal_event_read_from_a_topic_reaches_the_deal_fold_with_its_new_at
     event, original = decode_event(orjson.dumps(obj), POLICY)
 
     assert original == obj
-    assert deal_event_of(event, seq=7).attrs == {"segment": "smb", "probability": 0.4}
+    # the fold keeps a probability in integer parts per million (exact weighted sums)
+    assert deal_event_of(event, seq=7).attrs == {"segment": "smb", "probability": 400_000}
 
 
 @pytest.mark.parametrize(

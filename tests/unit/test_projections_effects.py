@@ -21,8 +21,19 @@ AT = us("2026-02-14T15:20:00Z")
 Q = quarter_of(AT)
 
 
-def deal(channel="email", customer="c1", created=AT, won=None, lost=None, amount=5_000_000):
-    return DealContribution("r1", "t1", channel, customer, amount, created, won, lost)
+def deal(
+    channel="email",
+    customer="c1",
+    created=AT,
+    won=None,
+    lost=None,
+    amount=5_000_000,
+    segment=None,
+    probability=0,
+):
+    return DealContribution(
+        "r1", "t1", channel, customer, amount, created, won, lost, segment, probability
+    )
 
 
 def touched(deltas: Deltas) -> dict[str, dict]:
@@ -40,23 +51,69 @@ def test_scope_keys_round_trip(scope, scope_id, key):
 
 
 @pytest.mark.parametrize(
-    ("channel", "keys"),
+    ("channel", "segment", "keys"),
     [
-        ("email", ["rep|r1", "team|t1", COMPANY_KEY, "channel|email"]),
-        (None, ["rep|r1", "team|t1", COMPANY_KEY]),
+        ("email", None, ["rep|r1", "team|t1", COMPANY_KEY, "channel|email"]),
+        (None, None, ["rep|r1", "team|t1", COMPANY_KEY]),
+        (None, "smb", ["rep|r1", "team|t1", COMPANY_KEY, "segment|smb"]),
     ],
 )
-def test_a_deal_counts_for_its_rep_team_company_and_channel_if_any(channel, keys):
+def test_a_deal_counts_for_its_rep_team_company_and_channel_and_segment_if_any(
+    channel, segment, keys
+):
     deltas = Deltas()
-    add_deal(deltas, deal(channel=channel, won=AT + 1))
-    expected = [{"opportunities": 1, "deals_won": 1, "revenue": 5_000_000}, {"r1": 2}, {"c1": 1}]
+    add_deal(deltas, deal(channel=channel, segment=segment, won=AT + 1))
+    counts = {
+        "opportunities": 1,
+        "pipeline_created": 5_000_000,
+        "deals_won": 1,
+        "revenue": 5_000_000,
+        "won_with_created": 1,
+        "won_age_us": 1,
+    }  # open at creation and closed in the same quarter: no open-stock change is left
+    expected = [counts, {"r1": 2}, {"c1": 1}]
     assert touched(deltas) == {key: {Q: expected} for key in keys}
+
+
+def test_an_open_deal_adds_to_the_stock_where_it_is_created_and_takes_back_where_it_closes():
+    later = AT + 3 * 900 * 10**6
+    deltas = Deltas()
+    add_deal(deltas, deal(won=later, probability=250_000))
+    quarters = dict(dict(deltas.items())["rep|r1"])
+    assert {k: v for k, v in quarters[Q].counts.items() if k.startswith("open")} == {
+        "open_delta": 1,
+        "open_amount_delta": 5_000_000,
+        "open_weighted_delta": 5_000_000 * 250_000,
+    }
+    assert {k: v for k, v in quarters[Q + 3].counts.items() if k.startswith("open")} == {
+        "open_delta": -1,
+        "open_amount_delta": -5_000_000,
+        "open_weighted_delta": -5_000_000 * 250_000,
+    }
+
+
+def test_a_deal_won_before_it_was_created_is_never_open_and_waits_zero_seconds():
+    earlier = AT - 2 * 900 * 10**6
+    deltas = Deltas()
+    add_deal(deltas, deal(won=earlier))
+    counts = {q: t.counts for q, t in dict(deltas.items())["rep|r1"]}
+    assert not any(k.startswith("open") for c in counts.values() for k in c)
+    assert "won_age_us" not in counts[Q - 2]  # max(0, won_at - created_at) = 0: nothing added
+    assert counts[Q - 2]["won_with_created"] == 1
 
 
 @pytest.mark.parametrize(
     ("milestones", "counts"),
     [
-        (dict(created=AT), {"opportunities": 1}),
+        (
+            dict(created=AT),
+            {
+                "opportunities": 1,
+                "pipeline_created": 5_000_000,
+                "open_delta": 1,
+                "open_amount_delta": 5_000_000,
+            },
+        ),
         (dict(created=None, won=AT), {"deals_won": 1, "revenue": 5_000_000}),
         (dict(created=None, lost=AT), {"deals_lost": 1}),
         (dict(created=None), None),

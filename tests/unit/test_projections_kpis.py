@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.kpis import KPI_DEFINITIONS, derive_kpis
-from projections.tally import AMOUNT_SCALE, Tally, WindowTotals
+from projections.kpis import KPI_DEFINITIONS, OpenStock, derive_kpis
+from projections.tally import AMOUNT_SCALE, WEIGHTED_SCALE, Tally, WindowTotals
 
 ADDITIVE = {
     "rep": [
@@ -44,7 +44,11 @@ ADDITIVE = {
         "cost_sales",
     ],
 }
+V2_ADDITIVE = ["pipeline_created", "open_deals", "open_pipeline", "weighted_pipeline"]
+for names in ADDITIVE.values():
+    names += V2_ADDITIVE
 ADDITIVE["company"] = ADDITIVE["team"]
+ADDITIVE["segment"] = ADDITIVE["channel"]
 RATIOS = {
     "rep": [
         "conversion_ratio",
@@ -65,9 +69,19 @@ RATIOS = {
     ],
     "channel": ["conversion_ratio", "win_ratio", "revenue_per_rep", "average_basket", "cac"],
 }
+for names in RATIOS.values():
+    names += ["average_deal_size", "time_to_win_seconds"]
 RATIOS["company"] = RATIOS["team"]
-AMOUNTS = {"revenue", "cost_marketing", "cost_sales"}
-SCOPES = ["rep", "team", "company", "channel"]
+RATIOS["segment"] = RATIOS["channel"]
+AMOUNTS = {
+    "revenue",
+    "cost_marketing",
+    "cost_sales",
+    "pipeline_created",
+    "open_pipeline",
+    "weighted_pipeline",
+}
+SCOPES = ["rep", "team", "company", "channel", "segment"]
 
 
 def totals(reps=(), customers=(), **counts) -> WindowTotals:
@@ -94,19 +108,23 @@ FULL = totals(
     new_customers=2,
     cost_marketing=50,
     cost_sales=30.5,
+    pipeline_created=420,
+    won_with_created=2,
+    won_age_us=90 * 10**6,
 )
+STOCK = OpenStock(deals=5, amount=700 * AMOUNT_SCALE, weighted=175 * WEIGHTED_SCALE)
 
 
 @pytest.mark.parametrize("scope", SCOPES)
 def test_an_empty_window_has_every_additive_kpi_at_zero_and_no_ratio(scope):
-    kpis = derive_kpis(scope, WindowTotals())
+    kpis = derive_kpis(scope, WindowTotals())  # and no open deal
     assert kpis == {name: 0.0 if name in AMOUNTS else 0 for name in ADDITIVE[scope]}
     assert all(isinstance(kpis[name], float) for name in AMOUNTS & set(kpis))
 
 
 @pytest.mark.parametrize("scope", SCOPES)
 def test_each_scope_has_exactly_its_kpis_from_the_contract_table(scope):
-    kpis = derive_kpis(scope, FULL)
+    kpis = derive_kpis(scope, FULL, STOCK)
     assert set(kpis) == set(ADDITIVE[scope]) | set(RATIOS[scope])
     assert list(kpis) == [name for name in KPI_DEFINITIONS if name in kpis]
 
@@ -131,10 +149,16 @@ def test_each_scope_has_exactly_its_kpis_from_the_contract_table(scope):
         ("cost_marketing", 50.0),
         ("cost_sales", 30.5),
         ("cac", 40.25),
+        ("pipeline_created", 420.0),
+        ("average_deal_size", 100.0),
+        ("time_to_win_seconds", 45.0),
+        ("open_deals", 5),
+        ("open_pipeline", 700.0),
+        ("weighted_pipeline", 175.0),
     ],
 )
 def test_every_kpi_follows_its_definition(name, value):
-    assert derive_kpis("company", FULL)[name] == pytest.approx(value, rel=1e-12)
+    assert derive_kpis("company", FULL, STOCK)[name] == pytest.approx(value, rel=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -228,11 +252,18 @@ def test_amounts_are_reported_in_currency_units(micros, currency):
 COUNTS = st.fixed_dictionaries(
     {
         name: st.integers(min_value=0, max_value=10**6)
-        for name in ("opportunities", "deals_won", "deals_lost", "calls", "new_customers")
+        for name in (
+            "opportunities",
+            "deals_won",
+            "deals_lost",
+            "calls",
+            "new_customers",
+            "won_with_created",
+        )
     }
     | {
         name: st.integers(min_value=0, max_value=10**15)
-        for name in ("revenue", "cost_marketing", "cost_sales")
+        for name in ("revenue", "cost_marketing", "cost_sales", "pipeline_created", "won_age_us")
     }
 )
 DENOMINATORS = {
@@ -243,7 +274,10 @@ DENOMINATORS = {
     "calls_per_rep": lambda k: k["active_reps"],
     "average_basket": lambda k: k["customers"],
     "cac": lambda k: k["new_customers"],
+    "average_deal_size": lambda k: k["deals_won"],
 }
+RAW_DENOMINATORS = {"time_to_win_seconds": "won_with_created"}
+"""Ratios over a count no KPI shows: the deals won in the window that have a creation."""
 
 
 @settings(max_examples=300, deadline=None, database=None)
@@ -268,4 +302,7 @@ def test_kpis_are_always_finite_and_ratios_present_iff_their_denominator_is_not_
     assert all(math.isfinite(value) for value in kpis.values())
     assert set(ADDITIVE[scope]) <= set(kpis)
     for name in RATIOS[scope]:
-        assert (name in kpis) is (DENOMINATORS[name](kpis) != 0), name
+        if name in RAW_DENOMINATORS:
+            assert (name in kpis) is (counts[RAW_DENOMINATORS[name]] != 0), name
+        else:
+            assert (name in kpis) is (DENOMINATORS[name](kpis) != 0), name

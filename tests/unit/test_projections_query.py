@@ -24,7 +24,7 @@ from projections.windows import WINDOWS
 
 NOW = datetime(2026, 2, 14, 15, 20, tzinfo=UTC)
 AS_OF_RULE = "as_of: must be an RFC 3339 timestamp with an offset, e.g. 2026-02-14T15:20:00Z"
-SCOPE_RULE = "scope: must be one of rep, team, company, channel"
+SCOPE_RULE = "scope: must be one of rep, team, company, channel, segment"
 WINDOW_RULE = "window: must be one of 1h, 24h, 7d, 30d, mtd, qtd"
 
 

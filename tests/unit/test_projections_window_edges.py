@@ -121,6 +121,10 @@ def test_a_key_with_any_contribution_is_reported_in_all_six_windows_with_zeros_e
         "calls": 0,
         "customers": 0,
         "new_customers": 0,
+        "pipeline_created": 0.0,
+        "open_deals": 0,
+        "open_pipeline": 0.0,
+        "weighted_pipeline": 0.0,
     }
     assert windows["qtd"]["active_reps"] == 1
     assert windows["qtd"]["calls_per_rep"] == 1.0

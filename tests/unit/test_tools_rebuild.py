@@ -18,7 +18,7 @@ from streams.tools.rebuild import (
 )
 from tests.support.golden import GOLDEN_AS_OF, golden_expected, golden_messages
 from tests.support.hostile_ids import FORMULA_STARTS, HOSTILE_IDS, is_inert, read_back
-from tests.support.kpis import kpi_mismatches
+from tests.support.kpis import kpi_mismatches, vocabulary
 
 Record = namedtuple("Record", "topic key value")
 NAMES = TopicNames("t.")
@@ -34,7 +34,9 @@ def test_the_golden_log_recomputed_offline_gives_every_expected_kpi_and_skips_th
     got = offline_kpis(store, store.keys(), GOLDEN_AS_OF)
     assert sum(skipped.values()) == 8
     assert set(got) == set(expected["kpis"])
-    assert [p for k, want in expected["kpis"].items() for p in kpi_mismatches(got[k], want)] == []
+    names = vocabulary(expected["kpis"])  # a v1 file: contract v2's KPIs are not in it
+    known = {key: {n: v for n, v in kpis.items() if n in names} for key, kpis in got.items()}
+    assert [p for k, want in expected["kpis"].items() for p in kpi_mismatches(known[k], want)] == []
 
 
 def test_a_record_on_the_wrong_topic_or_key_is_skipped_like_the_workers_dead_letter_it():
