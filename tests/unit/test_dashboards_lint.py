@@ -16,6 +16,14 @@ DASHBOARDS = REPO / "deploy" / "grafana" / "dashboards"
 SALES = DASHBOARDS / "sales-performance.json"
 OPS = DASHBOARDS / "operations.json"
 WINDOWS = ["1h", "24h", "7d", "30d", "mtd", "qtd"]
+V2_KPIS = [
+    "pipeline_created",
+    "average_deal_size",
+    "time_to_win_seconds",
+    "open_deals",
+    "open_pipeline",
+    "weighted_pipeline",
+]
 
 
 def load(path: Path) -> dict:
@@ -32,6 +40,14 @@ def panels(dashboard: dict) -> list[dict]:
 
 def exprs(dashboard: dict) -> list[str]:
     return [t["expr"] for p in panels(dashboard) for t in p["targets"]]
+
+
+def basket_over_cac(scope: str) -> str:
+    selector = f'job=~"$job", scope="{scope}", window="$window"'
+    return (
+        f"sum by (id) (sales_average_basket{{{selector}}})"
+        f" / (sum by (id) (sales_cac{{{selector}}}) > 0)"
+    )
 
 
 def lint(*paths: Path) -> subprocess.CompletedProcess[str]:
@@ -128,6 +144,49 @@ def test_sales_company_overview_sums_additive_kpis_and_reads_exported_ratios():
         ("CAC", "sales_cac"),
     ]:
         assert stats[title] == f"sum({metric}{{{company}}})"
+
+
+def test_sales_reads_every_v2_kpi_and_cross_reads_cac_and_basket_per_segment_and_channel():
+    sales = load(SALES)
+    used = " ".join(exprs(sales))
+    by_title = {p["title"]: p for p in panels(sales)}
+    cross_read = by_title["Basket / CAC by customer type and channel ($window)"]
+
+    for kpi in V2_KPIS:
+        assert f"sales_{kpi}{{" in used, kpi
+    segment = 'job=~"$job", scope="segment", window="$window"'
+    segments = by_title["Customer types: CAC against average basket"]["targets"]
+    assert [t["expr"] for t in segments[:3]] == [
+        f"sum by (id) (sales_cac{{{segment}}})",
+        f"sum by (id) (sales_average_basket{{{segment}}})",
+        basket_over_cac("segment"),
+    ]
+    assert [t["expr"] for t in cross_read["targets"]] == [
+        basket_over_cac("segment"),
+        basket_over_cac("channel"),
+    ]
+    assert cross_read["fieldConfig"]["defaults"]["thresholds"]["steps"][1] == {
+        "color": "green",
+        "value": 1,
+    }
+
+
+def test_sales_pipeline_coverage_is_the_recording_rules_weighted_pipeline_over_30d_revenue():
+    by_title = {p["title"]: p for p in panels(load(SALES))}
+    company = 'job=~"$job", scope="company"'
+    team = 'job=~"$job", scope="team"'
+
+    assert by_title["Pipeline coverage"]["targets"][0]["expr"] == (
+        f'sum(sales_weighted_pipeline{{{company}, window="$window"}})'
+        f' / (sum(sales_revenue{{{company}, window="30d"}}) > 0)'
+    )
+    coverage = {
+        t["refId"]: t["expr"] for t in by_title["Teams: open and weighted pipeline"]["targets"]
+    }
+    assert coverage["E"] == (
+        f'sum by (id) (sales_weighted_pipeline{{{team}, window="$window"}})'
+        f' / (sum by (id) (sales_revenue{{{team}, window="30d"}}) > 0)'
+    )
 
 
 def test_every_metric_a_dashboard_reads_is_documented():

@@ -23,6 +23,7 @@ TEST_FILES = sorted((PROMETHEUS / "tests").glob("*.yml"))
 RUNBOOK = REPO / "docs" / "RUNBOOK.md"
 RUNBOOK_URL = "https://github.com/salespulse/salespulse/blob/main/docs/RUNBOOK.md#"
 CONVERSION_ALERTS = {"SalesTeamConversionDrop", "SalesCompanyConversionDrop"}
+COVERAGE_FLOOR = "salespulse:pipeline_coverage:floor"
 
 # A fresh machine installs Prometheus from apt in the first test's setup.
 pytestmark = pytest.mark.timeout(900)
@@ -170,6 +171,43 @@ def test_conversion_alerts_keep_firing_for_a_while_after_recovering():
     assert {name: keep.get(name) for name in CONVERSION_ALERTS} == dict.fromkeys(
         CONVERSION_ALERTS, "30m"
     )
+
+
+def test_pipeline_coverage_reads_the_stock_and_the_revenue_from_the_30d_window_only():
+    records = {
+        rule["record"]: " ".join(rule["expr"].split())
+        for path in RULE_FILES
+        for group in groups_of(path)
+        for rule in group["rules"]
+        if "record" in rule
+    }
+
+    for level in ("team", "company"):
+        assert 'window="30d"' in records[f"{level}:sales_weighted_pipeline:sum"]
+        assert (
+            'sales_revenue:sum{window="30d"} > 0)'
+            in records[f"{level}:sales_pipeline_coverage:ratio"]
+        )
+
+
+def test_the_coverage_alert_reads_its_floor_from_one_recording_rule_documented_in_the_runbook():
+    floors = [
+        rule["expr"].strip()
+        for path in RULE_FILES
+        for group in groups_of(path)
+        for rule in group["rules"]
+        if rule.get("record") == COVERAGE_FLOOR
+    ]
+    (alert,) = [rule for rule in alert_rules() if rule["alert"] == "SalesPipelineCoverageLow"]
+    runbook = RUNBOOK.read_text()
+    section = runbook.split("## SalesPipelineCoverageLow", 1)[1].split("\n## ", 1)[0]
+
+    assert len(floors) == 1 and (match := re.fullmatch(r"vector\(([\d.]+)\)", floors[0]))
+    default = match.group(1)
+    assert COVERAGE_FLOOR in alert["expr"]
+    assert not re.search(r"[<>]=?\s*[\d.]", alert["expr"]), "a literal threshold in the alert"
+    assert f"(default {default})" in runbook.split("\n## ", 1)[0]  # the alert table
+    assert f"`vector({default})`" in section
 
 
 def test_every_alert_has_a_promtool_case_where_it_fires_and_one_where_it_stays_quiet():
