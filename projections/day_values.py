@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from datetime import datetime
 
 from projections.effects import split_scope_key
-from projections.kpis import NO_OPEN_DEALS, OpenStock, derive_kpis
+from projections.kpis import OpenStock, derive_kpis
+from projections.readout import StockReader, reported, stock_at
 from projections.state_types import (
     INT_FIELDS,
     Carry,
@@ -38,15 +39,13 @@ from projections.timebase import (
     QUARTERS_PER_HOUR,
     BucketGrid,
 )
-from projections.windows import WINDOWS, stock_hour, window_span
+from projections.windows import WINDOWS, window_span
 
 DayEntry = tuple[int, int, int, HourTally]
 """(src id, position, quarter-hour index, correction), as kpi-deltas v2 carries them."""
 DayKey = tuple[str, int]
 """(scope key, UTC day number)."""
 DayReader = Callable[[str, int], DayValue | None]
-StockReader = Callable[[str, int], OpenStock]
-"""(scope key, hour index T) -> the key's deals open at T (``open_stock``)."""
 
 HOURS_PER_DAY = 24
 
@@ -74,8 +73,8 @@ def read_kpis(
 ) -> dict:
     """One window's KPIs of ``key``, as ``projections.readout.read_kpis`` gives them."""
     scope, _ = split_scope_key(key)
-    stock = stocks(key, stock_hour(now)) if stocks is not None else NO_OPEN_DEALS
-    return derive_kpis(scope, window_totals(_memo(read_day), key, window, now, grid), stock)
+    totals = window_totals(_memo(read_day), key, window, now, grid)
+    return derive_kpis(scope, totals, stock_at(stocks, key, now))
 
 
 def apply_day_batch(
@@ -281,16 +280,11 @@ def report(
     grid: BucketGrid,
     stocks: StockReader | None = None,
 ) -> dict[str, dict] | None:
-    """KPIs of all six windows, or ``None`` when the key contributes to none of them and has no
-    deal open at T (contract section 4), like ``projections.readout.report``. Each day value is
-    read once per report."""
-    scope, _ = split_scope_key(key)
+    """KPIs of all six windows, or ``None`` when the key is not reported, like
+    ``projections.readout.report``. Each day value is read once per report."""
     read_once = _memo(read_day)
     totals = {window: window_totals(read_once, key, window, now, grid) for window in WINDOWS}
-    stock = stocks(key, stock_hour(now)) if stocks is not None else NO_OPEN_DEALS
-    if not any(t.touched for t in totals.values()) and not stock.deals:
-        return None
-    return {window: derive_kpis(scope, t, stock) for window, t in totals.items()}
+    return reported(key, totals, stock_at(stocks, key, now))
 
 
 def _memo(read_day: DayReader) -> DayReader:

@@ -32,6 +32,20 @@ def window_totals(
     return totals
 
 
+def stock_at(stocks: StockReader | None, key: str, now: datetime) -> OpenStock:
+    """The key's deals open at T = hour(now) + 1h; without ``stocks``, none."""
+    return stocks(key, stock_hour(now)) if stocks is not None else NO_OPEN_DEALS
+
+
+def reported(key: str, totals: dict[str, WindowTotals], stock: OpenStock) -> dict[str, dict] | None:
+    """Contract section 4: a (scope, id) with a contribution in any window, or (v2) with a deal
+    open at T, is reported for all six windows; else ``None``."""
+    if not any(t.touched for t in totals.values()) and not stock.deals:
+        return None
+    scope, _ = split_scope_key(key)
+    return {window: derive_kpis(scope, t, stock) for window, t in totals.items()}
+
+
 def read_kpis(
     lookup: BucketLookup,
     key: str,
@@ -41,8 +55,8 @@ def read_kpis(
     stocks: StockReader | None = None,
 ) -> dict:
     scope, _ = split_scope_key(key)
-    stock = stocks(key, stock_hour(now)) if stocks is not None else NO_OPEN_DEALS
-    return derive_kpis(scope, window_totals(lookup, key, window, now, grid), stock)
+    totals = window_totals(lookup, key, window, now, grid)
+    return derive_kpis(scope, totals, stock_at(stocks, key, now))
 
 
 def report(
@@ -52,17 +66,9 @@ def report(
     grid: BucketGrid,
     stocks: StockReader | None = None,
 ) -> dict[str, dict] | None:
-    """KPIs of all six windows, or ``None`` when the key contributes to none of them.
-
-    Contract section 4: a (scope, id) with a contribution in any window, or (v2) with a deal
-    open at T, is reported for all six. Without ``stocks`` every key has no open deal.
-    """
-    scope, _ = split_scope_key(key)
+    """KPIs of all six windows, or ``None`` when the key is not reported (``reported``)."""
     totals = {window: window_totals(lookup, key, window, now, grid) for window in WINDOWS}
-    stock = stocks(key, stock_hour(now)) if stocks is not None else NO_OPEN_DEALS
-    if not any(t.touched for t in totals.values()) and not stock.deals:
-        return None
-    return {window: derive_kpis(scope, t, stock) for window, t in totals.items()}
+    return reported(key, totals, stock_at(stocks, key, now))
 
 
 def bucket_updates(

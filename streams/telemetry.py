@@ -100,6 +100,18 @@ class WorkerStatusCollector(Collector):
         for topic, occurred in sorted(self._telemetry.last_event_time.items()):
             event_lag.add_metric([topic], now - occurred)
         yield event_lag
+        engine = getattr(self._app, "state_engine", None)
+        if engine is not None:
+            yield CounterMetricFamily(
+                "salespulse_checkpoints",
+                "Commits whose state was checkpointed to the local store",
+                value=engine.checkpoints,
+            )
+            yield CounterMetricFamily(
+                "salespulse_checkpoint_seconds",
+                "Time spent writing checkpoints (on the event loop: it delays folding)",
+                value=engine.checkpoint_seconds,
+            )
         yield CounterMetricFamily(
             "salespulse_rebalances",
             "Consumer-group rebalances seen",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +82,7 @@ class StateEngine:
         # Test-only crash points (setting fault_kill_at; off by default): streams/state/faults.py.
         self.faults = kill_switch(fault_kill_at)
         self._store: StateStore | None = None
-        self._tables: dict[tuple[str, int], StoredTable] = {}
-        self._days: dict[int, DayTable] = {}
-        self._stocks: dict[int, StockTable] = {}
-        self._live: dict[int, LiveKeys] = {}
+        self._views: dict[tuple[str, int], Any] = {}
         self._applied: dict[int, int] = {}
         self._replay_to: dict[int, int] = {}
         self.checkpoints = 0
@@ -101,39 +98,31 @@ class StateEngine:
         if self._store is not None:
             self._store.close()
             self._store = None
-        self._tables.clear()
-        self._days.clear()
-        self._stocks.clear()
-        self._live.clear()
+        self._views.clear()
 
     # -- what the agents fold into ---------------------------------------------------------
 
+    def _view(self, kind: str, partition: int, make: Callable[[], Any]) -> Any:
+        """One view object per (kind, partition), made at first use."""
+        found = self._views.get((kind, partition))
+        if found is None:
+            found = self._views[kind, partition] = make()
+        return found
+
     def table(self, name: str, partition: int) -> StoredTable:
         """``deals``, ``customers`` or ``seen`` of ``partition`` (``streams.folds`` shapes)."""
-        found = self._tables.get((name, partition))
-        if found is None:
-            found = self._tables[name, partition] = StoredTable(self.store, name, partition)
-        return found
+        return self._view(name, partition, lambda: StoredTable(self.store, name, partition))
 
     def days(self, partition: int) -> DayTable:
         """The apply agent's day values of ``partition``."""
-        found = self._days.get(partition)
-        if found is None:
-            found = self._days[partition] = DayTable(self.store, partition)
-        return found
+        return self._view("days", partition, lambda: DayTable(self.store, partition))
 
     def stocks(self, partition: int) -> StockTable:
         """The open-deal stock totals of ``partition``'s scope keys."""
-        found = self._stocks.get(partition)
-        if found is None:
-            found = self._stocks[partition] = StockTable(self.store, partition)
-        return found
+        return self._view("carry", partition, lambda: StockTable(self.store, partition))
 
     def live_keys(self, partition: int) -> LiveKeys:
-        found = self._live.get(partition)
-        if found is None:
-            found = self._live[partition] = LiveKeys(self.store, partition)
-        return found
+        return self._view(LIVE_KEYS, partition, lambda: LiveKeys(self.store, partition))
 
     def note_applied(self, partition: int, next_offset: int) -> None:
         """The apply agent handled ``kpi_topic[partition]`` up to ``next_offset``."""

@@ -89,39 +89,61 @@ class StoredTable(MutableMapping[str, Any]):
         return sum(1 for _ in self._store.scan(self._cf, self._partition))
 
 
-class DayTable(MutableMapping[DayKey, DayValue]):
-    """The ``days`` of one partition: (scope key, UTC day) -> ``DayValue`` (design §3), the
-    apply agent's state (``projections.day_values.apply_day_batch``) and what readouts sum."""
+class TypedTable(MutableMapping[Any, Any]):
+    """One column family of one partition holding typed values (``StateCodec``): subclasses say
+    how a key is written (``_raw_key``) and read back (``_key_of``)."""
 
     __slots__ = ("_store", "_partition", "_codec")
+    CF: str = ""
+    KIND: type = DayValue
 
     def __init__(self, store: StateStore, partition: int) -> None:
         self._store, self._partition = store, partition
-        self._codec = codec_of(DayValue)
+        self._codec = codec_of(self.KIND)
 
-    def __getitem__(self, key: DayKey) -> DayValue:
+    def _raw_key(self, key: Any) -> bytes:
+        raise NotImplementedError
+
+    def _key_of(self, raw: bytes) -> Any:
+        raise NotImplementedError
+
+    def __getitem__(self, key: Any) -> Any:
         found = self.get(key)
         if found is None:
             raise KeyError(key)
         return found
 
-    def get(self, key: DayKey, default: Any = None) -> Any:
-        raw = self._store.get("days", self._partition, days_key(*key))
+    def get(self, key: Any, default: Any = None) -> Any:
+        raw = self._store.get(self.CF, self._partition, self._raw_key(key))
         return default if raw is None else self._codec.decode(raw)
 
-    def __setitem__(self, key: DayKey, value: DayValue) -> None:
-        self._store.put("days", self._partition, days_key(*key), self._codec.encode(value))
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._store.put(self.CF, self._partition, self._raw_key(key), self._codec.encode(value))
 
-    def __delitem__(self, key: DayKey) -> None:
+    def __delitem__(self, key: Any) -> None:
         if self.get(key) is None:
             raise KeyError(key)
-        self._store.delete("days", self._partition, days_key(*key))
+        self._store.delete(self.CF, self._partition, self._raw_key(key))
 
-    def __iter__(self) -> Iterator[DayKey]:
-        return (split_days_key(key) for key, _ in self._store.scan("days", self._partition))
+    def __iter__(self) -> Iterator[Any]:
+        return (self._key_of(key) for key, _ in self._store.scan(self.CF, self._partition))
 
     def __len__(self) -> int:
-        return sum(1 for _ in self._store.scan("days", self._partition))
+        return sum(1 for _ in self._store.scan(self.CF, self._partition))
+
+
+class DayTable(TypedTable):
+    """The ``days`` of one partition: (scope key, UTC day) -> ``DayValue`` (design §3), the
+    apply agent's state (``projections.day_values.apply_day_batch``) and what readouts sum."""
+
+    __slots__ = ()
+    CF, KIND = "days", DayValue
+
+    def _raw_key(self, key: DayKey) -> bytes:
+        return days_key(*key)
+
+    def _key_of(self, raw: bytes) -> DayKey:
+        return split_days_key(raw)
 
     def days_from(self, scope_key: str, first_day: int) -> Iterator[tuple[int, DayValue]]:
         """The day values of ``scope_key`` from ``first_day`` on, in day order (one range scan:
@@ -132,35 +154,14 @@ class DayTable(MutableMapping[DayKey, DayValue]):
             yield split_days_key(key)[1], self._codec.decode(raw)
 
 
-class StockTable(MutableMapping[str, Carry]):
+class StockTable(TypedTable):
     """The open-deal stock totals of one partition's scope keys (``carry`` column family)."""
 
-    __slots__ = ("_store", "_partition", "_codec")
+    __slots__ = ()
+    CF, KIND = "carry", Carry
 
-    def __init__(self, store: StateStore, partition: int) -> None:
-        self._store, self._partition = store, partition
-        self._codec = codec_of(Carry)
+    def _raw_key(self, key: str) -> bytes:
+        return carry_key(key)
 
-    def __getitem__(self, key: str) -> Carry:
-        found = self.get(key)
-        if found is None:
-            raise KeyError(key)
-        return found
-
-    def get(self, key: str, default: Any = None) -> Any:
-        raw = self._store.get("carry", self._partition, carry_key(key))
-        return default if raw is None else self._codec.decode(raw)
-
-    def __setitem__(self, key: str, value: Carry) -> None:
-        self._store.put("carry", self._partition, carry_key(key), self._codec.encode(value))
-
-    def __delitem__(self, key: str) -> None:
-        if self.get(key) is None:
-            raise KeyError(key)
-        self._store.delete("carry", self._partition, carry_key(key))
-
-    def __iter__(self) -> Iterator[str]:
-        return (text_of_key(key) for key, _ in self._store.scan("carry", self._partition))
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self._store.scan("carry", self._partition))
+    def _key_of(self, raw: bytes) -> str:
+        return text_of_key(raw)

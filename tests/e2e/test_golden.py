@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ from tests.support.golden import (
     is_invalid_golden_line,
 )
 from tests.support.kafka import produce_raw, read_topic, topics_under
-from tests.support.kpis import compare_all, eventually
+from tests.support.kpis import compare_all, eventually, scrape_kpi_series
 
 pytestmark = pytest.mark.e2e
 
@@ -110,3 +111,30 @@ def test_golden_v2_through_the_api_gives_every_v2_kpi_from_any_worker(make_stack
             lambda url=worker.url: compare_all(url, expected["kpis"], expected["as_of"])
         )
         assert problems == [], problems[:10]
+    assert_metrics_carry_the_open_deals_of(stack, expected)
+
+
+STOCKS = ("open_deals", "open_pipeline", "weighted_pipeline")
+
+
+def assert_metrics_carry_the_open_deals_of(stack, expected: dict) -> None:
+    """/metrics reads at the scrape's wall clock, months after the file's as_of: every window is
+    empty then, so exactly the keys with a deal still open are exported (contract section 4),
+    each by one worker, with the file's stock values under every window (no event of the file
+    falls after its as_of's hour) and zero flows."""
+    exported = [scrape_kpi_series(worker.url) for worker in stack.workers]
+    keys_of = [{f"{s[1]}|{s[2]}" for s in series} for series in exported]
+    still_open = {
+        key.rsplit("|", 1)[0]
+        for key, kpis in expected["kpis"].items()
+        if key.endswith("|1h") and kpis["open_deals"]
+    }
+    assert set().union(*keys_of) == still_open
+    assert sum(len(keys) for keys in keys_of) == len(still_open)
+    values = {s: v for series in exported for s, v in series.items()}
+    for (name, scope, scope_id, window), value in values.items():
+        want = expected["kpis"][f"{scope}|{scope_id}|1h"]
+        if name in STOCKS:
+            assert math.isclose(value, want[name], rel_tol=1e-9), (name, scope, scope_id, window)
+        elif name in ("revenue", "opportunities", "calls", "pipeline_created"):
+            assert value == 0, (name, scope, scope_id, window)

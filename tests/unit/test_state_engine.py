@@ -7,13 +7,19 @@ must be those of the dict run, before and after the store is closed and opened a
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
+from faust.types import TP
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
 
 from projections.day_values import apply_day_batch
 from projections.state_types import HourTally
 from projections.timebase import BucketGrid
 from streams.state.engine import StateEngine
 from streams.state.tables import decode_value, encode_value
+from streams.telemetry import WorkerStatusCollector, WorkerTelemetry
 from tests.unit.factories import FoldTables, golden_events
 
 KPI = "app.kpi-deltas"
@@ -118,3 +124,19 @@ def test_day_values_written_through_the_engine_read_back_after_a_restart(open_en
     engine.store.checkpoint(3, {KPI: 4})
     engine.close()
     assert dict(open_engine().days(3)) == expected
+
+
+def test_each_checkpoint_is_counted_with_its_time_on_the_workers_metrics(open_engine):
+    engine = open_engine()
+    engine.table("deals", 0)["deal-1"] = {"events": []}
+    engine.checkpoint({TP("deals", 0): 3, TP(KPI, 0): 1})
+    engine.checkpoint({TP("deals", 0): 4})
+    registry = CollectorRegistry(auto_describe=False)
+    app = SimpleNamespace(state_engine=engine, rebalancing_count=0, rebalancing=False)
+    ownership = SimpleNamespace(is_recovered=lambda: True, owned_partitions=lambda: set())
+    collector = WorkerStatusCollector(app, ownership, WorkerTelemetry(registry), 1)
+    collector._consumer_lag = lambda: GaugeMetricFamily("lag", "no consumer in this test")
+    samples = {s.name: s.value for m in collector.collect() for s in m.samples}
+    assert samples["salespulse_checkpoints_total"] == 2
+    assert samples["salespulse_checkpoint_seconds_total"] > 0
+    assert engine.store.offsets(0) == {"deals": 4, KPI: 1}

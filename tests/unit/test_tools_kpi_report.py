@@ -18,6 +18,9 @@ def answer(scope_id: str, **kpis) -> dict:
         ("team", "cac", None),
         ("channel", "cost_marketing", "calls"),
         ("company", "calls_per_rep", None),
+        ("segment", "cac", "calls"),
+        ("team", "weighted_pipeline", None),
+        ("rep", "time_to_win_seconds", "cost_sales"),
     ],
 )
 def test_each_scope_lists_the_kpis_the_contract_gives_it(scope, has, lacks):
@@ -25,6 +28,11 @@ def test_each_scope_lists_the_kpis_the_contract_gives_it(scope, has, lacks):
     assert names[0] == "revenue"
     assert has in names
     assert lacks is None or lacks not in names
+
+
+@pytest.mark.parametrize(("scope", "sort"), [("segment", "cac"), ("team", "open_pipeline")])
+def test_the_v2_scope_and_kpis_can_be_ranked(scope, sort):
+    assert check_sort(scope, sort) == sort
 
 
 def test_sorting_by_a_kpi_the_scope_lacks_is_a_usage_error():
