@@ -32,6 +32,10 @@ SHOWN = (
     "calls_per_opportunity",
     "average_basket",
     "cac",
+    "average_deal_size",
+    "time_to_win_seconds",
+    "open_pipeline",
+    "weighted_pipeline",
 )
 
 
