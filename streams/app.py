@@ -9,9 +9,10 @@ Data flow (every topic has ``settings.partitions`` partitions, keys placed by mu
 
 ``fold_deals`` keeps each deal's own events (``deals``) and emits corrections of what the deal
 contributes; ``fold_customers`` moves acquisitions (``customers``); ``fold_activity`` keeps the
-first offset of each call and cost id (``seen``); ``apply_kpis`` adds corrections to hourly and
-daily buckets of each (scope, id) (``buckets``, ``keys``). That state lives per partition in the
-worker's local store, checkpointed at each commit (``streams.state.engine``); no Faust tables.
+first offset of each call and cost id (``seen``); ``apply_kpis`` adds corrections to the day
+values of each (scope, id) (``days``: hours and local-day parts of one UTC day), its open-deal
+stock total (``carry``) and the list of scope keys (``keys``). That state lives per partition in
+the worker's local store, checkpointed at each commit (``streams.state.engine``); no Faust tables.
 """
 
 from __future__ import annotations
