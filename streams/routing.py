@@ -27,11 +27,3 @@ def composite_key(routing_key: str, *rest: str | int) -> str:
 
 def parse_composite_key(key: str) -> list[Any]:
     return orjson.loads(key)
-
-
-def routing_of_composite(key: str) -> str:
-    return parse_composite_key(key)[0]
-
-
-def routing_identity(key: str) -> str:
-    return key

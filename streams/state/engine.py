@@ -153,16 +153,18 @@ class StateEngine:
         """Where each input partition resumes: its last checkpoint's offset, or its start when
         this worker has none. ``group_committed`` (the group's offsets, read as the partitions
         were assigned) sets how far the apply agent must replay before the KPIs are current."""
-        store = self.store
+        stored: dict[int, dict[str, int]] = {}
         resumes: dict[Any, int] = {}
         for tp in tps:
-            resumes[tp] = store.offsets(tp.partition).get(tp.topic, 0)
+            if tp.partition not in stored:
+                stored[tp.partition] = self.store.offsets(tp.partition)
+            resumes[tp] = stored[tp.partition].get(tp.topic, 0)
             if tp.topic == self.kpi_topic:
                 self._applied[tp.partition] = resumes[tp]
                 self._replay_to[tp.partition] = max(group_committed.get(tp) or 0, resumes[tp])
         replay = sum(max(0, (group_committed.get(tp) or 0) - at) for tp, at in resumes.items())
         committed = sum(group_committed.get(tp) or 0 for tp in resumes)
-        checkpointed = sum(1 for tp in resumes if tp.topic in store.offsets(tp.partition))
+        checkpointed = sum(1 for tp in resumes if tp.topic in stored[tp.partition])
         log.info(
             "state resume: %d input partitions, %d from a checkpoint, replaying %d of %d "
             "committed records",

@@ -223,9 +223,9 @@ def _delta_entries(view: CheckpointView) -> Iterator[Entry]:
 
 
 class PendingMarkers(Protocol):
-    """What ``settle`` needs of the store; ``delete_pending`` is the method the store must add:
-    delete these ``pending`` markers (keys after the partition prefix) of ``partition`` in one
-    batch written at once, without touching values, the dirty map or the meta record."""
+    """What ``settle`` needs of the store (``StateStore`` has both): ``delete_pending`` deletes
+    these ``pending`` markers (keys after the partition prefix) of ``partition`` in one batch
+    written at once, without touching values, the dirty map or the meta record."""
 
     def scan(
         self, cf: str, partition: int, lower: bytes = b"", upper: bytes | None = None

@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any
 
 from projections.timebase import BucketGrid
-from streams.routing import partition_of, routing_identity, routing_of_composite
+from streams.routing import parse_composite_key, partition_of
 from tests.support.replay_agents import HANDLERS, Batch, Output, placement
 
 AGENTS = ("fold-deals", "fold-calls", "fold-costs", "fold-customers", "apply-kpis")
@@ -38,6 +38,16 @@ SOURCES = {
     "fold-customers": "customer-wins",
     "apply-kpis": "kpi-deltas",
 }
+
+
+def routing_identity(key: str) -> str:
+    """A deal id, a customer id or a scope key is its own routing key."""
+    return key
+
+
+def routing_of_composite(key: str) -> str:
+    """A seen event's key is [routing key, event id]."""
+    return parse_composite_key(key)[0]
 
 
 def day_routing(key: tuple[str, int]) -> str:

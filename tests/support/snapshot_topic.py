@@ -1,13 +1,9 @@
-"""A compacted snapshot topic partition without Kafka, and a store that can settle markers
-(tests/unit/test_state_snapshot.py).
+"""A compacted snapshot topic partition without Kafka (tests/unit/test_state_snapshot.py).
 
 ``SnapshotTopic`` is one topic partition: an append-only list of (key, value | None) records.
 ``compact(upto)`` does what Kafka's log cleaner does to the cleanable part of the log: a record
 before ``upto`` goes when the same key is written again before ``upto``; tombstones there go
 too when ``drop_tombstones`` (after ``delete.retention.ms``). The active part is untouched.
-
-``SettlingStore`` is ``StateStore`` plus ``delete_pending``, the method
-``streams.state.snapshot.PendingMarkers`` asks the store to add, implemented as proposed.
 
 ``SnapshotOwner`` plays a partition's owner for the property test: checkpoints, one snapshot in
 flight, acknowledgements that may come after later checkpoints, failed sends.
@@ -68,10 +64,6 @@ class SnapshotTopic:
             if last[key] == at and (value is not None or not drop_tombstones)
         ]
         self.log = cleaned + self.log[end:]
-
-
-SettlingStore = StateStore
-"""The store as snapshots use it (``delete_pending`` settles acknowledged markers)."""
 
 
 class SnapshotOwner:

@@ -93,9 +93,9 @@ def test_the_folds_give_every_golden_v2_kpi_whatever_the_batch_size(batch_size):
     assert differences(tables.report_all(GOLDEN_AS_OF), golden_v2_expected()["kpis"]) == []
 
 
-CRASHES = [
-    Step("batch", agent, 7, (3, 1, 4, 1)) for agent in AGENTS
-] + [Step("crash", agent, 0, (2, 7, 1, 8)) for agent in AGENTS]
+CRASHES = [Step("batch", agent, 7, (3, 1, 4, 1)) for agent in AGENTS] + [
+    Step("crash", agent, 0, (2, 7, 1, 8)) for agent in AGENTS
+]
 """Each agent folds a few batches, then each crashes back to a durable state of its own."""
 
 

@@ -39,43 +39,44 @@ from streams.state.snapshot_records import (
     parse_key,
     unpack_chunk,
 )
-from tests.support.snapshot_topic import SettlingStore, SnapshotOwner, SnapshotTopic, State
+from streams.state.store import StateStore
+from tests.support.snapshot_topic import SnapshotOwner, SnapshotTopic, State
 from tests.support.snapshot_topic import state_of as values_of
 
 SMALL = StoreLimits(block_cache_bytes=1 << 20, write_buffer_bytes=1 << 20, memtable_bytes=1 << 18)
 P = 3
 
 
-def open_store(path: Path) -> SettlingStore:
-    return SettlingStore(path, SMALL)
+def open_store(path: Path) -> StateStore:
+    return StateStore(path, SMALL)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SettlingStore]:
+def store(tmp_path: Path) -> Iterator[StateStore]:
     with open_store(tmp_path / "source") as opened:
         yield opened
 
 
 @pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[SettlingStore]:
+def fresh(tmp_path: Path) -> Iterator[StateStore]:
     with open_store(tmp_path / "fresh") as opened:
         yield opened
 
 
-def state_of(store: SettlingStore, partition: int = P) -> State:
+def state_of(store: StateStore, partition: int = P) -> State:
     return values_of(store, partition)
 
 
-def pending_of(store: SettlingStore, partition: int = P) -> dict[bytes, int]:
+def pending_of(store: StateStore, partition: int = P) -> dict[bytes, int]:
     return {marker: decode_seq(raw) for marker, raw in store.scan(PENDING, partition)}
 
 
-def checkpoint(store: SettlingStore, offset: int, extra: bytes = b"") -> int:
+def checkpoint(store: StateStore, offset: int, extra: bytes = b"") -> int:
     return store.checkpoint(P, {"deal-events": offset, "kpi-deltas": 2 * offset}, extra)
 
 
 def ship(
-    store: SettlingStore,
+    store: StateStore,
     topic: SnapshotTopic,
     gen: int,
     chain: ChainState,
@@ -89,7 +90,7 @@ def ship(
     return snapshot, snapshot.acknowledged
 
 
-def fill(store: SettlingStore, round_: int) -> None:
+def fill(store: StateStore, round_: int) -> None:
     """Puts across column families and deletes of earlier rounds' keys."""
     for i in range(5):
         store.put("days", P, b"day-%d-%d" % (round_, i), b"v%d" % (round_ * 10 + i))
