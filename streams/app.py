@@ -12,7 +12,8 @@ contributes; ``fold_customers`` moves acquisitions (``customers``); ``fold_activ
 first offset of each call and cost id (``seen``); ``apply_kpis`` adds corrections to the day
 values of each (scope, id) (``days``: hours and local-day parts of one UTC day), its open-deal
 stock total (``carry``) and the list of scope keys (``keys``). That state lives per partition in
-the worker's local store, checkpointed at each commit (``streams.state.engine``); no Faust tables.
+the worker's local store, checkpointed at each commit (``streams.state.engine``), with snapshots
+on ``<app id>.state`` for a worker that takes a partition over elsewhere; no Faust tables.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from prometheus_client import CollectorRegistry
 
 from events.build_info import register_build_info
 from events.kafka_admin import DEAD_LETTER_MAX_BYTES, INTERNAL_TOPIC_CONFIG
+from events.kafka_security import kafka_client_options
 from events.models import REFUSED_FIELDS
 from events.policy import event_policy
 from events.topics import TopicNames
@@ -39,6 +41,8 @@ from streams.ownership import Ownership
 from streams.pipeline import Pipeline
 from streams.settings import Settings
 from streams.state.engine import StateEngine
+from streams.state.snapshot_kafka import STATE_TOPIC_CONFIG, KafkaStateTopic
+from streams.state.snapshot_shipper import SnapshotShipper
 from streams.telemetry import WorkerStatusCollector, WorkerTelemetry
 from streams.web import register_views
 
@@ -114,6 +118,8 @@ def create_app(settings: Settings) -> faust.App:
         kpi_topic,
         fault_kill_at=settings.fault_kill_at,
     )
+    if settings.snapshots_enabled:
+        engine.snapshots = _snapshot_shipper(app, settings, engine)
     app.state_engine = engine
     grid = BucketGrid(settings.time_zone)
     policy = event_policy(settings)
@@ -185,6 +191,26 @@ def _internal(app: faust.App, name: str, partitions: int) -> faust.TopicT:
         value_serializer="raw",
         config=INTERNAL_TOPIC_CONFIG,
     )
+
+
+def _snapshot_shipper(app: faust.App, settings: Settings, engine: StateEngine) -> SnapshotShipper:
+    """Snapshots of the worker's partitions on ``<app id>.state`` (compacted, never consumed
+    by an agent: declared at first use, read only to take a partition over)."""
+    topic = app.topic(
+        settings.state_topic,
+        partitions=settings.partitions,
+        internal=True,
+        key_serializer="raw",
+        value_serializer="raw",
+        config=STATE_TOPIC_CONFIG,
+    )
+    kafka = KafkaStateTopic(
+        settings.state_topic,
+        settings.bootstrap_servers,
+        kafka_client_options(settings),
+        topic.maybe_declare,
+    )
+    return SnapshotShipper(kafka, settings.snapshot_interval_s, faults=engine.faults)
 
 
 def _utcnow() -> datetime:

@@ -10,7 +10,8 @@ moments through two consumer hooks (faust-streaming 0.15, ``transport/consumer.p
   the offsets are durable in the store, and the store before the Kafka commit (design §4);
 - ``Consumer.perform_seek`` (after every rebalance, and when the delivery fence repeats a seek)
   awaits ``seek_to_committed()`` and takes what it returns as each partition's read and committed
-  offsets: returning the checkpoint's offsets keeps Faust's bookkeeping on the real position.
+  offsets: returning the checkpoint's offsets keeps Faust's bookkeeping on the real position. A
+  partition without a local checkpoint is first restored from the state topic's snapshot.
 
 The Kafka commit stays (lag alerts, catch-up, readiness), but it is advisory: no seek goes there.
 """
@@ -37,7 +38,10 @@ class CheckpointedOffsets:
         if engine is not None:
             assigned = self.assignment()  # type: ignore[attr-defined]
             engine.faults.reached(BEFORE_CHECKPOINT_WRITE)
-            engine.checkpoint({tp: offset for tp, offset in offsets.items() if tp in assigned})
+            engine.checkpoint(
+                {tp: offset for tp, offset in offsets.items() if tp in assigned},
+                self.app.consumer_generation_id,  # type: ignore[attr-defined]
+            )
             engine.faults.reached(AFTER_CHECKPOINT_WRITE)
         return await super()._commit(offsets)  # type: ignore[misc, no-any-return]
 
@@ -48,6 +52,7 @@ class CheckpointedOffsets:
             return committed
         changelogs = self.app.tables.changelog_topics  # type: ignore[attr-defined]
         streams = [tp for tp in self.assignment() if tp.topic not in changelogs]  # type: ignore[attr-defined]
+        await engine.take_over(tp.partition for tp in streams)
         resumes = engine.resume_offsets(streams, committed)
         for tp, offset in resumes.items():
             if (committed.get(tp) or 0) != offset:

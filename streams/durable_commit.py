@@ -24,6 +24,13 @@ class SalespulseApp(faust.App):
 
     state_engine: Any = None
 
+    async def on_shutdown(self) -> None:
+        """After the consumer's last commit (children stop first): finish the snapshots in
+        flight."""
+        await super().on_shutdown()
+        if self.state_engine is not None:
+            await self.state_engine.stop()
+
     def _new_consumer(self) -> Any:
         return SalespulseConsumer(
             self.transport,

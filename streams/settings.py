@@ -167,6 +167,10 @@ class Settings(BaseSettings):
         "Required whenever salesforce_organization_id is set: a worker or ingest refuses to "
         "start without it.",
     )
+    # -- CRM deliveries (issue 16): raw-deliveries topic, interpreter (helper A adds below) --
+    # -- end CRM deliveries --
+    # -- CRM APIs (issue 16): enrichment and sync (helper B adds below) --
+    # -- end CRM APIs --
     worker_host: str = Field("127.0.0.1", description="Address a worker's web server binds.")
     worker_web_port: int = Field(
         6066,
@@ -304,13 +308,31 @@ class Settings(BaseSettings):
     fault_kill_at: str = Field(
         "",
         pattern=FAULT_SETTING_PATTERN,
-        description="TEST ONLY (chaos scenario 1b), never set in production: '<point>:<n>' makes "
-        "a worker kill itself with SIGKILL the n-th time it reaches point: "
+        description="TEST ONLY (chaos scenarios 1b and 7b), never set in production: "
+        "'<point>:<n>' makes a worker kill itself with SIGKILL the n-th time it reaches point: "
         "'before-checkpoint-write' (producer flushed, checkpoint batch not written), "
-        "'after-checkpoint-write' (batch written, Kafka commit not made) or 'in-spill' (a spill "
-        "batch written, no meta), e.g. 'after-checkpoint-write:3' (streams/state/faults.py). "
-        "Empty: off.",
+        "'after-checkpoint-write' (batch written, Kafka commit not made), 'in-spill' (a spill "
+        "batch written, no meta) or 'in-snapshot' (a snapshot's chunks sent, not its "
+        "manifest), e.g. 'after-checkpoint-write:3' (streams/state/faults.py). Empty: off.",
     )
+    # -- retention (issue 14, helper C adds below) --
+    # -- end retention --
+    # -- snapshots (issue 14, lead adds below) --
+    snapshot_interval_s: float = Field(
+        60.0,
+        ge=0,
+        description="How often at most a worker writes the snapshot of a partition that changed "
+        "to the state topic (<app id>.state, compacted), right after a checkpoint. A worker "
+        "that takes a partition over without a local checkpoint of it (a fresh host, an empty "
+        "data dir, memory://) restores the latest complete snapshot and replays only the logs "
+        "after it. 0: after every checkpoint with changes.",
+    )
+    snapshots_enabled: bool = Field(
+        True,
+        description="Write and restore partition snapshots on the state topic. Off: a worker "
+        "without a local checkpoint replays its partitions' logs from their start.",
+    )
+    # -- end snapshots --
     log_level: str = Field("INFO", description="Log level of every salespulse process.")
 
     @field_validator("ingest_token", "worker_read_token", "salesforce_token", mode="before")
@@ -403,6 +425,11 @@ class Settings(BaseSettings):
     def internal_topics(self) -> tuple[str, str]:
         """The workers' own topics, under the app id: customer-wins and kpi-deltas."""
         return f"{self.app_id}.customer-wins", f"{self.app_id}.kpi-deltas"
+
+    @property
+    def state_topic(self) -> str:
+        """The compacted topic of the workers' partition snapshots (design state-engine-v2 §6)."""
+        return f"{self.app_id}.state"
 
     @property
     def advertised_worker_url(self) -> str:

@@ -112,6 +112,8 @@ class WorkerStatusCollector(Collector):
                 "Time spent writing checkpoints (on the event loop: it delays folding)",
                 value=engine.checkpoint_seconds,
             )
+            if engine.snapshots is not None:
+                yield from _snapshot_metrics(engine.snapshots.counters)
         yield CounterMetricFamily(
             "salespulse_rebalances",
             "Consumer-group rebalances seen",
@@ -148,3 +150,25 @@ class WorkerStatusCollector(Collector):
             position = read.get(tp, -1) + 1
             lag.add_metric([tp.topic, str(tp.partition)], max(0, end - position))
         return lag
+
+
+def _snapshot_metrics(counters: Any) -> Iterator[Metric]:
+    """The state topic's side of recovery: what was written, refused, restored."""
+    yield CounterMetricFamily(
+        "salespulse_snapshots", "Partition snapshots acknowledged by Kafka", value=counters.written
+    )
+    yield CounterMetricFamily(
+        "salespulse_snapshot_failures",
+        "Partition snapshots not acknowledged (the previous complete one stays restorable)",
+        value=counters.failed,
+    )
+    yield CounterMetricFamily(
+        "salespulse_snapshot_bytes",
+        "Bytes of acknowledged snapshot records (chunks and manifests)",
+        value=counters.bytes,
+    )
+    yield CounterMetricFamily(
+        "salespulse_state_restores",
+        "Partitions restored from a snapshot (taken over without a local checkpoint)",
+        value=counters.restored,
+    )

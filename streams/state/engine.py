@@ -9,8 +9,10 @@ its state is that checkpoint (possibly ahead of it after a spill), and every inp
 folded again. The folds tolerate state ahead of their input (design §7, I3), and the apply agent
 ignores a correction it already applied (I4), so a replay changes nothing it already counted.
 
-A partition this worker never held has no checkpoint: it resumes from the start of every input,
-which rebuilds its state from the logs (internal topics are kept for that).
+A partition this worker has no checkpoint of (a fresh host, an empty data dir, ``memory://``) is
+first restored from its latest complete snapshot on the state topic (``take_over``, design §6),
+and resumes from that snapshot's offsets; without a snapshot it resumes from the start of every
+input, which rebuilds its state from the logs (internal topics are kept for that).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 from streams.state.faults import kill_switch
 from streams.state.options import StoreLimits
+from streams.state.snapshot_shipper import SnapshotShipper
 from streams.state.store import StateStore, open_store
 from streams.state.tables import DayTable, StockTable, StoredTable
 
@@ -81,6 +84,7 @@ class StateEngine:
         self.limits = limits
         # Test-only crash points (setting fault_kill_at; off by default): streams/state/faults.py.
         self.faults = kill_switch(fault_kill_at)
+        self.snapshots: SnapshotShipper | None = None
         self._store: StateStore | None = None
         self._views: dict[tuple[str, int], Any] = {}
         self._applied: dict[int, int] = {}
@@ -93,6 +97,12 @@ class StateEngine:
         if self._store is None:
             self._store = open_store(self.store_url, self.data_dir, self.limits, self.faults)
         return self._store
+
+    async def stop(self) -> None:
+        """Graceful stop of the worker: the snapshots in flight finish (the store stays open:
+        every checkpoint is already durable, and views may still be read)."""
+        if self.snapshots is not None:
+            await self.snapshots.stop()
 
     def close(self) -> None:
         if self._store is not None:
@@ -131,10 +141,11 @@ class StateEngine:
 
     # -- durability and resumption --------------------------------------------------------
 
-    def checkpoint(self, offsets: Mapping[Any, int]) -> None:
+    def checkpoint(self, offsets: Mapping[Any, int], generation: int = 0) -> None:
         """One atomic batch per partition in ``offsets`` (topic partition -> next offset): its
         changed values and the next offset of each of its inputs. Call it after the producer
-        is flushed and before the Kafka commit."""
+        is flushed and before the Kafka commit. The snapshots that are due start from it
+        (``generation``: the consumer group's, which fences a zombie's snapshots)."""
         started = time.perf_counter()
         by_partition: dict[int, dict[str, int]] = {}
         for tp, offset in offsets.items():
@@ -144,8 +155,31 @@ class StateEngine:
             resumes = store.offsets(partition)
             resumes.update(committed)
             store.checkpoint(partition, resumes)
+        if self.snapshots is not None:
+            self.snapshots.after_checkpoint(store, sorted(by_partition), generation)
         self.checkpoints += 1
         self.checkpoint_seconds += time.perf_counter() - started
+
+    async def take_over(self, partitions: Iterable[int]) -> None:
+        """Restore each partition this worker has no checkpoint of from the state topic, before
+        its inputs are sought (their offsets then come from the snapshot)."""
+        if self.snapshots is None:
+            return
+        store = self.store
+        for partition in sorted(set(partitions)):
+            if store.checkpoint_seq(partition):
+                continue
+            restored = await self.snapshots.restore(store, partition)
+            if restored is not None:
+                # Views made before the restore (the live keys) hold the replaced state.
+                self._views = {k: v for k, v in self._views.items() if k[1] != partition}
+                log.info(
+                    "state restore: partition %d from snapshot generation %d seq %d, %d values",
+                    partition,
+                    restored.generation,
+                    restored.seq,
+                    restored.values,
+                )
 
     def resume_offsets(
         self, tps: Iterable[Any], group_committed: Mapping[Any, int | None]

@@ -1,10 +1,12 @@
-"""Test-only crash points: a worker that kills itself (SIGKILL) inside a checkpoint or a spill.
+"""Test-only crash points: a worker that kills itself (SIGKILL) inside a checkpoint, a spill or
+a snapshot.
 
 Chaos scenario 1b (design state-engine-v2 §7) must kill a worker at the moments that decide
 whether a restart stays exact: after the producer flush but before the checkpoint batch, after
-the batch but before the Kafka commit, and right after a spill batch (values without meta). A
-kill -9 from outside lands there only by luck, so the worker takes it from the setting
-``SALESPULSE_FAULT_KILL_AT=<point>:<n>``: it kills itself the n-th time it reaches ``point``.
+the batch but before the Kafka commit, right after a spill batch (values without meta), and
+(chaos 7b) between a snapshot's chunks and its manifest. A kill -9 from outside lands there only
+by luck, so the worker takes it from the setting ``SALESPULSE_FAULT_KILL_AT=<point>:<n>``: it
+kills itself the n-th time it reaches ``point``.
 Unset (the default, and always in production) the switch is ``NO_FAULTS``, which does nothing.
 """
 
@@ -20,7 +22,9 @@ AFTER_CHECKPOINT_WRITE = "after-checkpoint-write"
 """The checkpoint batch is written, the Kafka commit not yet made."""
 IN_SPILL = "in-spill"
 """A spill batch is written: the stored values are ahead of the stored offsets."""
-POINTS = (BEFORE_CHECKPOINT_WRITE, AFTER_CHECKPOINT_WRITE, IN_SPILL)
+IN_SNAPSHOT = "in-snapshot"
+"""A snapshot's chunks are acknowledged, its manifest not yet sent (chaos 7b)."""
+POINTS = (BEFORE_CHECKPOINT_WRITE, AFTER_CHECKPOINT_WRITE, IN_SPILL, IN_SNAPSHOT)
 
 SPEC = re.compile(rf"^(?P<point>{'|'.join(POINTS)}):(?P<at>[1-9][0-9]{{0,8}})$")
 """``<point>:<n>``, n ≥ 1."""

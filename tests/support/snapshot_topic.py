@@ -126,3 +126,26 @@ class SnapshotOwner:
             self.failed(args[0])
         else:
             getattr(self, kind)()
+
+
+class StateTopicPartitions:
+    """The whole state topic as the shipper sees it (``streams.state.snapshot_shipper``): one
+    ``SnapshotTopic`` per partition, async like Kafka. ``fail_sends`` makes every send raise
+    (a broker that refuses), counting the attempts."""
+
+    def __init__(self) -> None:
+        self.partitions: dict[int, SnapshotTopic] = {}
+        self.fail_sends = False
+        self.refused = 0
+
+    def of(self, partition: int) -> SnapshotTopic:
+        return self.partitions.setdefault(partition, SnapshotTopic())
+
+    async def send_all(self, partition: int, records: list[Record]) -> None:
+        if self.fail_sends and records:
+            self.refused += 1
+            raise ConnectionError("broker unavailable")
+        self.of(partition).send(records)
+
+    async def read_partition(self, partition: int) -> list[Record]:
+        return list(self.of(partition).read())

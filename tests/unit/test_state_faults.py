@@ -125,7 +125,7 @@ class FakeKafkaCommit:
     """Faust's consumer below the hook: the Kafka commit, recorded."""
 
     def __init__(self, engine: StateEngine) -> None:
-        self.app = SimpleNamespace(state_engine=engine)
+        self.app = SimpleNamespace(state_engine=engine, consumer_generation_id=1)
         self.kafka_commits: list[dict] = []
 
     def assignment(self) -> set:

@@ -1,0 +1,160 @@
+"""When a worker writes its partitions' snapshots, and how it takes one over (design §6).
+
+After a checkpoint (``StateEngine.checkpoint``), each committed partition whose last snapshot is
+older than the interval and that changed since gets its next snapshot, built at once from the
+checkpoint (synchronously, so no agent can change the partition in between) and sent in the
+background, one in flight per partition. When the send is acknowledged its ``pending`` markers
+are settled and the replaced chunks tombstoned; when it fails the chain goes on from the last
+acknowledged manifest.
+
+A partition assigned to a worker without a local checkpoint of it (a fresh host, an empty data
+dir, ``memory://``) is restored from the topic before its inputs are sought, so it replays only
+the logs after the snapshot's offsets instead of from offset 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from streams.state.faults import IN_SNAPSHOT, NO_FAULTS, FaultSwitch
+from streams.state.layout import PENDING
+from streams.state.snapshot import (
+    ChainState,
+    RebasePolicy,
+    Restored,
+    Snapshot,
+    StaleGeneration,
+    StoreView,
+    restore_partition,
+    settle,
+    write_snapshot,
+)
+from streams.state.snapshot_records import Record
+from streams.state.store import StateStore
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 10.0
+
+
+class StateTopic(Protocol):
+    """What the shipper needs of the state topic (``KafkaStateTopic``, or a fake in tests)."""
+
+    async def send_all(self, partition: int, records: Sequence[Record]) -> None: ...
+
+    async def read_partition(self, partition: int) -> list[Record]: ...
+
+
+@dataclass
+class SnapshotCounters:
+    written: int = 0
+    failed: int = 0
+    bytes: int = 0
+    restored: int = 0
+    restore_seconds: float = 0.0
+
+
+class SnapshotShipper:
+    """The snapshot chains of one worker's partitions on its state topic."""
+
+    def __init__(
+        self,
+        topic: StateTopic,
+        interval_s: float,
+        policy: RebasePolicy | None = None,
+        faults: FaultSwitch = NO_FAULTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.topic, self.interval_s = topic, interval_s
+        self.policy = policy or RebasePolicy()
+        self.faults, self._clock = faults, clock
+        self._chains: dict[int, ChainState] = {}
+        self._last: dict[int, float] = {}
+        self._in_flight: dict[int, asyncio.Task] = {}
+        self.counters = SnapshotCounters()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def after_checkpoint(self, store: StateStore, partitions: Iterable[int], gen: int) -> None:
+        """Start the snapshots that are due; call synchronously right after the checkpoint."""
+        now = self._clock()
+        for partition in partitions:
+            if self._due(store, partition, now):
+                self._start(store, partition, gen, now)
+
+    def _due(self, store: StateStore, partition: int, now: float) -> bool:
+        task = self._in_flight.get(partition)
+        if task is not None and not task.done():
+            return False
+        if now - self._last.get(partition, float("-inf")) < self.interval_s:
+            return False
+        return next(iter(store.scan(PENDING, partition)), None) is not None
+
+    def _start(self, store: StateStore, partition: int, gen: int, now: float) -> None:
+        chain = self._chains.get(partition, ChainState())
+        try:
+            snapshot = write_snapshot(StoreView(store, partition), gen, chain, self.policy)
+        except StaleGeneration:
+            log.warning("snapshot of partition %d skipped: generation %d is stale", partition, gen)
+            return
+        self._last[partition] = now
+        self._in_flight[partition] = asyncio.ensure_future(self._ship(store, partition, snapshot))
+
+    async def _ship(self, store: StateStore, partition: int, snapshot: Snapshot) -> None:
+        try:
+            await self._send(partition, snapshot.records)
+        except Exception as exc:  # noqa: BLE001 - any failure: the chain goes on from the last ack
+            self._chains[partition] = snapshot.abandoned
+            self.counters.failed += 1
+            log.warning("snapshot of partition %d not acknowledged: %s", partition, exc)
+            return
+        settle(store, partition, snapshot.checkpoint_seq)
+        self._chains[partition] = snapshot.acknowledged
+        self.counters.written += 1
+        self.counters.bytes += sum(len(value or b"") for _, value in snapshot.records)
+        try:
+            await self.topic.send_all(partition, snapshot.cleanup)
+        except Exception as exc:  # noqa: BLE001 - stale chunks only cost space until a rebase
+            log.info("snapshot cleanup of partition %d not sent: %s", partition, exc)
+
+    async def _send(self, partition: int, records: Sequence[Record]) -> None:
+        """Chunks, then the manifest (the last record): a crash between them leaves the chain
+        incomplete, and a restore takes the previous complete one (chaos 7b)."""
+        *chunks, manifest = records
+        await self.topic.send_all(partition, chunks)
+        self.faults.reached(IN_SNAPSHOT)
+        await self.topic.send_all(partition, [manifest])
+
+    def forget(self, partition: int) -> None:
+        """The partition left this worker: its chain is someone else's now."""
+        self._chains.pop(partition, None)
+        self._last.pop(partition, None)
+
+    async def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Graceful stop: let the snapshots in flight finish (at most ``timeout_s``; one cut
+        short is an incomplete chain, and the previous one stays), then close the topic."""
+        tasks = [task for task in self._in_flight.values() if not task.done()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout_s)
+        close = getattr(self.topic, "close", None)
+        if close is not None:
+            await close()
+
+    # -- taking over -----------------------------------------------------------------------
+
+    async def restore(self, store: StateStore, partition: int) -> Restored | None:
+        """Replace the partition's local state by its best complete chain on the topic (None:
+        there is none; the store is untouched). The chain continues from it."""
+        started = time.perf_counter()
+        records = await self.topic.read_partition(partition)
+        restored = restore_partition(records, partition, store)
+        if restored is not None:
+            self._chains[partition] = restored.chain
+            self.counters.restored += 1
+            self.counters.restore_seconds += time.perf_counter() - started
+        return restored
