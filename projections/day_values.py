@@ -82,9 +82,14 @@ def apply_day_batch(
     corrections: Iterable[tuple[str, list[DayEntry]]],
     grid: BucketGrid,
     stocks: MutableMapping[str, Carry] | None = None,
+    horizon_day: int | None = None,
 ) -> list[DayKey]:
     """Apply (scope key, entries) pairs, each (src, position) at most once per day value, and
     the open-stock changes among them once to the key's ``stocks`` total.
+
+    ``horizon_day`` (retention, design §8): the parts of a correction for a UTC day below it
+    are dropped and no day value is created there (its flows are beyond retention); its stock
+    changes still reach the total, which is what keeps stocks exact after old days are pruned.
 
     A mini-batch: every touched (key, day) is read once and written once, whatever the number of
     corrections it gets. Entries of one (src, position) must be consecutive (kpi-deltas keeps
@@ -97,6 +102,8 @@ def apply_day_batch(
             if stocks is not None:
                 _add_stock(totals, stocks, scope_key, src, position, quarters)
             for day, day_quarters in _by_day(quarters).items():
+                if horizon_day is not None and day < horizon_day:
+                    continue
                 key = (scope_key, day)
                 value = touched.get(key)
                 if value is None:

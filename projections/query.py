@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 from events.timestamps import EARLIEST_INSTANT, LATEST_INSTANT, parse_rfc3339
 from projections.effects import COMPANY, SCOPES, scope_key, split_scope_key
-from projections.windows import WINDOWS
+from projections.timebase import DAY_US, BucketGrid, from_us, to_us
+from projections.windows import WINDOWS, window_bounds
 
 
 class QueryError(ValueError):
@@ -46,6 +47,25 @@ def parse_kpi_query(params: Mapping[str, str], now: datetime) -> KpiQuery:
         raise QueryError(f"window: must be one of {', '.join(WINDOWS)}")
     as_of = params.get("as_of")
     return KpiQuery(scope, scope_id, window, _parse_as_of(as_of) if as_of else now)
+
+
+def check_retained(query: KpiQuery, grid: BucketGrid, horizon_day: int | None) -> None:
+    """``QueryError`` naming the horizon when the query's window starts before the first UTC
+    day the state keeps (retention by stream time, contract section 3); None: nothing pruned.
+
+    The window's start is its earliest instant: the stock instant T (the end of its ``1h``
+    window) is later, and a calendar window starts at local midnight, which may fall on the
+    UTC day before its first local day."""
+    if horizon_day is None:
+        return
+    start = window_bounds(query.window, query.as_of, grid)[0]
+    if to_us(start) // DAY_US < horizon_day:
+        horizon = render_instant(from_us(horizon_day * DAY_US))
+        raise QueryError(
+            f"as_of: the {query.window} window starts at {render_instant(start)}, before the "
+            f"retention horizon {horizon} (retention_days back from the latest event time): "
+            "KPIs are kept from then on"
+        )
 
 
 def _parse_as_of(raw: str) -> datetime:

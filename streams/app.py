@@ -130,6 +130,7 @@ def create_app(settings: Settings) -> faust.App:
         names=names, topics=topics, state=engine, grid=grid, policy=policy, telemetry=telemetry
     )
     pipeline.apply_max_keys = settings.batch_max_events
+    pipeline.retention_days = settings.retention_days
     _declare_agents(app, settings, topics, pipeline)
 
     catch_up = CatchUp(settings.ready_after_catch_up, lambda: records_behind(settings))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from projections.deal import (
     CustomerWin,
@@ -32,6 +33,7 @@ from projections.deal import (
 )
 from projections.effects import Deltas, add_acquisition, add_call, add_cost, add_deal
 from projections.tally import Tally
+from streams.retention import first_offset, remember_seen, utc_day
 from streams.routing import composite_key
 
 Entry = tuple[str, int, int, Tally]  # (src, offset, quarter, correction)
@@ -256,15 +258,26 @@ class IncomingCost:
 
 
 def fold_activity_batch(
-    seen: MutableMapping[str, int], batch: Iterable[IncomingCall | IncomingCost]
+    seen: MutableMapping[str, Any],
+    batch: Iterable[IncomingCall | IncomingCost],
+    horizon_day: int | None = None,
 ) -> Corrections:
-    """Calls and costs: an event id counts at the first offset it was seen at, and only there."""
+    """Calls and costs: an event id counts at the first offset it was seen at, and only there.
+
+    With retention (``horizon_day``, the first UTC day kept, ``streams.retention``) an id is
+    remembered with its event day, so it can be forgotten once that day is beyond the horizon;
+    an event of a day already beyond it is not remembered at all, but still emitted: it counts
+    only in a day the apply agent drops, i.e. nowhere, however often it is repeated, and its
+    message carries the stream time that makes the apply agent drop it (design §8, I5).
+    Without it, ids are kept forever as bare offsets (the shape before retention).
+    """
     corrections = Corrections()
     for item in batch:
         key = composite_key(item.routing_key, item.event_id)
-        first = seen.get(key)
+        first = first_offset(seen.get(key))
         if first is None:
-            seen[key] = first = item.offset
+            first = item.offset
+            _remember(seen, key, item, horizon_day)
         if first != item.offset:
             continue
         deltas = Deltas()
@@ -283,3 +296,14 @@ def fold_activity_batch(
             )
             corrections.add(f"x{item.partition}", item.offset, deltas)
     return corrections
+
+
+def _remember(
+    seen: MutableMapping[str, Any], key: str, item: IncomingCall | IncomingCost, horizon: int | None
+) -> None:
+    if horizon is None:
+        seen[key] = item.offset
+        return
+    day = utc_day(item.at_us)
+    if day >= horizon:
+        remember_seen(seen, key, item.offset, day)

@@ -13,8 +13,14 @@ Value: the format byte ``0x02``, then msgpack (msgspec) of ``KpiDeltasBody``, an
 
 Why msgpack: encoding and decoding the JSON of this message cost a quarter of the agents' pure
 path (``python -m bench fold``); msgspec decodes it straight into typed tuples, checked in C.
-``KpiDeltasBody`` is ``array_like``: later fields (state-engine-v2's ``st_us``) are appended with
-defaults, and a reader ignores trailing fields it does not know.
+``KpiDeltasBody`` is ``array_like``: later fields are appended with defaults, and a reader ignores
+trailing fields it does not know. The second field, ``st_us`` (retention, design §8), is the
+sender's stream time: the latest ``occurred_at`` (epoch microseconds) its input partition has
+folded. The apply agent keeps the max of what arrives as its partition's stream time. A message
+without it (older writers, customer-wins' fold, which reads no event time) decodes with ``None``
+and moves nothing; an older reader skips it::
+
+    [[[scope_key, [...]], ...], st_us]
 
 Messages of the first format, compact JSON (orjson) without a format byte, are still read (they
 may sit on the topic when a worker is upgraded; JSON values always start with ``[``)::
@@ -36,13 +42,15 @@ agent that folded the source partition, so Kafka keeps them in that order too.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 import msgspec
 import orjson
 
 from projections.tally import Tally, read_counts, wire_counts
 from streams.agent_wire import (
+    BODY_HEADER,
     MAX_MESSAGE_BYTES,
     MSGPACK_FORMAT,
     AgentMessage,
@@ -58,15 +66,25 @@ WideEntry = tuple[str, int, int, WideCounts, WideCounts, WideCounts]
 
 
 class KpiDeltasBody(msgspec.Struct, array_like=True):
-    """A msgpack kpi-deltas message: (scope key, entries) in batch order."""
+    """A msgpack kpi-deltas message: (scope key, entries) in batch order, the sender's stream
+    time (``None``: not carried)."""
 
     scopes: list[tuple[str, list[WireEntry]]]
+    st_us: int | None = None
 
 
 class WideKpiDeltasBody(msgspec.Struct, array_like=True):
     """The same message read with counts that may be decimal strings (sums beyond 64 bits)."""
 
     scopes: list[tuple[str, list[WideEntry]]]
+    st_us: int | None = None
+
+
+class KpiDeltas(NamedTuple):
+    """A decoded message: its corrections and the stream time it carried (``None``: none)."""
+
+    scopes: list[tuple[str, list[Entry]]]
+    stream_us: int | None
 
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -78,8 +96,10 @@ def encode_kpi_deltas(
     corrections: Iterable[tuple[str, list[Entry]]],
     partitions: int,
     max_bytes: int = MAX_MESSAGE_BYTES,
+    stream_us: int | None = None,
 ) -> list[AgentMessage]:
-    """The messages carrying ``corrections`` (scope key, its entries in order), per partition."""
+    """The messages carrying ``corrections`` (scope key, its entries in order), per partition,
+    each with the sender's stream time ``stream_us`` when given."""
     encode = _ENCODER.encode
     items = (
         (
@@ -96,7 +116,20 @@ def encode_kpi_deltas(
         )
         for scope_key, entries in corrections
     )
-    return pack_messages(items, partitions, max_bytes=max_bytes)
+    messages = pack_messages(items, partitions, max_bytes=max_bytes)
+    if stream_us is None:
+        return messages
+    return [replace(m, value=with_stream_time(m.value, stream_us)) for m in messages]
+
+
+_TWO_FIELDS = bytes([MSGPACK_FORMAT, 0x92])
+
+
+def with_stream_time(value: bytes, stream_us: int) -> bytes:
+    """A one-field message body (``pack_messages``) with ``st_us`` appended as its second."""
+    if not value.startswith(BODY_HEADER):
+        raise ValueError("not a one-field msgpack kpi-deltas value")
+    return _TWO_FIELDS + value[len(BODY_HEADER) :] + _ENCODER.encode(stream_us)
 
 
 def _wire(values: dict[str, int]) -> dict[str, int | str]:
@@ -111,7 +144,14 @@ class MalformedKpiDeltas(ValueError):
 def decode_kpi_deltas(
     value: bytes | None, partition: int, partitions: int
 ) -> list[tuple[str, list[Entry]]]:
-    """The (scope key, entries) of a message read from ``partition``, or ``MalformedKpiDeltas``.
+    """The (scope key, entries) of a message read from ``partition``, or ``MalformedKpiDeltas``
+    (``read_kpi_deltas`` without the stream time)."""
+    return read_kpi_deltas(value, partition, partitions).scopes
+
+
+def read_kpi_deltas(value: bytes | None, partition: int, partitions: int) -> KpiDeltas:
+    """The corrections and stream time of a message read from ``partition``, or
+    ``MalformedKpiDeltas``.
 
     Checked before anything is applied, so a bad message changes no bucket: its shape, integer
     counts (a string would fail later, inside the batch apply, and stop the agent), and that every
@@ -120,33 +160,34 @@ def decode_kpi_deltas(
     """
     if value and value[0] == MSGPACK_FORMAT:
         return _decode_msgpack(value, partition, partitions)
-    return _decode_json(value, partition, partitions)
+    return KpiDeltas(_decode_json(value, partition, partitions), None)
 
 
-def _decode_msgpack(value: bytes, partition: int, partitions: int) -> list[tuple[str, list[Entry]]]:
+def _decode_msgpack(value: bytes, partition: int, partitions: int) -> KpiDeltas:
     body = memoryview(value)[1:]
     try:
-        scopes = _DECODER.decode(body).scopes
+        decoded = _DECODER.decode(body)
+        scopes, stream_us = decoded.scopes, decoded.st_us
     except msgspec.DecodeError:
-        scopes = _decode_wide(body)
+        scopes, stream_us = _decode_wide(body)
     result = []
     for scope_key, entries in scopes:
         _expect_owned(scope_key, partition, partitions)
         result.append((scope_key, [(s, o, q, Tally(c, r, cu)) for s, o, q, c, r, cu in entries]))
-    return result
+    return KpiDeltas(result, stream_us)
 
 
-def _decode_wide(body: memoryview) -> list[tuple[str, list[WireEntry]]]:
+def _decode_wide(body: memoryview) -> tuple[list[tuple[str, list[WireEntry]]], int | None]:
     """The rare message with counts beyond 64 bits: decimal strings read back as exact ints."""
     try:
-        scopes = _WIDE_DECODER.decode(body).scopes
+        decoded = _WIDE_DECODER.decode(body)
     except msgspec.DecodeError as exc:
         raise MalformedKpiDeltas(str(exc)) from None
     try:
         return [
             (key, [(s, o, q, *map(read_counts, (c, r, cu))) for s, o, q, c, r, cu in entries])
-            for key, entries in scopes
-        ]
+            for key, entries in decoded.scopes
+        ], decoded.st_us
     except ValueError as exc:
         raise MalformedKpiDeltas(f"counts must be integers: {exc}") from None
 

@@ -18,6 +18,7 @@ from projections.day_values import HOURS_PER_DAY
 from projections.kpis import OpenStock
 from projections.state_types import DayValue
 from projections.timebase import BucketGrid
+from streams.retention import retained_from
 from streams.routing import partition_of
 
 
@@ -106,6 +107,15 @@ class Ownership:
         """KPIs of the six windows, or None when the key contributes to none and has no open
         deal (contract section 4)."""
         return day_values.report(self.read_day, key, now, self._grid, self.open_stock)
+
+    @property
+    def grid(self) -> BucketGrid:
+        return self._grid
+
+    def horizon_day(self, key: str) -> int | None:
+        """The first UTC day the key's partition keeps (retention by stream time; None: no
+        stream time yet): a window starting earlier is refused, not answered from a part."""
+        return retained_from(self._engine, self.partition_of(key))
 
     def read_kpis(self, key: str, window: str, now: datetime) -> dict:
         return day_values.read_kpis(self.read_day, key, window, now, self._grid, self.open_stock)

@@ -42,7 +42,17 @@ from streams.folds import (
     fold_customer_batch,
     fold_deal_batch,
 )
-from streams.kpi_deltas import MalformedKpiDeltas, decode_kpi_deltas, encode_kpi_deltas
+from streams.kpi_deltas import MalformedKpiDeltas, encode_kpi_deltas, read_kpi_deltas
+from streams.retention import (
+    DEFAULT_RETENTION_DAYS,
+    apply_horizon,
+    forget_idle_keys,
+    leaves_a_trace,
+    max_stream_us,
+    prune_days_if_due,
+    prune_seen_if_due,
+    seen_horizon,
+)
 from streams.telemetry import WorkerTelemetry
 
 log = logging.getLogger(__name__)
@@ -54,10 +64,13 @@ class AgentState(Protocol):
     """The agents' state, per partition (``streams.state.engine.StateEngine``; dicts in tests)."""
 
     def table(self, name: str, partition: int) -> MutableMapping[str, Any]:
-        """``deals``, ``customers`` or ``seen`` of one partition."""
+        """``deals``, ``customers`` or ``seen`` of one partition, or ``day_ix`` (where the apply
+        agent's clock is, ``streams.retention``); ``seen`` lists keys by range too."""
         ...
 
-    def days(self, partition: int) -> MutableMapping[DayKey, DayValue]: ...
+    def days(self, partition: int) -> MutableMapping[DayKey, DayValue]:
+        """Day values; also ``prune_below(horizon, lower)`` (``DayTable``)."""
+        ...
 
     def stocks(self, partition: int) -> MutableMapping[str, Carry]: ...
 
@@ -89,6 +102,8 @@ class Pipeline:
     ) -> None:
         self.names, self.topics, self.state = names, topics, state
         self.grid, self.policy, self.telemetry = grid, policy, telemetry
+        self.retention_days = DEFAULT_RETENTION_DAYS
+        """Days of event time kept back from stream time (setting ``retention_days``)."""
         self.apply_max_keys = 2000
         """Most scope keys folded into the day values at once (see ``on_kpi_batch``); the worker
         sets it to its ``batch_max_events``, the most messages per batch when each carried one."""
@@ -112,11 +127,21 @@ class Pipeline:
         if kind == "deal":
             await self._fold_deals(valid)
         else:
-            activities = [activity_of(m, e, self.policy.rates) for m, e in valid]
-            deltas = Corrections()
-            for partition, items in by_partition(activities, _partition).items():
-                deltas.absorb(fold_activity_batch(self.state.table("seen", partition), items))
-            await self.send_deltas(deltas)
+            await self._fold_activity([activity_of(m, e, self.policy.rates) for m, e in valid])
+
+    async def _fold_activity(self, activities: list[IncomingCall | IncomingCost]) -> None:
+        """Per partition: move its clock to the batch's latest event, fold with that horizon,
+        then forget the ids beyond it; the messages carry the latest clock of the batch."""
+        deltas = Corrections()
+        times = []
+        for partition, items in by_partition(activities, _partition).items():
+            seen = self.state.table("seen", partition)
+            latest = max(item.at_us for item in items)
+            clock = seen_horizon(seen, latest, self.retention_days)
+            deltas.absorb(fold_activity_batch(seen, items, clock.horizon))
+            prune_seen_if_due(seen, clock)
+            times.append(clock.stream_us)
+        await self.send_deltas(deltas, max_stream_us(times))
 
     async def _fold_deals(self, valid: list) -> None:
         batch = [
@@ -133,7 +158,7 @@ class Pipeline:
             result.absorb(fold_deal_batch(self.state.table("deals", partition), items))
         for message in encode_customer_wins(result.customer_changes, self.partitions):
             await self.customer_wins_out.send(message.key, message.value, message.partition)
-        await self.send_deltas(result.deltas)
+        await self.send_deltas(result.deltas, max_stream_us(e.event.at_us for e in batch))
 
     async def on_customer_batch(self, events: Sequence[Any]) -> None:
         """Fold the win changes of a batch of customer-wins messages, batched or of one change."""
@@ -160,37 +185,59 @@ class Pipeline:
         together. Each message's corrections belong to its own partition's day values.
         """
         corrections: dict[int, list] = {}
+        times: dict[int, list[int | None]] = {}
         pending = 0
         for event in events:
             message = event.message
             try:
-                found = decode_kpi_deltas(message.value, message.partition, self.partitions)
+                found, stream_us = read_kpi_deltas(
+                    message.value, message.partition, self.partitions
+                )
             except MalformedKpiDeltas as exc:
                 await self.dead_letter(message, f"value: not KPI corrections ({exc})")
             else:
                 corrections.setdefault(message.partition, []).extend(found)
+                times.setdefault(message.partition, []).append(stream_us)
                 pending += len(found)
             if pending >= self.apply_max_keys:
-                self._apply(corrections)
-                corrections, pending = {}, 0
-        self._apply(corrections)
+                self._apply(corrections, times)
+                corrections, times, pending = {}, {}, 0
+        self._apply(corrections, times)
+        for partition in {event.message.partition for event in events}:
+            self._prune_days(partition)
         for event in events:
             self.state.note_applied(event.message.partition, event.message.offset + 1)
 
-    def _apply(self, corrections: dict[int, list]) -> None:
-        for partition, found in corrections.items():
-            live = self.state.live_keys(partition)
-            for key, _ in found:
-                if key not in live:
-                    live[key] = 1
+    def _apply(self, corrections: dict[int, list], times: dict[int, list[int | None]]) -> None:
+        """Apply each partition's corrections after moving its clock to the latest stream time
+        they carried: parts for days beyond the horizon are dropped, not stored (design §8)."""
+        for partition, carried in times.items():
+            found = corrections.get(partition, [])
+            latest = max_stream_us(carried)
+            clock = apply_horizon(self.state, partition, latest, self.retention_days)
             day_corrections = [(key, day_entries_of(entries)) for key, entries in found]
+            live = self.state.live_keys(partition)
+            for key, entries in day_corrections:
+                if key not in live and leaves_a_trace(entries, clock.horizon):
+                    live[key] = 1
             days, stocks = self.state.days(partition), self.state.stocks(partition)
-            apply_day_batch(days, day_corrections, self.grid, stocks)
+            apply_day_batch(days, day_corrections, self.grid, stocks, clock.horizon)
             self.keys_changed(key for key, _ in found)
 
-    async def send_deltas(self, corrections: Corrections) -> None:
-        """One kpi-deltas message per destination partition (more if large), in order."""
-        for message in encode_kpi_deltas(corrections.items(), self.partitions):
+    def _prune_days(self, partition: int) -> None:
+        """Delete the day values beyond the horizon once it moved (at most once a stream day);
+        keys left with nothing to report stop being listed (``forget_idle_keys``)."""
+        pruned = prune_days_if_due(self.state, partition)
+        if pruned:
+            keys = {key for key, _ in pruned}
+            forget_idle_keys(self.state, partition, keys)
+            self.keys_changed(keys)
+
+    async def send_deltas(self, corrections: Corrections, stream_us: int | None = None) -> None:
+        """One kpi-deltas message per destination partition (more if large), in order, each
+        carrying the sender's stream time ``stream_us`` (None: it read no event time)."""
+        messages = encode_kpi_deltas(corrections.items(), self.partitions, stream_us=stream_us)
+        for message in messages:
             await self.kpi_deltas_out.send(message.key, message.value, message.partition)
 
     async def _decode_or_dead_letter(self, message: Any) -> Any | None:

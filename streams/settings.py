@@ -316,6 +316,16 @@ class Settings(BaseSettings):
         "manifest), e.g. 'after-checkpoint-write:3' (streams/state/faults.py). Empty: off.",
     )
     # -- retention (issue 14, helper C adds below) --
+    retention_days: int = Field(
+        100,
+        ge=100,
+        description="How many days of event time the KPI state keeps, measured back from stream "
+        "time (the latest occurred_at a partition has seen), never from the wall clock "
+        "(contract section 3). Day values of older UTC days and the call and cost ids first "
+        "seen on them are deleted; open-deal stocks stay exact. At least 100, which covers the "
+        "longest window (qtd, 92 days). /v1/kpis answers 400 for an as_of whose window starts "
+        "before the horizon. Raise it to read older as_of windows (replays of long histories).",
+    )
     # -- end retention --
     # -- snapshots (issue 14, lead adds below) --
     snapshot_interval_s: float = Field(

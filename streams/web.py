@@ -27,6 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from projections.kpi_exposition import render_registry
 from projections.query import (
     QueryError,
+    check_retained,
     key_listing,
     kpi_answer,
     parse_kpi_query,
@@ -126,6 +127,10 @@ def register_views(app: faust.App, worker: Any) -> None:
                     "unknown_key",
                     f"no KPIs for scope={query.scope} id={query.scope_id!r}",
                 )
+            try:
+                check_retained(query, ownership.grid, ownership.horizon_day(query.key))
+            except QueryError as exc:
+                return error_response(400, "beyond_retention", str(exc))
             kpis = ownership.read_kpis(query.key, query.window, query.as_of)
             return self.json(kpi_answer(query, kpis))
 

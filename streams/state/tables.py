@@ -21,8 +21,12 @@ import orjson
 from projections.day_values import DayKey
 from projections.state_keys import (
     carry_key,
+    day_bound,
+    day_ix_key,
     days_key,
     days_prefix,
+    encode_day,
+    split_day_ix_key,
     split_days_key,
     text_of_key,
 )
@@ -88,6 +92,11 @@ class StoredTable(MutableMapping[str, Any]):
     def __len__(self) -> int:
         return sum(1 for _ in self._store.scan(self._cf, self._partition))
 
+    def keys_between(self, lower: str, upper: str) -> list[str]:
+        """Keys in ``[lower, upper)``, ascending: one range scan (retention's indexes)."""
+        scan = self._store.scan(self._cf, self._partition, lower.encode(), upper.encode())
+        return [key.decode() for key, _ in scan]
+
 
 class TypedTable(MutableMapping[Any, Any]):
     """One column family of one partition holding typed values (``StateCodec``): subclasses say
@@ -134,7 +143,11 @@ class TypedTable(MutableMapping[Any, Any]):
 
 class DayTable(TypedTable):
     """The ``days`` of one partition: (scope key, UTC day) -> ``DayValue`` (design §3), the
-    apply agent's state (``projections.day_values.apply_day_batch``) and what readouts sum."""
+    apply agent's state (``projections.day_values.apply_day_batch``) and what readouts sum.
+
+    Each value is listed in ``day_ix`` (day first) from the moment it is first stored until it
+    is deleted, so retention finds every value of the days below its horizon with one range
+    scan (``prune_below``), whatever the number of retained values."""
 
     __slots__ = ()
     CF, KIND = "days", DayValue
@@ -144,6 +157,34 @@ class DayTable(TypedTable):
 
     def _key_of(self, raw: bytes) -> DayKey:
         return split_days_key(raw)
+
+    def __setitem__(self, key: DayKey, value: DayValue) -> None:
+        raw = self._raw_key(key)
+        if self._store.get(self.CF, self._partition, raw) is None:
+            # The index first: a spill between the two writes leaves an index entry without
+            # its value (pruning skips it), never a value retention cannot find.
+            self._store.put("day_ix", self._partition, day_ix_key(key[1], key[0]), b"")
+        self._store.put(self.CF, self._partition, raw, self._codec.encode(value))
+
+    def __delitem__(self, key: DayKey) -> None:
+        super().__delitem__(key)
+        self._store.delete("day_ix", self._partition, day_ix_key(key[1], key[0]))
+
+    def prune_below(self, horizon: int, lower: int | None = None) -> list[DayKey]:
+        """Delete the day values of days in ``[lower, horizon)`` (``lower`` None: from the
+        first day) with their index entries; returns their keys. The deletions go to the dirty
+        map and become durable with the next checkpoint, atomically with the offsets."""
+        start = encode_day(lower) if lower is not None else b""
+        found = list(self._store.scan("day_ix", self._partition, start, day_bound(horizon)))
+        pruned = []
+        for index_key, _ in found:
+            day, scope_key = split_day_ix_key(index_key)
+            raw = self._raw_key((scope_key, day))
+            if self._store.get(self.CF, self._partition, raw) is not None:
+                self._store.delete(self.CF, self._partition, raw)
+                pruned.append((scope_key, day))
+            self._store.delete("day_ix", self._partition, index_key)
+        return pruned
 
     def days_from(self, scope_key: str, first_day: int) -> Iterator[tuple[int, DayValue]]:
         """The day values of ``scope_key`` from ``first_day`` on, in day order (one range scan:

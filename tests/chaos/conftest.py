@@ -25,6 +25,8 @@ T = TypeVar("T")
 CHAOS_WORKER_ENV = {
     "SALESPULSE_WORKER_SESSION_TIMEOUT_S": "6",
     "SALESPULSE_WORKER_HEARTBEAT_INTERVAL_S": "1.5",
+    # The audit reads as_of tiles over the whole history (~120 days): keep all of it.
+    "SALESPULSE_RETENTION_DAYS": "400",
 }
 
 

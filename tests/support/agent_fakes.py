@@ -19,6 +19,28 @@ from streams.pipeline import Pipeline
 GRID = BucketGrid("UTC")
 
 
+class RangeDict(dict):
+    """A dict with ``StoredTable.keys_between`` (a full scan: tests only)."""
+
+    def keys_between(self, lower: str, upper: str) -> list[str]:
+        return sorted(key for key in self if lower <= key < upper)
+
+
+class DayDict(dict):
+    """Day values with ``DayTable.prune_below`` (a full scan: tests only)."""
+
+    def prune_below(self, horizon: int, lower: int | None = None) -> list[tuple[str, int]]:
+        pruned = sorted(
+            key for key in self if key[1] < horizon and (lower is None or key[1] >= lower)
+        )
+        for key in pruned:
+            del self[key]
+        return pruned
+
+    def days_from(self, scope_key: str, first_day: int) -> list[tuple[int, object]]:
+        return sorted((d, v) for (k, d), v in self.items() if k == scope_key and d >= first_day)
+
+
 class DictState:
     """The agents' state as dicts per (table, partition), as ``StateEngine`` hands them out."""
 
@@ -27,7 +49,8 @@ class DictState:
         self.applied: dict[int, int] = {}
 
     def table(self, name: str, partition: int) -> dict:
-        return self.tables.setdefault((name, partition), {})
+        kind = DayDict if name == "days" else RangeDict
+        return self.tables.setdefault((name, partition), kind())
 
     def days(self, partition: int) -> dict:
         return self.table("days", partition)

@@ -25,7 +25,17 @@ from streams.folds import (
     fold_customer_batch,
     fold_deal_batch,
 )
-from streams.kpi_deltas import decode_kpi_deltas, encode_kpi_deltas
+from streams.kpi_deltas import decode_kpi_deltas, encode_kpi_deltas, read_kpi_deltas
+from streams.pipeline import by_partition
+from streams.retention import (
+    apply_horizon,
+    forget_idle_keys,
+    leaves_a_trace,
+    max_stream_us,
+    prune_days_if_due,
+    prune_seen_if_due,
+    seen_horizon,
+)
 from tests.unit.factories import activity_of
 
 Batch = list[tuple[int, int, Any]]
@@ -50,14 +60,41 @@ def placement(event: Any) -> tuple[str, str]:
     return "cost-events", event.team_id or "company"
 
 
-def kpi_outputs(corrections: Corrections, partitions: int) -> list[Output]:
+def kpi_outputs(
+    corrections: Corrections, partitions: int, stream_us: int | None = None
+) -> list[Output]:
     return [
         Output("kpi-deltas", m.partition, m.key.decode(), m.value)
-        for m in encode_kpi_deltas(corrections.items(), partitions)
+        for m in encode_kpi_deltas(corrections.items(), partitions, stream_us=stream_us)
     ]
 
 
-def fold_deals(tables: Mapping, batch: Batch, partitions: int, grid: BucketGrid) -> list[Output]:
+class PartState:
+    """One agent's tables as ``streams.pipeline.AgentState`` hands them out per partition."""
+
+    def __init__(self, tables: Mapping) -> None:
+        self.tables = tables
+
+    def table(self, name: str, partition: int) -> Any:
+        return self.tables[name].parts[partition]
+
+    def days(self, partition: int) -> Any:
+        return self.table("days", partition)
+
+    def stocks(self, partition: int) -> Any:
+        return self.table("stocks", partition)
+
+    def live_keys(self, partition: int) -> Any:
+        return self.table("live_keys", partition)
+
+
+def fold_deals(
+    tables: Mapping,
+    batch: Batch,
+    partitions: int,
+    grid: BucketGrid,
+    retention_days: int | None = None,
+) -> list[Output]:
     incoming = [
         IncomingDealEvent(e.deal_id, e.event_id, deal_event_of(e, offset), p)
         for p, offset, e in batch
@@ -67,16 +104,36 @@ def fold_deals(tables: Mapping, batch: Batch, partitions: int, grid: BucketGrid)
         Output("customer-wins", m.partition, m.key.decode(), m.value)
         for m in encode_customer_wins(result.customer_changes, partitions)
     ]
-    return wins + kpi_outputs(result.deltas, partitions)
+    stream_us = max_stream_us(i.event.at_us for i in incoming) if retention_days else None
+    return wins + kpi_outputs(result.deltas, partitions, stream_us)
 
 
-def fold_activity(tables: Mapping, batch: Batch, partitions: int, grid: BucketGrid) -> list[Output]:
+def fold_activity(
+    tables: Mapping,
+    batch: Batch,
+    partitions: int,
+    grid: BucketGrid,
+    retention_days: int | None = None,
+) -> list[Output]:
     items = [replace(activity_of(e, offset), partition=p) for p, offset, e in batch]
-    return kpi_outputs(fold_activity_batch(tables["seen"], items), partitions)
+    if retention_days is None:
+        return kpi_outputs(fold_activity_batch(tables["seen"], items), partitions)
+    corrections, times = Corrections(), []
+    for partition, part in by_partition(items, lambda item: item.partition).items():
+        seen = tables["seen"].parts[partition]
+        clock = seen_horizon(seen, max(item.at_us for item in part), retention_days)
+        corrections.absorb(fold_activity_batch(seen, part, clock.horizon))
+        prune_seen_if_due(seen, clock)
+        times.append(clock.stream_us)
+    return kpi_outputs(corrections, partitions, max_stream_us(times))
 
 
 def fold_customers(
-    tables: Mapping, batch: Batch, partitions: int, grid: BucketGrid
+    tables: Mapping,
+    batch: Batch,
+    partitions: int,
+    grid: BucketGrid,
+    retention_days: int | None = None,
 ) -> list[Output]:
     changes = []
     for p, offset, (key, value) in batch:
@@ -84,7 +141,15 @@ def fold_customers(
     return kpi_outputs(fold_customer_batch(tables["customers"], changes), partitions)
 
 
-def apply_kpis(tables: Mapping, batch: Batch, partitions: int, grid: BucketGrid) -> list[Output]:
+def apply_kpis(
+    tables: Mapping,
+    batch: Batch,
+    partitions: int,
+    grid: BucketGrid,
+    retention_days: int | None = None,
+) -> list[Output]:
+    if retention_days is not None:
+        return apply_retained(tables, batch, partitions, grid, retention_days)
     corrections = [
         pair for p, _, (_, value) in batch for pair in decode_kpi_deltas(value, p, partitions)
     ]
@@ -96,7 +161,27 @@ def apply_kpis(tables: Mapping, batch: Batch, partitions: int, grid: BucketGrid)
     return []
 
 
-HANDLERS: dict[str, Callable[[Mapping, Batch, int, BucketGrid], list[Output]]] = {
+def apply_retained(
+    tables: Mapping, batch: Batch, partitions: int, grid: BucketGrid, retention_days: int
+) -> list[Output]:
+    """``Pipeline.on_kpi_batch`` with retention: per partition, the clock moved to what the
+    messages carried, then the corrections applied, then the days beyond the horizon pruned."""
+    state = PartState(tables)
+    for p, records in by_partition(batch, lambda record: record[0]).items():
+        decoded = [read_kpi_deltas(value, p, partitions) for _, _, (_, value) in records]
+        clock = apply_horizon(state, p, max_stream_us(d.stream_us for d in decoded), retention_days)
+        day_corrections = [(k, day_entries_of(e)) for d in decoded for k, e in d.scopes]
+        live = state.live_keys(p)
+        for key, entries in day_corrections:
+            if leaves_a_trace(entries, clock.horizon):
+                live[key] = 1
+        apply_day_batch(state.days(p), day_corrections, grid, state.stocks(p), clock.horizon)
+        pruned = prune_days_if_due(state, p)
+        forget_idle_keys(state, p, {key for key, _ in pruned})
+    return []
+
+
+HANDLERS: dict[str, Callable[..., list[Output]]] = {
     "fold-deals": fold_deals,
     "fold-calls": fold_activity,
     "fold-costs": fold_activity,

@@ -25,6 +25,7 @@ from typing import Any
 
 from projections.timebase import BucketGrid
 from streams.routing import parse_composite_key, partition_of
+from tests.support.agent_fakes import DayDict, RangeDict
 from tests.support.replay_agents import HANDLERS, Batch, Output, placement
 
 AGENTS = ("fold-deals", "fold-calls", "fold-costs", "fold-customers", "apply-kpis")
@@ -60,7 +61,12 @@ ROUTES: dict[str, dict[str, Callable[[Any], str]]] = {
     "fold-calls": {"seen": routing_of_composite},
     "fold-costs": {"seen": routing_of_composite},
     "fold-customers": {"customers": routing_identity},
-    "apply-kpis": {"days": day_routing, "stocks": routing_identity, "live_keys": routing_identity},
+    "apply-kpis": {
+        "days": day_routing,
+        "stocks": routing_identity,
+        "live_keys": routing_identity,
+        "day_ix": routing_identity,
+    },
 }
 """Tables of each agent and the routing key of a table key (its partition, ``streams.app``)."""
 
@@ -109,8 +115,10 @@ class PartitionedTable(MutableMapping):
     The folds see one mapping, as they see a Faust table; durable states are taken per partition.
     """
 
-    def __init__(self, partitions: int, routing: Callable[[str], str]) -> None:
-        self.parts: list[dict] = [{} for _ in range(partitions)]
+    def __init__(
+        self, partitions: int, routing: Callable[[str], str], kind: type[dict] = RangeDict
+    ) -> None:
+        self.parts: list[dict] = [kind() for _ in range(partitions)]
         self.routing = routing
 
     def _part(self, key: str) -> dict:
@@ -138,7 +146,10 @@ class Agent:
     def __init__(self, name: str, source: Log, fold: Callable[[dict, Batch], list[Output]]):
         self.name, self.source, self.fold = name, source, fold
         count = len(source.partitions)
-        self.tables = {t: PartitionedTable(count, r) for t, r in ROUTES[name].items()}
+        self.tables = {
+            t: PartitionedTable(count, r, DayDict if t == "days" else RangeDict)
+            for t, r in ROUTES[name].items()
+        }
         self.positions = [0] * count
         self.in_flight: list[Output] = []
         self.history = [[self.image(p, "initial")] for p in range(count)]
@@ -185,7 +196,10 @@ class Agent:
 class Worker:
     """The five agents over their logs; ``run`` plays a schedule, ``drain`` reaches quiet."""
 
-    def __init__(self, events: list, partitions: int, grid: BucketGrid) -> None:
+    def __init__(
+        self, events: list, partitions: int, grid: BucketGrid, retention_days: int | None = None
+    ) -> None:
+        """``retention_days`` None: the agents keep everything (the model before retention)."""
         self.partitions, self.grid = partitions, grid
         self.logs = {topic: Log(partitions) for topic in SOURCES.values()}
         for event in events:
@@ -195,7 +209,12 @@ class Worker:
             name: Agent(
                 name,
                 self.logs[SOURCES[name]],
-                partial(HANDLERS[name], partitions=partitions, grid=grid),
+                partial(
+                    HANDLERS[name],
+                    partitions=partitions,
+                    grid=grid,
+                    retention_days=retention_days,
+                ),
             )
             for name in AGENTS
         }
