@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 from events.codec import decode_event
 from events.models import EventPolicy, InvalidEvent
 from events.topics import TopicNames, dead_letter_headers, route
-from projections.day_values import DayKey, apply_day_batch, day_entries_of
+from projections.day_values import DayKey, apply_day_batch
 from projections.normalize import amount_micros, deal_event_of
 from projections.state_types import Carry, DayValue
 from projections.timebase import BucketGrid, to_us
@@ -42,7 +42,7 @@ from streams.folds import (
     fold_customer_batch,
     fold_deal_batch,
 )
-from streams.kpi_deltas import MalformedKpiDeltas, encode_kpi_deltas, read_kpi_deltas
+from streams.kpi_deltas import MalformedKpiDeltas, encode_kpi_deltas, read_day_entries
 from streams.retention import (
     DEFAULT_RETENTION_DAYS,
     apply_horizon,
@@ -190,7 +190,7 @@ class Pipeline:
         for event in events:
             message = event.message
             try:
-                found, stream_us = read_kpi_deltas(
+                found, stream_us = read_day_entries(
                     message.value, message.partition, self.partitions
                 )
             except MalformedKpiDeltas as exc:
@@ -215,13 +215,12 @@ class Pipeline:
             found = corrections.get(partition, [])
             latest = max_stream_us(carried)
             clock = apply_horizon(self.state, partition, latest, self.retention_days)
-            day_corrections = [(key, day_entries_of(entries)) for key, entries in found]
             live = self.state.live_keys(partition)
-            for key, entries in day_corrections:
+            for key, entries in found:
                 if key not in live and leaves_a_trace(entries, clock.horizon):
                     live[key] = 1
             days, stocks = self.state.days(partition), self.state.stocks(partition)
-            apply_day_batch(days, day_corrections, self.grid, stocks, clock.horizon)
+            apply_day_batch(days, found, self.grid, stocks, clock.horizon)
             self.keys_changed(key for key, _ in found)
 
     def _prune_days(self, partition: int) -> None:

@@ -9,11 +9,17 @@ import orjson
 import pytest
 
 from events.topics import DLQ_SOURCE_OFFSET
+from projections.day_values import day_entries_of
 from projections.effects import Deltas, add_call, add_cost
 from projections.tally import INT64_MAX, INT64_MIN, Tally
 from streams.agent_wire import MSGPACK_FORMAT
 from streams.folds import Corrections
-from streams.kpi_deltas import MalformedKpiDeltas, decode_kpi_deltas, encode_kpi_deltas
+from streams.kpi_deltas import (
+    MalformedKpiDeltas,
+    decode_kpi_deltas,
+    encode_kpi_deltas,
+    read_day_entries,
+)
 from streams.routing import partition_of
 from tests.support.agent_fakes import expected_days, pipeline, record
 from tests.unit.factories import us
@@ -174,3 +180,47 @@ async def test_a_batch_mixing_both_formats_and_a_bad_message_applies_the_good_on
     assert receiver.state.merged("keys") == keys
     [letter] = receiver.topics.dead_letters.sent
     assert dict(letter["headers"])[DLQ_SOURCE_OFFSET] == b"50"
+
+
+def day_entries_by_way_of_tallies(value: bytes, partition: int, partitions: int) -> list:
+    """What the apply agent read before ``read_day_entries``: corrections, then day entries."""
+    scopes = decode_kpi_deltas(value, partition, partitions)
+    return [(key, day_entries_of(entries)) for key, entries in scopes]
+
+
+@pytest.mark.parametrize("partitions", [1, 4, 8])
+@pytest.mark.parametrize("era", ["msgpack", "json", "beyond-64-bits"])
+def test_the_apply_agent_reads_the_day_entries_the_corrections_give_in_every_format(
+    partitions, era
+):
+    corrections = activity()
+    if era == "beyond-64-bits":
+        corrections.add("d2", 9, {"company|": [(7000, Tally({"revenue": 10**40}))]})
+    if era == "json":
+        values = json_era_values(corrections, partitions)
+    else:
+        values = {m.partition: m.value for m in encode_kpi_deltas(corrections.items(), partitions)}
+    for partition, value in values.items():
+        read = read_day_entries(value, partition, partitions)
+        assert read.scopes == day_entries_by_way_of_tallies(value, partition, partitions)
+        assert read.stream_us is None
+
+
+def test_day_entries_keep_the_stream_time_a_message_carries():
+    [message] = encode_kpi_deltas(activity().items(), 1, stream_us=1_771_000_000_000_000)
+    assert read_day_entries(message.value, 0, 1).stream_us == 1_771_000_000_000_000
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize(
+    "body",
+    [
+        *BAD_BODIES.values(),
+        [[COMPANY, [[*GOOD_ENTRY[:3], {"bonus_points": 1}, {}, {}]]]],
+        [[COMPANY, [["q0", *GOOD_ENTRY[1:]]]]],
+    ],
+    ids=[*BAD_BODIES.keys(), "unknown-count", "unknown-source-letter"],
+)
+def test_a_body_the_day_values_cannot_take_is_refused_before_anything_is_applied(encoding, body):
+    with pytest.raises(MalformedKpiDeltas):
+        read_day_entries(ENCODINGS[encoding](body), COMPANY_PARTITION, 8)
