@@ -137,7 +137,7 @@ def validate_all(items: list[Any], policy: EventPolicy, names: TopicNames) -> li
     outgoing, invalid = [], []
     for index, item in enumerate(items):
         try:
-            record = _outgoing(item, policy, names)
+            record = outgoing_record(item, policy, names)
         except InvalidEvent as exc:
             invalid.append({"index": index, "event_id": _echoed_id(item), "reasons": exc.reasons})
             continue
@@ -152,8 +152,11 @@ def validate_all(items: list[Any], policy: EventPolicy, names: TopicNames) -> li
     return outgoing
 
 
-def _outgoing(item: Any, policy: EventPolicy, names: TopicNames) -> Outgoing:
-    """The record of a valid event that Kafka can store; InvalidEvent saying why not."""
+def outgoing_record(item: Any, policy: EventPolicy, names: TopicNames) -> Outgoing:
+    """The record of a valid event that Kafka can store; InvalidEvent saying why not.
+
+    The one validation of every native event, whichever way it came in (POST /v1/events, the
+    CRM delivery interpreter)."""
     event = validate_event(item, policy)
     topic, key = route(event, names)
     record = Outgoing(topic, key, _stored_form(item))

@@ -5,8 +5,9 @@ so a client can fix and resend the whole batch. Every refusal is a JSON body
 ``{"error": {"code", "message", ...}}``; no input can make a handler raise.
 
 The same app receives CRM webhooks (``/v1/webhooks/{hubspot,pipedrive,salesforce}``, see
-``events.crm``): they are turned into native events here, at the edge, and published through the
-same validation and publishing steps (``events.http_edge``).
+``events.crm``): each delivery is stored as it came on the raw-deliveries topic, and the app's
+delivery interpreter (started and stopped with the app) turns its items into native events
+through the same validation (``events.http_edge``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from events.auth import BEARER_CHALLENGE, bearer_matches
+from events.crm.background import CrmBackground
 from events.crm.mapping import load_mapping
 from events.crm.router import create_webhook_router
 from events.http_edge import (
@@ -77,11 +79,20 @@ def create_ingest_app(
     mapping = load_mapping(settings.crm_mapping_file)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI):
-        yield
-        await publisher.close()
+    async def lifespan(app: FastAPI):
+        crm = CrmBackground.start(settings, publisher, policy, names, telemetry, mapping)
+        app.state.crm = crm
+        try:
+            yield
+        finally:
+            app.state.crm = None
+            try:
+                await crm.stop()
+            finally:
+                await publisher.close()
 
     app = FastAPI(title="salespulse ingest", version="1", lifespan=lifespan)
+    app.state.crm = None
     app.state.publisher = publisher
     app.state.registry = registry
     setattr(app.state, BODY_TIMEOUT_STATE, settings.ingest_body_timeout_s)
@@ -102,9 +113,7 @@ def create_ingest_app(
         outgoing = validate_all(items, policy, names)
         return {"accepted": await publish_acknowledged(publisher, outgoing, telemetry)}
 
-    app.include_router(
-        create_webhook_router(settings, publisher, policy, names, telemetry, mapping)
-    )
+    app.include_router(create_webhook_router(settings, publisher, policy, names, telemetry))
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
@@ -115,13 +124,17 @@ def create_ingest_app(
         return {"status": "ok"}
 
     @app.get("/readyz", responses={503: {}})
-    async def readyz() -> dict[str, str]:
+    async def readyz() -> dict[str, Any]:
+        """Ready when the broker answers; with the CRM interpreter running, its state too."""
         try:
             await publisher.check()
         except BrokerUnavailable as exc:
             log.warning("not ready: %s", exc)  # the addresses stay in the log
             raise Refusal(503, "broker_unavailable", "the broker is not reachable") from exc
-        return {"status": "ready"}
+        crm = app.state.crm
+        if crm is None:
+            return {"status": "ready"}
+        return {"status": "ready", "crm": crm.health()}
 
     _complete_openapi(app, bearer_required=settings.ingest_token is not None)
     return app

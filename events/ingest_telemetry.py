@@ -1,10 +1,11 @@
 """Ingest metrics (docs/METRICS.md): requests by answer, events accepted, broker ack latency,
-CRM webhook refusals by vendor and reason."""
+CRM webhook refusals by vendor and reason, and what the CRM delivery interpreter made of the
+deliveries (items, events published, skips and dead letters by reason, retries)."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from events.build_info import register_build_info
 
@@ -36,6 +37,7 @@ class IngestTelemetry:
             ["vendor", "reason"],
             registry=registry,
         )
+        self.crm = CrmTelemetry(registry)
         register_build_info(registry)
 
     def instrument(self, app: FastAPI) -> None:
@@ -48,3 +50,60 @@ class IngestTelemetry:
             path = getattr(route, "path", "unmatched")
             self.requests.labels(path, str(response.status_code)).inc()
             return response
+
+
+class CrmTelemetry:
+    """The CRM delivery path: stored deliveries, then what the interpreter made of each item.
+
+    Labels are bounded: vendors are three, skip reasons are the adapters' codes and dead-letter
+    reasons the contract's field names or ``invalid_payload``.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.deliveries = Counter(
+            "salespulse_ingest_crm_deliveries",
+            "CRM webhook deliveries stored on the raw-deliveries topic (acknowledged to the CRM)",
+            ["vendor"],
+            registry=registry,
+        )
+        self.items = Counter(
+            "salespulse_ingest_crm_items",
+            "Items (events, webhooks, notifications) of the deliveries interpreted",
+            ["vendor"],
+            registry=registry,
+        )
+        self.published = Counter(
+            "salespulse_ingest_crm_events_published",
+            "Native events published from CRM deliveries",
+            ["vendor"],
+            registry=registry,
+        )
+        self.skipped = Counter(
+            "salespulse_ingest_crm_items_skipped",
+            "Items the product does not use (deletions, association changes, ...), by reason",
+            ["vendor", "reason"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "salespulse_ingest_crm_dead_letters",
+            "Dead letters written for items that cannot become valid events, by reason",
+            ["vendor", "reason"],
+            registry=registry,
+        )
+        self.retries = Counter(
+            "salespulse_ingest_crm_retries",
+            "Deliveries the interpreter must try again (broker or vendor API unavailable)",
+            ["cause"],
+            registry=registry,
+        )
+        self.source_fallbacks = Counter(
+            "salespulse_ingest_crm_source_fallbacks",
+            "Deliveries interpreted from their own content because the vendor API refused",
+            ["vendor"],
+            registry=registry,
+        )
+        self.pending = Gauge(
+            "salespulse_ingest_crm_deliveries_pending",
+            "Deliveries on the raw-deliveries topic not interpreted yet (this process' partitions)",
+            registry=registry,
+        )

@@ -14,6 +14,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
+from events.topics import crm_deliveries_beside
+
 log = logging.getLogger(__name__)
 
 TOPIC_ALREADY_EXISTS = 36
@@ -43,11 +45,14 @@ async def ensure_topics(
     replication_factor: int,
     internal_topics: tuple[str, ...] = (),
     client_options: Mapping[str, Any] | None = None,
+    crm_deliveries: str | None = None,
 ) -> list[str]:
     """Create missing topics; return the names that were created now.
 
     ``internal_topics`` (the workers' own, between their agents) are kept forever, as the
-    event log (``INTERNAL_TOPIC_CONFIG``).
+    event log (``INTERNAL_TOPIC_CONFIG``). The CRM deliveries topic (``crm_deliveries``, by
+    default the one beside ``dead_letter_topic``) is created like the event topics: a webhook
+    delivery is acknowledged to its CRM once it is there, so it is kept like the events.
     ``client_options``: the security options of ``kafka_client_options(settings)`` (None:
     PLAINTEXT). A broker that cannot be reached or refuses the credentials is a
     ``TopicCreationFailed`` naming the brokers, not a bare client error.
@@ -60,6 +65,11 @@ async def ensure_topics(
         NewTopic(name, partitions, replication_factor, topic_configs=INTERNAL_TOPIC_CONFIG)
         for name in internal_topics
     ]
+    deliveries = crm_deliveries or crm_deliveries_beside(dead_letter_topic)
+    if deliveries is not None and deliveries not in event_topics:
+        wanted.append(
+            NewTopic(deliveries, partitions, replication_factor, topic_configs=EVENT_TOPIC_CONFIG)
+        )
     wanted.append(
         NewTopic(
             dead_letter_topic, partitions, replication_factor, topic_configs=DEAD_LETTER_CONFIG

@@ -141,6 +141,9 @@ class EventPublisher:
             except (KafkaError, OSError, TimeoutError) as exc:
                 await _quietly_stop(producer)
                 raise BrokerUnavailable(f"Kafka is not reachable: {exc!r}") from exc
+            except asyncio.CancelledError:  # a caller's shorter deadline: leave nothing running
+                await _quietly_stop(producer)
+                raise
             self._producer = producer
             return producer
 
@@ -148,7 +151,8 @@ class EventPublisher:
         """Return once every record is acknowledged; ``RecordTooLarge`` or ``BrokerUnavailable``.
 
         The size of every record is checked before the first is handed to the producer, so a
-        batch holding one that is too large publishes nothing.
+        batch holding one that is too large publishes nothing. A caller with a shorter deadline
+        (a CRM webhook) may cancel it: nothing is left half-started.
         """
         refuse_oversized(batch)
         producer = await self._ready_producer()

@@ -12,6 +12,8 @@ DEAL_EVENTS = "sales.deal-events"
 CALL_EVENTS = "sales.call-events"
 COST_EVENTS = "sales.cost-events"
 DEAD_LETTERS = "sales.dead-letters"
+CRM_DELIVERIES = "sales.crm-deliveries"
+"""CRM webhook deliveries as they came (``events.crm.deliveries``), keyed by vendor."""
 
 COMPANY_KEY = "company"
 """Key of a cost without team_id: it counts at company scope only."""
@@ -54,14 +56,34 @@ class TopicNames:
         return self.prefix + DEAD_LETTERS
 
     @property
+    def crm_deliveries(self) -> str:
+        return self.prefix + CRM_DELIVERIES
+
+    @property
     def event_topics(self) -> tuple[str, str, str]:
         """The three topics that make up the event log."""
         return (self.deal_events, self.call_events, self.cost_events)
 
     @property
-    def all(self) -> tuple[str, str, str, str]:
-        """Every topic to create or check at startup, dead letters included."""
-        return (*self.event_topics, self.dead_letters)
+    def all(self) -> tuple[str, ...]:
+        """Every topic to create or check at startup, dead letters and CRM deliveries included."""
+        return (*self.event_topics, self.dead_letters, self.crm_deliveries)
+
+    @property
+    def reinjectable(self) -> tuple[str, ...]:
+        """Topics a dead letter may go back to: the event log and the CRM deliveries."""
+        return (*self.event_topics, self.crm_deliveries)
+
+
+def crm_deliveries_beside(dead_letter_topic: str) -> str | None:
+    """The CRM deliveries topic of the deployment whose dead-letter topic this is (same prefix).
+
+    Every caller that creates a deployment's topics names its dead-letter topic, so this is
+    how they all get the deliveries topic too without knowing of it.
+    """
+    if not dead_letter_topic.endswith(DEAD_LETTERS):
+        return None
+    return dead_letter_topic.removesuffix(DEAD_LETTERS) + CRM_DELIVERIES
 
 
 def route(event: Event, names: TopicNames) -> tuple[str, str]:

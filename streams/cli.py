@@ -11,6 +11,7 @@ import typer
 
 from streams.settings import Settings
 from streams.tools.cli_backfill import backfill
+from streams.tools.cli_crm import crm_cli
 from streams.tools.cli_dead_letters import dead_letters_cli
 from streams.tools.cli_kpis import kpis
 from streams.tools.cli_rebuild import rebuild_cli
@@ -136,6 +137,7 @@ cli.command("kpis")(kpis)
 cli.add_typer(dead_letters_cli, name="dead-letters")
 cli.command("backfill")(backfill)
 cli.add_typer(rebuild_cli, name="rebuild")
+cli.add_typer(crm_cli, name="crm")
 
 
 def main() -> None:

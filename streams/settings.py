@@ -167,10 +167,71 @@ class Settings(BaseSettings):
         "Required whenever salesforce_organization_id is set: a worker or ingest refuses to "
         "start without it.",
     )
-    # -- CRM deliveries (issue 16): raw-deliveries topic, interpreter (helper A adds below) --
-    # -- end CRM deliveries --
-    # -- CRM APIs (issue 16): enrichment and sync (helper B adds below) --
-    # -- end CRM APIs --
+    webhook_ack_timeout_s: float = Field(
+        3.0,
+        gt=0,
+        le=9.0,
+        description="How long a CRM webhook waits for the broker to acknowledge the delivery's "
+        "raw record before answering 503 (the CRM retries). Well inside the CRMs' own delivery "
+        "timeouts (HubSpot 5 s, Pipedrive 10 s, Salesforce 60 s: docs/CRM.md).",
+    )
+    crm_interpreter_retry_max_s: float = Field(
+        30.0,
+        gt=0,
+        description="Longest pause of the CRM delivery interpreter between two attempts at a "
+        "delivery it could not finish (broker or vendor API unavailable); pauses double from "
+        "0.5 s up to it.",
+    )
+    hubspot_private_app_token: SecretStr | None = Field(
+        None,
+        description="Access token of a HubSpot private app (scopes crm.objects.deals.read, "
+        "crm.objects.companies.read; docs/CRM.md): enriches webhook deliveries with the "
+        "deal's current properties and company, and lets `salespulse crm sync --crm hubspot` "
+        "run. Unset: no HubSpot API calls.",
+    )
+    hubspot_api_base_url: str = Field(
+        "https://api.hubapi.com",
+        description="Base URL of HubSpot's API (changed only to point tests at a local fake).",
+    )
+    pipedrive_api_token: SecretStr | None = Field(
+        None,
+        description="Pipedrive API token (Personal preferences > API) of a user with global "
+        "permissions, for `salespulse crm sync --crm pipedrive`. Unset: no Pipedrive API calls.",
+    )
+    pipedrive_api_base_url: str | None = Field(
+        None,
+        description="Your Pipedrive company domain, e.g. https://acme.pipedrive.com; needed "
+        "with pipedrive_api_token.",
+    )
+    salesforce_instance_url: str | None = Field(
+        None,
+        description="Your Salesforce instance URL, e.g. https://acme.my.salesforce.com; with "
+        "salesforce_access_token, enables `salespulse crm sync --crm salesforce`.",
+    )
+    salesforce_access_token: SecretStr | None = Field(
+        None,
+        description="OAuth access token of a Salesforce connected app user allowed to read "
+        "Opportunities (sent as a Bearer token to the REST API).",
+    )
+    salesforce_api_version: str = Field(
+        "62.0",
+        pattern=r"^\d{2,3}\.0$",
+        description="Salesforce REST API version used for queries, e.g. 62.0.",
+    )
+    crm_api_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        description="Seconds one CRM API request may take (connect, read, write each).",
+    )
+    crm_api_max_retries: int = Field(
+        4,
+        ge=0,
+        le=10,
+        description="Retries of one CRM API request after a 429, a 5xx or a timeout, with "
+        "exponential backoff and jitter (429: the vendor's Retry-After); past them, or past "
+        "60 s of waiting in all, the call fails and is retried later.",
+    )
     worker_host: str = Field("127.0.0.1", description="Address a worker's web server binds.")
     worker_web_port: int = Field(
         6066,
@@ -315,7 +376,6 @@ class Settings(BaseSettings):
         "batch written, no meta) or 'in-snapshot' (a snapshot's chunks sent, not its "
         "manifest), e.g. 'after-checkpoint-write:3' (streams/state/faults.py). Empty: off.",
     )
-    # -- retention (issue 14, helper C adds below) --
     retention_days: int = Field(
         100,
         ge=100,
@@ -326,8 +386,6 @@ class Settings(BaseSettings):
         "longest window (qtd, 92 days). /v1/kpis answers 400 for an as_of whose window starts "
         "before the horizon. Raise it to read older as_of windows (replays of long histories).",
     )
-    # -- end retention --
-    # -- snapshots (issue 14, lead adds below) --
     snapshot_interval_s: float = Field(
         60.0,
         ge=0,
@@ -342,7 +400,6 @@ class Settings(BaseSettings):
         description="Write and restore partition snapshots on the state topic. Off: a worker "
         "without a local checkpoint replays its partitions' logs from their start.",
     )
-    # -- end snapshots --
     log_level: str = Field("INFO", description="Log level of every salespulse process.")
 
     @field_validator("ingest_token", "worker_read_token", "salesforce_token", mode="before")

@@ -1,7 +1,9 @@
-"""What the three CRM adapters share: refusals, deterministic ids, vendor times and amounts.
+"""What the three CRM adapters share: item outcomes, refusals, ids, vendor times and amounts.
 
 Adapters are pure functions (payload + mapping + clock -> native event dicts). They never publish
 and never read the wall clock themselves, so that every mapping rule is a table-driven unit test.
+They map a delivery item by item (``ItemOutcome``): one bad item must never cost the others,
+since a vendor that gets a 4xx drops the whole delivery, good items included.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -40,6 +44,45 @@ class InvalidDelivery(ValueError):
     def __init__(self, reason: str, code: str = "invalid_payload", status: int = 422) -> None:
         self.reason, self.code, self.status = reason, code, status
         super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """What one item of a delivery became: native events, a skip, or a failure.
+
+    ``skipped`` is a reason code for items the product does not use (counted, never dead
+    lettered); ``failure`` the reason an item cannot become valid events (dead lettered).
+    ``deal`` is the vendor's own id of the deal the item is about, when known: items of one deal
+    travel together into a dead letter, and a deal source is asked about deals by these ids.
+    """
+
+    index: int
+    events: tuple[dict, ...] = ()
+    skipped: str | None = None
+    failure: str | None = None
+    deal: str | None = None
+
+
+def item_outcome(index: int, deal: str | None, build: Callable[[], list[dict]]) -> ItemOutcome:
+    """The events ``build`` maps for one item, or its failure; an empty result is a skip."""
+    try:
+        events = build()
+    except InvalidDelivery as exc:
+        return ItemOutcome(index, failure=exc.reason, deal=deal)
+    if not events:
+        return ItemOutcome(index, skipped="no_attributes", deal=deal)
+    return ItemOutcome(index, tuple(events), deal=deal)
+
+
+def strict_events(outcomes: Sequence[ItemOutcome]) -> list[dict]:
+    """All events of a delivery, or InvalidDelivery for its first failed item.
+
+    For callers that take a delivery as a whole (tests, tools); webhooks go item by item.
+    """
+    for outcome in outcomes:
+        if outcome.failure is not None:
+            raise InvalidDelivery(outcome.failure)
+    return [event for outcome in outcomes for event in outcome.events]
 
 
 def too_many(count: int, limit: int, what: str) -> InvalidDelivery:

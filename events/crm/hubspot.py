@@ -9,143 +9,104 @@ each ``deal.propertyChange`` one property. The rules (docs/CRM.md):
 - ``amount``, the owner, the customer, channel and segment properties and the deal stage
   probability (``hs_deal_stage_probability``, 0..1 as HubSpot documents it) -> deal.updated with
   that attribute, whether or not the deal's creation was seen;
+- ``deal_currency_code`` is the currency of the deal's amount events in the same delivery (the
+  latest value there); alone, it is skipped: the amount it applies to is not in the delivery;
 - ``deal.creation`` -> deal.created if the same delivery also carries the owner, amount and
   customer of that deal (HubSpot batches a new deal's initial properties with its creation),
   otherwise deal.updated with what is known: the contract refuses a deal.created without them;
-- deletions, other objects and other properties are acknowledged and ignored.
+- deletions, association changes, merges, other objects and other properties are skipped.
 
-Event ids hash (portal, subscription, eventId, occurredAt, role): HubSpot's ``eventId`` alone is
-not unique, and ``attemptNumber`` is left out so that a retry gives the same ids.
+Each item is read (``events.crm.hubspot_items``) and mapped on its own (``ItemOutcome``): a
+malformed one fails alone. Event ids come from the deal's state (``events.crm.deal_ids``), so a
+retry, a differently batched delivery and ``crm sync`` publish the same fact under the same id.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
+from events.crm import deal_ids
 from events.crm.common import (
     FRACTION,
     InvalidDelivery,
+    ItemOutcome,
     created_or_updated,
     deal_event,
-    epoch_ms_time,
-    from_epoch_ms,
-    native_event_id,
+    item_outcome,
     parse_amount,
     parse_probability,
+    strict_events,
     text_id,
-    too_many,
 )
+from events.crm.hubspot_items import HubSpotEvent, check_delivery, parse_item
 from events.crm.mapping import CrmMapping
 
 VENDOR = "hubspot"
-MAX_EVENTS = 100
-DEAL_OBJECT_TYPE_ID = "0-3"
-"""The generic ``object.*`` subscriptions name deals by this object type id."""
-
-
-@dataclass(frozen=True)
-class HubSpotEvent:
-    """The fields of one deal subscription event that the mapping reads."""
-
-    index: int
-    identity: tuple
-    kind: str  # creation | propertyChange | deletion | ...
-    object_id: str
-    occurred_ms: int
-    property_name: str | None
-    property_value: object
-
-    @property
-    def occurred_at(self) -> datetime:
-        return from_epoch_ms(self.occurred_ms)
 
 
 def hubspot_events(payload: object, mapping: CrmMapping) -> list[dict]:
-    """Native events for one delivery, in delivery order; InvalidDelivery if it is malformed."""
-    deal_events = [e for e in _parse_all(payload) if e is not None]
-    native = []
-    for event in deal_events:
-        if event.kind == "creation":
-            native += _creation(event, deal_events, mapping)
-        elif event.kind == "propertyChange":
-            native += _property_change(event, mapping)
-    return native
+    """Native events for one delivery, in delivery order; InvalidDelivery if any item is bad."""
+    return strict_events(hubspot_outcomes(payload, mapping))
 
 
-def _parse_all(payload: object) -> list[HubSpotEvent | None]:
-    if not isinstance(payload, list):
-        raise InvalidDelivery("body: must be a JSON array of HubSpot events")
-    if not payload:
-        raise InvalidDelivery("body: the array holds no event")
-    if len(payload) > MAX_EVENTS:
-        raise too_many(len(payload), MAX_EVENTS, "events")
-    return [_parse(index, item) for index, item in enumerate(payload)]
-
-
-def _parse(index: int, item: object) -> HubSpotEvent | None:
-    """The event if it is about a deal, None for other objects; InvalidDelivery if malformed."""
-    where = f"[{index}]"
-    if not isinstance(item, dict):
-        raise InvalidDelivery(f"{where}: must be a JSON object")
-    kind_text = _required_str(item, "subscriptionType", where)
-    subject, _, kind = kind_text.partition(".")
-    if subject == "object":
-        is_deal = text_id(item.get("objectTypeId")) == DEAL_OBJECT_TYPE_ID
-    else:
-        is_deal = subject == "deal"
-    occurred_ms = item.get("occurredAt")
-    if epoch_ms_time(occurred_ms) is None:
-        raise InvalidDelivery(f"{where}.occurredAt: must be epoch milliseconds")
-    identity = tuple(_required_id(item, name, where) for name in _IDENTITY) + (occurred_ms,)
-    if not is_deal:
-        return None
-    return HubSpotEvent(
-        index=index,
-        identity=identity,
-        kind=kind,
-        object_id=_required_id(item, "objectId", where),
-        occurred_ms=occurred_ms,
-        property_name=item.get("propertyName")
-        if isinstance(item.get("propertyName"), str)
-        else None,
-        property_value=item.get("propertyValue"),
-    )
-
-
-_IDENTITY = ("portalId", "subscriptionId", "eventId")
-
-
-def _required_id(item: dict, name: str, where: str) -> str:
-    value = text_id(item.get(name))
-    if value is None:
-        raise InvalidDelivery(f"{where}.{name}: required (a number or a non-empty string)")
-    return value
-
-
-def _required_str(item: dict, name: str, where: str) -> str:
-    value = item.get(name)
-    if not isinstance(value, str) or not value:
-        raise InvalidDelivery(f"{where}.{name}: required (a non-empty string)")
-    return value
+def hubspot_outcomes(payload: object, mapping: CrmMapping) -> list[ItemOutcome]:
+    """What each item of a delivery becomes, in delivery order."""
+    items = check_delivery(payload)
+    parsed = [parse_item(index, item) for index, item in enumerate(items)]
+    deal_events = [p for p in parsed if isinstance(p, HubSpotEvent)]
+    return [p if isinstance(p, ItemOutcome) else _outcome(p, deal_events, mapping) for p in parsed]
 
 
 def _deal_id(event: HubSpotEvent, mapping: CrmMapping) -> str:
     return f"{mapping.hubspot.deal_id_prefix}{event.object_id}"
 
 
-def _property_change(event: HubSpotEvent, mapping: CrmMapping) -> list[dict]:
+def _outcome(event: HubSpotEvent, delivery: list[HubSpotEvent], mapping: CrmMapping) -> ItemOutcome:
+    if event.kind == "creation":
+        build = lambda: _creation(event, delivery, mapping)  # noqa: E731
+    else:
+        skip = _unused_change(event, mapping)
+        if skip is not None:
+            return ItemOutcome(event.index, skipped=skip, deal=event.object_id)
+        build = lambda: _property_change(event, delivery, mapping)  # noqa: E731
+    outcome = item_outcome(event.index, event.object_id, build)
+    if outcome.skipped == "no_attributes" and event.kind == "propertyChange":
+        return ItemOutcome(event.index, skipped="empty_value", deal=event.object_id)
+    return outcome
+
+
+def _unused_change(event: HubSpotEvent, mapping: CrmMapping) -> str | None:
+    """Why a property change maps to nothing by design (a skip), or None when it is used."""
+    config, name = mapping.hubspot, event.property_name
+    if name == config.currency_property:
+        return "currency_only"
+    used = (
+        config.stage_property,
+        config.amount_property,
+        config.probability_property,
+        config.owner_property,
+        config.customer_property,
+        config.channel_property,
+        config.segment_property,
+    )
+    return None if name is not None and name in used else "unused_property"
+
+
+def _property_change(
+    event: HubSpotEvent, delivery: list[HubSpotEvent], mapping: CrmMapping
+) -> list[dict]:
     config = mapping.hubspot
     deal_id = _deal_id(event, mapping)
+    at = event.occurred_at
     if event.property_name == config.stage_property:
         kind = _stage_kind(event.property_value, mapping)
         if kind is None:
             return []
-        return [_native(kind, event, deal_id, (kind,), {})]
-    attrs = _property_attrs(event, mapping)
+        event_id = deal_ids.status_change_id(VENDOR, deal_id, kind.removeprefix("deal."), at)
+        return [deal_event(kind, event_id, deal_id, at, VENDOR, {})]
+    attrs = _property_attrs(event, _deal_currency(event, delivery, mapping), mapping)
     if not attrs:
         return []
-    return [_native("deal.updated", event, deal_id, ("updated",), attrs)]
+    event_id = deal_ids.updated_id(VENDOR, deal_id, at, attrs)
+    return [deal_event("deal.updated", event_id, deal_id, at, VENDOR, attrs)]
 
 
 def _stage_kind(stage: object, mapping: CrmMapping) -> str | None:
@@ -159,7 +120,24 @@ def _stage_kind(stage: object, mapping: CrmMapping) -> str | None:
     return "deal.reopened" if config.reopen_on_open_stage else None
 
 
-def _property_attrs(event: HubSpotEvent, mapping: CrmMapping) -> dict:
+def _deal_currency(
+    event: HubSpotEvent, delivery: list[HubSpotEvent], mapping: CrmMapping
+) -> str | None:
+    """The deal's currency: its latest ``deal_currency_code`` in the delivery, else the
+    mapping's default (None: the reporting currency)."""
+    config = mapping.hubspot
+    codes = [
+        (e.occurred_ms, e.index, text_id(e.property_value))
+        for e in delivery
+        if e.object_id == event.object_id
+        and e.kind == "propertyChange"
+        and e.property_name == config.currency_property
+        and text_id(e.property_value) is not None
+    ]
+    return max(codes)[2] if codes else config.currency
+
+
+def _property_attrs(event: HubSpotEvent, currency: str | None, mapping: CrmMapping) -> dict:
     """The native attributes one property change sets; empty for unmapped or emptied ones.
 
     An emptied property (HubSpot sends "") cannot be expressed: the contract has no null
@@ -169,9 +147,7 @@ def _property_attrs(event: HubSpotEvent, mapping: CrmMapping) -> dict:
     where = f"[{event.index}].propertyValue"
     if name == config.amount_property:
         amount = parse_amount(value, where)
-        if amount is None:
-            return {}
-        return {"amount": amount, "currency": config.currency}
+        return {} if amount is None else {"amount": amount, "currency": currency}
     if name == config.probability_property:
         probability = parse_probability(value, FRACTION, where)
         return {} if probability is None else {"probability": probability}
@@ -192,28 +168,27 @@ def _property_attrs(event: HubSpotEvent, mapping: CrmMapping) -> dict:
 def _creation(event: HubSpotEvent, delivery: list[HubSpotEvent], mapping: CrmMapping) -> list[dict]:
     """deal.created when the delivery holds the deal's required properties, else deal.updated.
 
-    The latest value of each property in the delivery is used. The ids of the property events
-    used are part of the identity: a retry batched differently gives a different native event
-    under a different id, never two different events under one id.
+    The latest value of each property in the delivery is used; a property change that cannot
+    be read fails on its own item and is left out here.
     """
     changes = sorted(
         (e for e in delivery if e.kind == "propertyChange" and e.object_id == event.object_id),
         key=lambda e: (e.occurred_ms, e.index),
     )
+    currency = _deal_currency(event, delivery, mapping)
     attrs: dict = {}
-    used = []
     for change in changes:
-        values = _property_attrs(change, mapping)
-        if values:
-            attrs.update(values)
-            used.append(change.identity)
+        try:
+            attrs.update(_property_attrs(change, currency, mapping))
+        except InvalidDelivery:
+            continue
+    attrs = {name: value for name, value in attrs.items() if value is not None}
+    deal_id, at = _deal_id(event, mapping), event.occurred_at
     kind = created_or_updated(attrs)
-    if kind == "deal.updated" and not attrs:
+    if kind == "deal.created":
+        event_id = deal_ids.created_id(VENDOR, deal_id)
+    elif attrs:
+        event_id = deal_ids.updated_id(VENDOR, deal_id, at, attrs)
+    else:
         return []
-    role = ("created" if kind == "deal.created" else "creation-updated", sorted(used))
-    return [_native(kind, event, _deal_id(event, mapping), role, attrs)]
-
-
-def _native(kind: str, event: HubSpotEvent, deal_id: str, role: tuple, attrs: dict) -> dict:
-    event_id = native_event_id(VENDOR, *event.identity, *role)
-    return deal_event(kind, event_id, deal_id, event.occurred_at, VENDOR, attrs)
+    return [deal_event(kind, event_id, deal_id, at, VENDOR, attrs)]

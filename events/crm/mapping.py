@@ -44,6 +44,8 @@ class VendorMapping(_Strict):
     owners: dict[str, Owner] = {}
     segment_values: dict[str, Segment] = {}
     """CRM value of the segment field (an option id or label) -> the native segment."""
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    """Currency of a deal whose own currency the CRM does not send (unset: the reporting one)."""
 
 
 class HubSpotMapping(VendorMapping):
@@ -58,7 +60,7 @@ class HubSpotMapping(VendorMapping):
     channel_property: str | None = None
     probability_property: str | None = "hs_deal_stage_probability"
     segment_property: str | None = None
-    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    currency_property: str | None = "deal_currency_code"
     reopen_on_open_stage: bool = True
 
 

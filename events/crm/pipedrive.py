@@ -13,9 +13,12 @@ previous deal; v2: only the changed fields), so status transitions are known wit
 Attributes: ``probability`` is a percent (null: the stage's, from the mapping's
 ``stage_probabilities`` when listed), divided by 100; ``segment`` comes from ``segment_field``.
 
-Ids: v2 hashes the event UUID ``meta.id``; v1 has none, so it hashes company, object, object id,
-action and ``meta.timestamp_micro``. Retry counters (``retry``, ``meta.attempt``) are left out,
-so a retry gives the same ids.
+Currency: the deal's own ``currency`` (v1 and v2), else the mapping's ``pipedrive.currency``.
+
+A webhook is one item: when it cannot be mapped it fails alone (``ItemOutcome``), and only a
+body that is not a Pipedrive webhook at all (``check_delivery``) is refused at the edge. Ids come
+from the deal's state (``events.crm.deal_ids``): a retry (``retry``, ``meta.attempt``) and a
+``crm sync`` of the same facts give the same ids.
 """
 
 from __future__ import annotations
@@ -23,14 +26,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from events.crm import deal_ids
 from events.crm.common import (
     PERCENT,
     InvalidDelivery,
+    ItemOutcome,
     created_or_updated,
     deal_event,
-    native_event_id,
+    item_outcome,
     parse_amount,
     parse_probability,
+    strict_events,
     text_id,
     vendor_time,
 )
@@ -53,27 +59,51 @@ class PipedriveDelivery:
     identity: tuple
 
 
+def check_delivery(payload: object) -> dict:
+    """The webhook object; InvalidDelivery when the body as a whole is not a Pipedrive webhook."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("meta"), dict):
+        raise InvalidDelivery("body: must be a Pipedrive webhook object with a 'meta' object")
+    return payload
+
+
 def pipedrive_events(payload: object, mapping: CrmMapping) -> list[dict]:
     """Native events for one webhook; InvalidDelivery if it is malformed."""
-    delivery = parse_delivery(payload)
-    if delivery.entity != "deal" or delivery.action not in ("create", "change"):
-        return []
+    return strict_events(pipedrive_outcomes(payload, mapping))
+
+
+def pipedrive_outcomes(payload: object, mapping: CrmMapping) -> list[ItemOutcome]:
+    """The webhook's one item: its events, a skip or a failure."""
+    check_delivery(payload)
+    try:
+        delivery = parse_delivery(payload)
+    except InvalidDelivery as exc:
+        return [ItemOutcome(0, failure=exc.reason)]
+    if delivery.entity != "deal":
+        return [ItemOutcome(0, skipped="not_a_deal")]
+    if delivery.action not in ("create", "change"):
+        return [ItemOutcome(0, skipped=_SKIPPED_ACTIONS.get(delivery.action, "other_event"))]
+    current = delivery.current or {}
+    deal = text_id(current.get("id"))
+    return [item_outcome(0, deal, lambda: _deal_events(delivery, deal, mapping))]
+
+
+_SKIPPED_ACTIONS = {"delete": "deletion", "merge": "merge"}
+
+
+def _deal_events(delivery: PipedriveDelivery, deal: str | None, mapping: CrmMapping) -> list:
     if delivery.current is None:
         raise InvalidDelivery("current deal: required for a create or change of a deal")
-    deal_id = text_id(delivery.current.get("id"))
-    if deal_id is None:
+    if deal is None:
         raise InvalidDelivery("current deal.id: required")
-    emit = _Emitter(delivery, f"{mapping.pipedrive.deal_id_prefix}{deal_id}")
-    attrs = _attrs(delivery.current, mapping)
+    emit = _Emitter(delivery, f"{mapping.pipedrive.deal_id_prefix}{deal}")
+    attrs = deal_attrs(delivery.current, mapping)
     if delivery.action == "create":
         return _created(emit, delivery, attrs)
     return _changed(emit, delivery, attrs)
 
 
 def parse_delivery(payload: object) -> PipedriveDelivery:
-    if not isinstance(payload, dict) or not isinstance(payload.get("meta"), dict):
-        raise InvalidDelivery("body: must be a Pipedrive webhook object with a 'meta' object")
-    meta = payload["meta"]
+    meta = check_delivery(payload)["meta"]
     if str(meta.get("version", "")).startswith("2") or "entity" in meta:
         return _parse_v2(payload, meta)
     return _parse_v1(payload, meta)
@@ -145,7 +175,7 @@ def _lookup(deal: dict, path: str) -> object:
     return value
 
 
-def _attrs(deal: dict, mapping: CrmMapping) -> dict:
+def deal_attrs(deal: dict, mapping: CrmMapping) -> dict:
     """The deal's native attributes: owner, customer, amount, channel, segment, probability."""
     config = mapping.pipedrive
     owner = text_id(deal["owner_id"] if "owner_id" in deal else deal.get("user_id"))
@@ -157,8 +187,8 @@ def _attrs(deal: dict, mapping: CrmMapping) -> dict:
             break
     amount = parse_amount(deal.get("value"), "deal.value")
     if amount is not None:
-        currency = deal.get("currency")
-        attrs.update(amount=amount, currency=currency if isinstance(currency, str) else None)
+        currency = text_id(deal.get("currency")) or config.currency
+        attrs.update(amount=amount, currency=currency)
     if config.channel_field:
         attrs["channel"] = text_id(_lookup(deal, config.channel_field))
     if config.segment_field:
@@ -187,14 +217,20 @@ def _probability(deal: dict, mapping: CrmMapping) -> int | float | None:
 
 
 class _Emitter:
-    """Builds the native events of one delivery: same deal, ids from the delivery identity."""
+    """Builds the native events of one delivery: same deal, ids from the deal's state."""
 
     def __init__(self, delivery: PipedriveDelivery, deal_id: str) -> None:
         self.delivery, self.deal_id = delivery, deal_id
 
     def __call__(self, kind: str, role: str, at: datetime | None, attrs: dict) -> dict:
-        event_id = native_event_id(VENDOR, *self.delivery.identity, role)
-        return deal_event(kind, event_id, self.deal_id, at or self.delivery.at, VENDOR, attrs)
+        at = at or self.delivery.at
+        if kind == "deal.created":
+            event_id = deal_ids.created_id(VENDOR, self.deal_id)
+        elif kind == "deal.updated":
+            event_id = deal_ids.updated_id(VENDOR, self.deal_id, at, attrs)
+        else:
+            event_id = deal_ids.status_change_id(VENDOR, self.deal_id, role, at)
+        return deal_event(kind, event_id, self.deal_id, at, VENDOR, attrs)
 
 
 def _created(emit: _Emitter, delivery: PipedriveDelivery, attrs: dict) -> list[dict]:

@@ -1,46 +1,62 @@
-"""HTTP endpoints of the CRM webhooks: authenticate, adapt, validate, publish, answer.
+"""HTTP endpoints of the CRM webhooks: authenticate, store the delivery as it came, answer.
 
-Each handler follows the same order, so that nothing is published from a delivery that is not
-the vendor's, not fresh, or not entirely valid:
+Each handler follows the same order, so that nothing is written from a delivery that is not the
+vendor's, not fresh, or unusable as a whole:
 
 1. the vendor is configured (else 404) and the delivery authenticates as the vendor specifies
    (HubSpot signature, Pipedrive HTTP Basic, Salesforce URL token; the organization id, which
    every Outbound Message carries and is no secret, is checked too but authenticates nothing);
-2. the body (bounded by the ingest size limit) is decoded and the pure adapter maps it;
-3. every native event passes ``validate_event`` and is published like POST /v1/events;
-4. only after the broker acknowledged everything: the vendor's 2xx (Salesforce: the SOAP Ack).
+2. the body (bounded by the ingest size limit) is decoded and checked as a whole: JSON (XML for
+   Salesforce) shaped like the vendor's deliveries, at most 100 items;
+3. it is written as it came, as one record of the raw-deliveries topic (``events.crm.deliveries``,
+   acks=all), within ``webhook_ack_timeout_s``: well inside the vendors' own timeouts;
+4. once that record is acknowledged: the vendor's 2xx (Salesforce: the SOAP Ack). Past the
+   deadline, or without a broker: 503, and the vendor retries (a repeat is harmless: event ids
+   come from the deals' state).
 
-Every refusal is counted in ``salespulse_ingest_webhook_refusals_total{vendor, reason}``, the
-reason being the refusal's code.
+Items are turned into native events afterwards, one by one, by the delivery interpreter
+(``events.crm.interpreter``): an item that cannot be mapped becomes a dead letter, never a
+refusal of its delivery. Every refusal is counted in
+``salespulse_ingest_webhook_refusals_total{vendor, reason}``, the reason being the refusal's code.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from zoneinfo import ZoneInfo
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from events.auth import bytes_match, secret_matches
-from events.crm import hubspot_signature
+from events.crm import hubspot_items, hubspot_signature, pipedrive
 from events.crm.common import InvalidDelivery
-from events.crm.hubspot import hubspot_events
-from events.crm.mapping import CrmMapping
-from events.crm.pipedrive import pipedrive_events
-from events.crm.salesforce import organization_matches, salesforce_events
+from events.crm.deliveries import delivery_record, received
+from events.crm.salesforce import organization_matches
 from events.crm.salesforce_soap import ACK, CONTENT_TYPE, fault, parse_outbound_message
-from events.http_edge import Refusal, publish_acknowledged, read_body, validate_all
+from events.http_edge import BROKER_UNAVAILABLE, Refusal, read_body
 from events.ingest_telemetry import IngestTelemetry
 from events.models import EventPolicy
-from events.publisher import EventPublisher
+from events.publisher import (
+    MAX_RECORD_BYTES,
+    BrokerUnavailable,
+    EventPublisher,
+    RecordTooLarge,
+    record_size,
+)
 from events.topics import TopicNames
 
+log = logging.getLogger(__name__)
+
 ERRORS = {400: {}, 401: {}, 403: {}, 404: {}, 413: {}, 422: {}, 503: {}}
+ENVELOPE_ROOM = 16 * 1024
+"""Bytes a stored delivery may need besides its body (JSON envelope, escaping, and the headers
+of a dead letter holding it): the body must leave that much of Kafka's record limit free."""
 
 
 def create_webhook_router(
@@ -49,36 +65,50 @@ def create_webhook_router(
     policy: EventPolicy,
     names: TopicNames,
     telemetry: IngestTelemetry,
-    mapping: CrmMapping,
 ) -> APIRouter:
     """``/v1/webhooks/{hubspot,pipedrive,salesforce}`` for one ingest app."""
     router = APIRouter(prefix="/v1/webhooks", tags=["CRM webhooks"])
     limit = settings.ingest_max_body_bytes
 
-    async def store(events: list[dict]) -> int:
-        return await publish_acknowledged(publisher, validate_all(events, policy, names), telemetry)
+    async def store(vendor: str, request: Request, body: bytes) -> str:
+        """Write the delivery as it came; its id once the broker acknowledged it."""
+        delivery = received(vendor, body, request.headers, policy.clock())
+        record = delivery_record(delivery, names.crm_deliveries)
+        if record_size(record) + ENVELOPE_ROOM > MAX_RECORD_BYTES:
+            raise Refusal(413, "too_large", "the delivery is too large to store")
+        try:
+            with telemetry.broker_ack.time():
+                async with asyncio.timeout(settings.webhook_ack_timeout_s):
+                    await publisher.publish([record])
+        except RecordTooLarge as exc:
+            raise Refusal(413, "too_large", "the delivery is too large to store") from exc
+        except (BrokerUnavailable, TimeoutError) as exc:
+            log.warning("%s delivery not stored, answering 503: %r", vendor, exc)
+            raise Refusal(503, "broker_unavailable", BROKER_UNAVAILABLE) from exc
+        telemetry.crm.deliveries.labels(vendor).inc()
+        return delivery.delivery_id
 
     @router.post("/hubspot", responses=ERRORS)
-    async def hubspot(request: Request) -> dict[str, int]:
+    async def hubspot_delivery(request: Request) -> dict[str, str | int]:
         """A HubSpot webhook delivery (JSON array of subscription events), signature-checked."""
         with _counted(telemetry, "hubspot"):
             secret = _configured(settings.hubspot_client_secret, "hubspot")
             body = await read_body(request, limit)
             _check_hubspot(request, body, secret.get_secret_value(), settings, policy)
-            events = _adapt(hubspot_events, _json(body), mapping)
-            return {"accepted": await store(events)}
+            items = _adapt(hubspot_items.check_delivery, _json(body))
+            return {"delivery_id": await store("hubspot", request, body), "items": len(items)}
 
     @router.post("/pipedrive", responses=ERRORS)
-    async def pipedrive(request: Request) -> dict[str, int]:
+    async def pipedrive_delivery(request: Request) -> dict[str, str | int]:
         """A Pipedrive webhook (v1 or v2), authenticated by HTTP Basic."""
         with _counted(telemetry, "pipedrive"):
             _check_basic(request, settings.pipedrive_user, settings.pipedrive_password)
             body = await read_body(request, limit)
-            events = _adapt(pipedrive_events, _json(body), mapping)
-            return {"accepted": await store(events)}
+            _adapt(pipedrive.check_delivery, _json(body))
+            return {"delivery_id": await store("pipedrive", request, body), "items": 1}
 
     @router.post("/salesforce", responses=ERRORS, response_class=Response)
-    async def salesforce(request: Request) -> Response:
+    async def salesforce_delivery(request: Request) -> Response:
         """A Salesforce Outbound Message (SOAP); answered with the Ack once stored."""
         try:
             with _counted(telemetry, "salesforce"):
@@ -91,9 +121,7 @@ def create_webhook_router(
                     raise Refusal(
                         403, "wrong_organization", "OrganizationId is not the configured org"
                     )
-                zone = ZoneInfo(settings.time_zone)
-                events = _adapt(salesforce_events, message, mapping, policy.clock(), zone)
-                await store(events)
+                await store("salesforce", request, body)
         except Refusal as refusal:
             side = "Server" if refusal.status >= 500 else "Client"
             return Response(

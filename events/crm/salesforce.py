@@ -18,8 +18,13 @@ restates it (docs/CRM.md):
   emitted.
 
 Restating is harmless: the workers fold the deal by event time and a repeated status event at the
-same time changes nothing. Ids hash (organization, notification Id, role): Salesforce retries a
-notification with the same Id, and the retry gives the same ids.
+same time changes nothing. Ids come from the deal's state (``events.crm.deal_ids``): a retried
+notification, a later one restating the same state and ``crm sync`` give the same ids.
+
+Each notification is an item (``ItemOutcome``): one that cannot be mapped fails alone. A
+notification whose sObject is empty (Salesforce sends no data for a record deleted before the
+message left) fails with that reason; other sObjects are skipped. ``CurrencyIsoCode`` is the
+amount's currency, else the mapping's ``salesforce.currency``.
 """
 
 from __future__ import annotations
@@ -28,14 +33,17 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from events.crm import deal_ids
 from events.crm.common import (
     PERCENT,
     InvalidDelivery,
+    ItemOutcome,
     created_or_updated,
     deal_event,
-    native_event_id,
+    item_outcome,
     parse_amount,
     parse_probability,
+    strict_events,
     vendor_time,
 )
 from events.crm.mapping import CrmMapping
@@ -54,18 +62,39 @@ def organization_matches(configured: str, given: str) -> bool:
 def salesforce_events(
     message: OutboundMessage, mapping: CrmMapping, now: datetime, zone: ZoneInfo
 ) -> list[dict]:
-    """Native events of every Opportunity notification; other sObjects are ignored."""
-    events = []
-    for index, notification in enumerate(message.notifications):
-        if notification.sobject_type in (None, OPPORTUNITY):
-            where = f"Notification[{index}]"
-            org = message.organization_id[:15]
-            events += _notification_events(org, notification, mapping, now, zone, where)
-    return events
+    """Native events of every Opportunity notification; InvalidDelivery if one is bad."""
+    return strict_events(salesforce_outcomes(message, mapping, now, zone))
+
+
+def salesforce_outcomes(
+    message: OutboundMessage, mapping: CrmMapping, now: datetime, zone: ZoneInfo
+) -> list[ItemOutcome]:
+    """What each notification becomes; ``now`` is when the message arrived."""
+    return [
+        _outcome(index, note, mapping, now, zone)
+        for index, note in enumerate(message.notifications)
+    ]
+
+
+def _outcome(
+    index: int, note: Notification, mapping: CrmMapping, now: datetime, zone: ZoneInfo
+) -> ItemOutcome:
+    opportunity = note.fields.get("Id")
+    if note.problem is not None:
+        return ItemOutcome(index, failure=note.problem, deal=opportunity)
+    if note.sobject_type not in (None, OPPORTUNITY):
+        return ItemOutcome(index, skipped="not_an_opportunity")
+    where = f"Notification[{index}]"
+    if not set(note.fields) - {"Id"}:
+        reason = f"deleted: {where}.sObject is empty (the record was deleted before it was sent)"
+        return ItemOutcome(index, failure=reason, deal=opportunity)
+    return item_outcome(
+        index, opportunity, lambda: _notification_events(note, mapping, now, zone, where)
+    )
 
 
 def _notification_events(
-    org: str, note: Notification, mapping: CrmMapping, now: datetime, zone: ZoneInfo, where: str
+    note: Notification, mapping: CrmMapping, now: datetime, zone: ZoneInfo, where: str
 ) -> list[dict]:
     fields = note.fields
     opportunity = fields.get("Id")
@@ -74,35 +103,42 @@ def _notification_events(
     deal_id = f"{mapping.salesforce.deal_id_prefix}{opportunity}"
 
     def emit(kind: str, role: str, at: datetime, attrs: dict) -> dict:
-        event_id = native_event_id(VENDOR, org, note.id, role)
+        if kind == "deal.created":
+            event_id = deal_ids.created_id(VENDOR, deal_id)
+        elif kind == "deal.updated":
+            event_id = deal_ids.updated_id(VENDOR, deal_id, at, attrs)
+        else:
+            event_id = deal_ids.status_change_id(VENDOR, deal_id, role, at)
         return deal_event(kind, event_id, deal_id, at, VENDOR, attrs)
 
-    observed = _time(fields, "LastModifiedDate", where) or _time(fields, "SystemModstamp", where)
+    observed = field_time(fields, "LastModifiedDate", where) or field_time(
+        fields, "SystemModstamp", where
+    )
     observed = observed or now
-    attrs = _attrs(fields, mapping, where)
+    attrs = opportunity_attrs(fields, mapping, where)
     events = [emit("deal.updated", "updated", observed, attrs)] if attrs else []
-    created = _time(fields, "CreatedDate", where)
+    created = field_time(fields, "CreatedDate", where)
     if created is not None and created_or_updated(attrs) == "deal.created":
         events.append(emit("deal.created", "created", created, attrs))
-    stage_changed = _time(fields, "LastStageChangeDate", where)
-    closed_on = _close_date(fields, zone, now, where)
-    status = _status(fields, mapping, where)
+    stage_changed = field_time(fields, "LastStageChangeDate", where)
+    closed_on = close_date(fields, zone, now, where)
+    status = opportunity_status(fields, mapping, where)
     if status in ("won", "lost"):
         at = stage_changed or closed_on or observed
-        events.append(emit(f"deal.{status}", status, at, _lost_extra(fields, mapping, status)))
+        events.append(emit(f"deal.{status}", status, at, lost_extra(fields, mapping, status)))
     elif status == "open" and mapping.salesforce.emit_reopened and stage_changed is not None:
         events.append(emit("deal.reopened", "reopened", stage_changed, {}))
     return events
 
 
-def _attrs(fields: dict, mapping: CrmMapping, where: str) -> dict:
+def opportunity_attrs(fields: dict, mapping: CrmMapping, where: str) -> dict:
     config = mapping.salesforce
     attrs: dict = dict(mapping.owner_attrs(config, fields.get("OwnerId")))
     if config.customer_field:
         attrs["customer_id"] = fields.get(config.customer_field)
     amount = parse_amount(fields.get("Amount"), f"{where}.sObject.Amount")
     if amount is not None:
-        attrs.update(amount=amount, currency=fields.get("CurrencyIsoCode"))
+        attrs.update(amount=amount, currency=fields.get("CurrencyIsoCode") or config.currency)
     if config.channel_field:
         attrs["channel"] = fields.get(config.channel_field)
     if config.segment_field:
@@ -114,7 +150,7 @@ def _attrs(fields: dict, mapping: CrmMapping, where: str) -> dict:
     return {name: value for name, value in attrs.items() if value is not None}
 
 
-def _status(fields: dict, mapping: CrmMapping, where: str) -> str | None:
+def opportunity_status(fields: dict, mapping: CrmMapping, where: str) -> str | None:
     """won / lost / open from IsWon and IsClosed, or from StageName when they are not sent."""
     is_won = _bool(fields, "IsWon", where)
     is_closed = _bool(fields, "IsClosed", where)
@@ -130,7 +166,7 @@ def _status(fields: dict, mapping: CrmMapping, where: str) -> str | None:
     return "lost" if stage in mapping.salesforce.lost_stages else "open"
 
 
-def _lost_extra(fields: dict, mapping: CrmMapping, status: str) -> dict:
+def lost_extra(fields: dict, mapping: CrmMapping, status: str) -> dict:
     field = mapping.salesforce.lost_reason_field
     if status != "lost" or not field or not fields.get(field):
         return {}
@@ -148,7 +184,7 @@ def _bool(fields: dict, name: str, where: str) -> bool | None:
     raise InvalidDelivery(f"{where}.sObject.{name}: must be true or false")
 
 
-def _time(fields: dict, name: str, where: str) -> datetime | None:
+def field_time(fields: dict, name: str, where: str) -> datetime | None:
     value = fields.get(name)
     if value is None:
         return None
@@ -158,7 +194,7 @@ def _time(fields: dict, name: str, where: str) -> datetime | None:
     return moment
 
 
-def _close_date(fields: dict, zone: ZoneInfo, now: datetime, where: str) -> datetime | None:
+def close_date(fields: dict, zone: ZoneInfo, now: datetime, where: str) -> datetime | None:
     """Midnight of CloseDate in the reporting time zone; None if absent or still in the future.
 
     A CloseDate is often the expected date, set ahead of time; an event in the future would be

@@ -5,10 +5,15 @@ expansion (billion laughs), no external entity or DTD fetch; the ingest body-siz
 everything else. Only the elements Salesforce documents are read, by namespace:
 ``notifications`` (OrganizationId, ActionId, up to 100 ``Notification``: Id and an ``sObject``
 whose children are the fields chosen for the message, ``xsi:nil`` for empty ones).
+
+Only the envelope is checked whole (``InvalidDelivery``): a notification that lacks its Id or
+sObject is kept with its ``problem``, so that it fails alone and its siblings still count.
+``outbound_message`` writes notifications back as a message, e.g. one of them for a dead letter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, ParseError
 from xml.sax.saxutils import escape
@@ -35,9 +40,11 @@ ACK = (
 
 @dataclass(frozen=True)
 class Notification:
-    id: str
+    id: str | None
     sobject_type: str | None  # "Opportunity" for xsi:type="sf:Opportunity"
     fields: dict[str, str | None]
+    problem: str | None = None
+    """Why this notification cannot be read (no Id, no sObject); None when it can."""
 
 
 @dataclass(frozen=True)
@@ -90,11 +97,11 @@ def _parse_xml(body: bytes) -> Element:
 def _notification(index: int, element: Element) -> Notification:
     where = f"Notification[{index}]"
     notification_id = _text(element.find(f"{{{OUTBOUND}}}Id"))
-    if not notification_id:
-        raise InvalidDelivery(f"{where}.Id: required")
     sobject = element.find(f"{{{OUTBOUND}}}sObject")
+    if not notification_id:
+        return Notification(None, None, {}, f"{where}.Id: required")
     if sobject is None:
-        raise InvalidDelivery(f"{where}.sObject: required")
+        return Notification(notification_id, None, {}, f"{where}.sObject: required")
     declared = sobject.get(f"{{{XSI}}}type")
     fields = {_local(child.tag): _value(child) for child in sobject}
     return Notification(
@@ -118,3 +125,34 @@ def _text(element: Element | None) -> str | None:
     if element is None or element.text is None:
         return None
     return element.text.strip() or None
+
+
+def outbound_message(organization_id: str, notifications: Sequence[Notification]) -> bytes:
+    """A ``notifications`` request holding ``notifications``, as Salesforce would send it.
+
+    ``parse_outbound_message`` reads it back to equal notifications (a notification without an
+    Id, which cannot be written, comes back with the same problem).
+    """
+    parts = []
+    for note in notifications:
+        fields = "".join(_field(name, value) for name, value in note.fields.items())
+        kind = f' xsi:type="sf:{escape(note.sobject_type)}"' if note.sobject_type else ""
+        sobject = "" if note.problem and note.id else f'<sObject{kind} xmlns:sf="{SOBJECT}">'
+        sobject += f"{fields}</sObject>" if sobject else ""
+        parts.append(f"<Notification><Id>{escape(note.id or '')}</Id>{sobject}</Notification>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<soapenv:Envelope xmlns:soapenv="{SOAP_ENV}" xmlns:xsi="{XSI}"><soapenv:Body>'
+        f'<notifications xmlns="{OUTBOUND}">'
+        f"<OrganizationId>{escape(organization_id)}</OrganizationId>{''.join(parts)}"
+        "</notifications></soapenv:Body></soapenv:Envelope>"
+    ).encode()
+
+
+SOBJECT = "urn:sobject.enterprise.soap.sforce.com"
+
+
+def _field(name: str, value: str | None) -> str:
+    if value is None:
+        return f'<sf:{name} xsi:nil="true"/>'
+    return f"<sf:{name}>{escape(value)}</sf:{name}>"

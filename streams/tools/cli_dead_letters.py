@@ -159,7 +159,9 @@ def reinject_command(
     """Produce selected dead letters again onto their source topic, original key and bytes.
 
     Use it after a fix (a rate added, a worker upgraded): the workers validate them again, a
-    valid one is counted, and a repeat is a duplicate (same event_id) and counts once. Each record
+    valid one is counted, and a repeat is a duplicate (same event_id) and counts once. A CRM
+    item goes back to the CRM deliveries topic, where ingest's interpreter maps it again (with
+    the mapping and rates ingest has now: restart ingest after changing them). Each record
     carries a header x-salespulse-reinjected-from naming the dead letter. The dead letters stay
     where they are (purge them separately).
 

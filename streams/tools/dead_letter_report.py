@@ -1,7 +1,9 @@
 """Dead letters as records to list, select and re-inject (pure: no Kafka here).
 
 A dead letter is the original bytes of a refused record plus the headers written by
-``events.topics.dead_letter_headers`` (reason, source topic, partition, offset).
+``events.topics.dead_letter_headers`` (reason, source topic, partition, offset). A CRM item that
+could not be interpreted is a dead letter from the CRM deliveries topic: a delivery holding that
+item (``events.crm.deliveries``), re-injected onto that topic for the interpreter to try again.
 """
 
 from __future__ import annotations
@@ -53,11 +55,14 @@ class DeadLetter:
 
     @property
     def event_id(self) -> str | None:
+        """The event's id; for a CRM delivery, the id of the delivery it came in."""
         try:
             value = orjson.loads(self.value or b"")
         except orjson.JSONDecodeError:
             return None
-        event_id = value.get("event_id") if isinstance(value, dict) else None
+        if not isinstance(value, dict):
+            return None
+        event_id = value.get("event_id", value.get("delivery_id"))
         return event_id if isinstance(event_id, str) else None
 
 
@@ -198,11 +203,13 @@ def reinjection(
     letters: Sequence[DeadLetter], names: TopicNames, dead_letter_topic: str
 ) -> tuple[list[Outgoing], dict[str, str]]:
     """Records to produce (original key and bytes onto the source topic) and, by position, why
-    the others cannot be re-injected (e.g. from an internal topic, or a missing value)."""
+    the others cannot be re-injected (e.g. from an internal topic, or a missing value).
+
+    Event topics and the CRM deliveries topic take their dead letters back."""
     outgoing: list[Outgoing] = []
     refused: dict[str, str] = {}
     for letter in letters:
-        if letter.source_topic not in names.event_topics:
+        if letter.source_topic not in names.reinjectable:
             refused[letter.position] = f"source {letter.source_topic} is not an event topic"
             continue
         if letter.value is None:

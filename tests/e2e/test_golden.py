@@ -62,12 +62,15 @@ def test_golden_events_posted_through_the_api_give_every_expected_kpi(make_stack
         lambda: compare_all(stack.workers[0].url, expected["kpis"], expected["as_of"])
     )
     assert problems == []
-    # The state is checkpointed locally: no changelog topic, the internal topics kept forever.
+    # The state is checkpointed locally: no changelog topic; the internal topics between agents
+    # are kept forever, the snapshots' topic is compacted.
     topics = asyncio.run(topics_under(stack.bootstrap, stack.prefix))
-    internal = {name for name in topics if ".salespulse." in name}
-    assert {name.rsplit(".", 1)[1] for name in internal} == {"customer-wins", "kpi-deltas"}
-    assert len(topics) == 4 + len(internal), sorted(topics)
-    assert all(topics[name].get("retention.ms") == "-1" for name in internal), topics
+    internal = {name.rsplit(".", 1)[1]: name for name in topics if ".salespulse." in name}
+    assert set(internal) == {"customer-wins", "kpi-deltas", "state"}
+    assert len(topics) == 5 + len(internal), sorted(topics)  # 3 event topics, DLQ, CRM deliveries
+    between_agents = [internal["customer-wins"], internal["kpi-deltas"]]
+    assert all(topics[name].get("retention.ms") == "-1" for name in between_agents), topics
+    assert topics[internal["state"]].get("cleanup.policy") == "compact", topics
 
 
 def test_golden_lines_produced_straight_onto_the_topics_give_the_same_kpis(make_stack):

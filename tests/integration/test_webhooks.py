@@ -6,13 +6,15 @@ sentinel's events may be there, which proves the refused delivery published noth
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+
 import httpx
 import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from events.ingest_api import create_ingest_app
-from events.topics import TopicNames
+from events.topics import DLQ_REASON, TopicNames
 from streams.settings import Settings
 from tests.support.crm import (
     SALESFORCE_ORG,
@@ -26,9 +28,18 @@ from tests.support.crm import (
     soap_notifications,
     webhook_settings,
 )
+from tests.support.crm_ingest import running_ingests
 from tests.support.kafka import create_event_topics, read_topic
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def make_ingest(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Callable]:
+    """Ingest apps with their delivery interpreter running: webhooks publish through it."""
+    async with running_ingests(kafka_bootstrap, topic_prefix) as started:
+        yield started.start
+
 
 HUBSPOT_URL = "http://ingest/v1/webhooks/hubspot"
 SOAP = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
@@ -59,8 +70,8 @@ async def test_a_signed_hubspot_delivery_is_stored_and_its_retry_gives_the_same_
     retry = await post_hubspot(client, payload)
 
     assert first.status_code == 200, first.text
-    assert first.json() == {"accepted": 5}
-    assert retry.json() == {"accepted": 5}
+    assert first.json()["items"] == retry.json()["items"] == 5
+    assert first.json()["delivery_id"] != retry.json()["delivery_id"]
     records = await deal_records(kafka_bootstrap, topic_prefix, expect=10)
     assert {r.key for r in records} == {b"hubspot-9001"}
     values = [r.value for r in records]
@@ -165,7 +176,7 @@ async def test_a_pipedrive_webhook_with_basic_auth_is_stored_and_its_retry_is_id
     payload["meta"]["attempt"] = 2
     retry = await client.post("/v1/webhooks/pipedrive", json=payload, headers=basic_auth())
 
-    assert first.json() == retry.json() == {"accepted": 2}
+    assert first.json()["items"] == retry.json()["items"] == 1
     records = await deal_records(kafka_bootstrap, topic_prefix, expect=4)
     assert [r.value for r in records[:2]] == [r.value for r in records[2:]]
     assert [orjson.loads(r.value)["type"] for r in records[:2]] == ["deal.updated", "deal.won"]
@@ -180,7 +191,7 @@ async def test_a_pipedrive_webhook_with_basic_auth_is_stored_and_its_retry_is_id
         ({"Authorization": "Basic !!!"}, None, 401, "unauthorized"),
         ({"Authorization": "Bearer pipe-s3cret"}, None, 401, "unauthorized"),
         (basic_auth(), b"{not json", 400, "invalid_json"),
-        (basic_auth(), b'{"meta": {"version": "2.0"}}', 422, "invalid_payload"),
+        (basic_auth(), b"[1, 2]", 422, "invalid_payload"),
     ],
 )
 async def test_bad_pipedrive_deliveries_are_refused_and_not_published(
@@ -204,7 +215,14 @@ async def test_bad_pipedrive_deliveries_are_refused_and_not_published(
     assert {r.key for r in records} == {b"pipedrive-78"}
 
 
-async def test_a_delivery_mapping_to_an_invalid_native_event_is_refused_whole(
+async def dead_letter_reasons(bootstrap: str, prefix: str, expect: int) -> list[str]:
+    records = await read_topic(
+        bootstrap, TopicNames(prefix).dead_letters, expect=expect, timeout_s=30
+    )
+    return [r.headers[DLQ_REASON].decode() for r in records]
+
+
+async def test_a_webhook_mapping_to_an_invalid_native_event_is_acknowledged_and_dead_lettered(
     make_ingest, kafka_bootstrap, topic_prefix
 ):
     client = await make_ingest(**webhook_settings())
@@ -213,11 +231,15 @@ async def test_a_delivery_mapping_to_an_invalid_native_event_is_refused_whole(
 
     response = await client.post("/v1/webhooks/pipedrive", json=payload, headers=basic_auth())
 
-    assert response.status_code == 422
-    error = response.json()["error"]
-    assert error["code"] == "invalid_events"
-    assert error["invalid"][0]["reasons"][0].startswith("currency: must be")
+    assert response.status_code == 200, response.text
+    [reason] = await dead_letter_reasons(kafka_bootstrap, topic_prefix, expect=1)
+    assert reason.startswith("currency: must be")
     assert await deal_records(kafka_bootstrap, topic_prefix) == []
+    empty = {**payload, "meta": {"version": "2.0"}}  # a webhook without its event: dead letter too
+    assert (
+        await client.post("/v1/webhooks/pipedrive", json=empty, headers=basic_auth())
+    ).status_code == 200
+    assert len(await dead_letter_reasons(kafka_bootstrap, topic_prefix, expect=2)) == 2
 
 
 async def test_a_salesforce_message_is_acknowledged_once_stored_and_a_retry_is_identical(
@@ -337,7 +359,7 @@ async def test_the_webhooks_are_in_the_openapi_spec(make_ingest):
     )
 
 
-async def test_a_salesforce_fault_names_the_contract_reasons(
+async def test_a_salesforce_notification_in_an_unrated_currency_is_acked_and_dead_lettered(
     make_ingest, kafka_bootstrap, topic_prefix
 ):
     client = await make_ingest(**webhook_settings())
@@ -347,9 +369,10 @@ async def test_a_salesforce_fault_names_the_contract_reasons(
 
     response = await client.post(SALESFORCE_PATH, content=body, headers=SOAP)
 
-    assert response.status_code == 422
-    assert b"invalid_events" in response.content
-    assert b"currency: must be the reporting currency EUR" in response.content
+    assert response.status_code == 200
+    assert b"<Ack>true</Ack>" in response.content
+    [reason] = await dead_letter_reasons(kafka_bootstrap, topic_prefix, expect=1)
+    assert reason.startswith("currency: must be the reporting currency EUR")
     assert await deal_records(kafka_bootstrap, topic_prefix) == []
 
 
@@ -405,7 +428,7 @@ async def test_an_org_id_without_a_token_opens_no_endpoint_even_past_the_setting
 
 
 @pytest.mark.parametrize("amount", ["1e300000", "1e1000000", "-1e99999999"])
-async def test_an_amount_with_a_huge_exponent_is_refused_with_its_reason(
+async def test_an_amount_with_a_huge_exponent_is_a_dead_letter_with_its_reason(
     make_ingest, kafka_bootstrap, topic_prefix, amount
 ):
     client = await make_ingest(**webhook_settings())
@@ -413,7 +436,7 @@ async def test_an_amount_with_a_huge_exponent_is_refused_with_its_reason(
 
     response = await client.post(SALESFORCE_PATH, content=body, headers=SOAP)
 
-    assert response.status_code == 422
-    assert b"<faultcode>soapenv:Client</faultcode>" in response.content
-    assert b"Amount: amount '" + amount.encode() + b"' is out of range" in response.content
+    assert response.status_code == 200
+    [reason] = await dead_letter_reasons(kafka_bootstrap, topic_prefix, expect=1)
+    assert f"Amount: amount '{amount}' is out of range" in reason
     assert await deal_records(kafka_bootstrap, topic_prefix) == []

@@ -182,9 +182,19 @@ def test_retries_give_the_same_ids():
     assert mapped(v1) == mapped(v1_retry)
 
 
-def test_another_event_of_the_same_deal_gets_other_ids():
+def test_another_webhook_reporting_the_same_state_gives_the_same_ids():
     other = fixture_json("pipedrive_v2_won.json")
     other["meta"]["id"] = "00000000-0000-0000-0000-000000000000"
+
+    ids = [e["event_id"] for e in mapped(fixture_json("pipedrive_v2_won.json"))]
+
+    assert [e["event_id"] for e in mapped(other)] == ids
+
+
+def test_a_later_change_of_the_same_deal_gets_other_ids():
+    other = fixture_json("pipedrive_v2_won.json")
+    other["meta"]["timestamp"] = "2026-02-14T16:00:00Z"
+    other["data"]["won_time"] = "2026-02-14T16:00:00Z"
 
     ids = {e["event_id"] for e in mapped(fixture_json("pipedrive_v2_won.json"))}
 

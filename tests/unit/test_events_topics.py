@@ -28,6 +28,7 @@ DEAL = {"deal_id": "d-7", "rep_id": "r-1", "team_id": "t-1", "customer_id": "c-1
         ("CALL_EVENTS", "sales.call-events"),
         ("COST_EVENTS", "sales.cost-events"),
         ("DEAD_LETTERS", "sales.dead-letters"),
+        ("CRM_DELIVERIES", "sales.crm-deliveries"),
         ("DLQ_REASON", "x-salespulse-reason"),
         ("DLQ_SOURCE_TOPIC", "x-salespulse-source-topic"),
         ("DLQ_SOURCE_PARTITION", "x-salespulse-source-partition"),
@@ -45,8 +46,9 @@ def test_every_topic_name_is_the_prefix_plus_the_base_name(prefix):
     assert names.call_events == prefix + "sales.call-events"
     assert names.cost_events == prefix + "sales.cost-events"
     assert names.dead_letters == prefix + "sales.dead-letters"
+    assert names.crm_deliveries == prefix + "sales.crm-deliveries"
     assert names.event_topics == (names.deal_events, names.call_events, names.cost_events)
-    assert names.all == (*names.event_topics, names.dead_letters)
+    assert names.all == (*names.event_topics, names.dead_letters, names.crm_deliveries)
 
 
 def test_topic_names_default_to_no_prefix_and_are_immutable_values():
