@@ -1,5 +1,7 @@
 """``python -m bench {all,pipeline,ingest,freshness,memory,recovery,scaleout,scrape,fold} [...]``.
 
+``memory-year`` (a year-long stream fed in slices, ``bench.memory_year``) runs only when named.
+
 Starts its own broker (``deploy/kafka/kafka.sh`` on ``BENCH_KAFKA_PORT``, default 58092) unless
 ``--bootstrap`` names one or only ``scrape`` or ``fold`` run (in process, no Kafka), runs the
 benchmarks, prints every figure against its target and stops the broker, pass or fail. Results
@@ -21,12 +23,14 @@ from bench import infra
 from bench.stats import Figure, table
 
 BENCHES = ("pipeline", "ingest", "freshness", "memory", "recovery", "scaleout", "scrape", "fold")
+EXTRA = ("memory-year",)
+"""Run only when named: longer than ``make bench``'s budget."""
 WITHOUT_KAFKA = frozenset({"scrape", "fold"})
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("bench", choices=("all", *BENCHES))
+    parser.add_argument("bench", choices=("all", *BENCHES, *EXTRA))
     parser.add_argument("--bootstrap", help="use this Kafka instead of starting one")
     parser.add_argument("--events", type=int, default=30_000, help="pipeline events")
     parser.add_argument(
@@ -50,6 +54,17 @@ def parse(argv: list[str]) -> argparse.Namespace:
         type=float,
         default=0.1,
         help="fraction of the full memory scenario to build (1: all of it)",
+    )
+    parser.add_argument(
+        "--year-events", type=int, default=200_000, help="memory-year: events over 365 days"
+    )
+    parser.add_argument("--year-reps", type=int, default=1_000, help="memory-year: reps")
+    parser.add_argument("--year-teams", type=int, default=100, help="memory-year: teams")
+    parser.add_argument(
+        "--year-slice-days",
+        type=int,
+        default=30,
+        help="memory-year: days of event time fed between two samples",
     )
     parser.add_argument("--ingest-seconds", type=float, default=10.0)
     parser.add_argument("--freshness-seconds", type=float, default=20.0)
@@ -93,10 +108,7 @@ async def run_one(name: str, bootstrap: str, args: argparse.Namespace) -> list[F
     if name == "pipeline":
         from bench import pipeline
 
-        restart = args.bench == "all"  # recovery measured on the state this run built
-        return await pipeline.run(
-            bootstrap, args.events, args.profile, args.naive_seconds, env, restart
-        )
+        return await pipeline.run(bootstrap, args.events, args.profile, args.naive_seconds, env)
     if name == "ingest":
         from bench import ingest
 
@@ -109,11 +121,15 @@ async def run_one(name: str, bootstrap: str, args: argparse.Namespace) -> list[F
         from bench import memory
 
         return await memory.run(bootstrap, args.memory_scale, env)
+    if name == "memory-year":
+        from bench import memory_year
+        from bench.workload import Shape
+
+        shape = Shape(reps=args.year_reps, teams=args.year_teams)
+        return await memory_year.run(bootstrap, args.year_events, shape, args.year_slice_days, env)
     if name == "recovery":
         from bench import recovery
 
-        if args.bench == "all":  # the in-memory store was measured inside pipeline
-            env = {**env, "SALESPULSE_TABLE_STORE": "rocksdb://"}
         return await recovery.run(bootstrap, args.recovery_events, env)
     if name == "scrape":
         from bench import scrape
@@ -131,10 +147,7 @@ async def run_one(name: str, bootstrap: str, args: argparse.Namespace) -> list[F
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
-    if args.bench == "all":  # recovery in memory runs inside pipeline, on its state; rocksdb last
-        names = tuple(name for name in BENCHES if name != "recovery") + ("recovery",)
-    else:
-        names = (args.bench,)
+    names = BENCHES if args.bench == "all" else (args.bench,)
     figures: list[Figure] = []
     started = time.monotonic()
     failed = []

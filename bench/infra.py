@@ -242,3 +242,11 @@ def rss_mb(pid: int) -> tuple[float, float]:
         name, _, value = line.partition(":")
         fields[name] = value.strip()
     return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
+
+
+def disk_bytes(path: Path) -> int:
+    """What ``du`` counts under ``path``: allocated blocks of every file (0 if it is missing).
+    RocksDB's state on disk is what a worker's data dir holds, SST files and WAL alike."""
+    if not path.exists():
+        return 0
+    return sum(f.stat().st_blocks * 512 for f in path.rglob("*") if f.is_file())
