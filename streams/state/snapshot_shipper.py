@@ -76,14 +76,18 @@ class SnapshotShipper:
         self._chains: dict[int, ChainState] = {}
         self._last: dict[int, float] = {}
         self._in_flight: dict[int, asyncio.Task] = {}
+        self._store: StateStore | None = None
+        self._generation = 0
         self.counters = SnapshotCounters()
 
     # -- writing ---------------------------------------------------------------------------
 
     def after_checkpoint(self, store: StateStore, partitions: Iterable[int], gen: int) -> None:
         """Start the snapshots that are due; call synchronously right after the checkpoint."""
+        self._store, self._generation = store, gen
         now = self._clock()
         for partition in partitions:
+            self._last.setdefault(partition, float("-inf"))
             if self._due(store, partition, now):
                 self._start(store, partition, gen, now)
 
@@ -130,17 +134,28 @@ class SnapshotShipper:
         self.faults.reached(IN_SNAPSHOT)
         await self.topic.send_all(partition, [manifest])
 
-    def forget(self, partition: int) -> None:
-        """The partition left this worker: its chain is someone else's now."""
-        self._chains.pop(partition, None)
-        self._last.pop(partition, None)
-
-    async def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
-        """Graceful stop: let the snapshots in flight finish (at most ``timeout_s``; one cut
-        short is an incomplete chain, and the previous one stays), then close the topic."""
+    async def sent(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Wait (at most ``timeout_s``) until the snapshots in flight are acknowledged or failed."""
         tasks = [task for task in self._in_flight.values() if not task.done()]
         if tasks:
             await asyncio.wait(tasks, timeout=timeout_s)
+
+    def _snapshot_the_rest(self) -> None:
+        store = self._store
+        if store is None:
+            return
+        for partition in sorted(self._last):
+            changed_since_checkpoint = store.partition(partition).dirty
+            if not changed_since_checkpoint and self._due(store, partition, float("inf")):
+                self._start(store, partition, self._generation, float("inf"))
+
+    async def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Graceful stop, after the last checkpoint: snapshot every partition that changed since
+        its last snapshot, whatever the interval (a fresh host then replays nothing), and let
+        the sends finish (at most ``timeout_s``; one cut short is an incomplete chain, and the
+        previous one stays), then close the topic."""
+        self._snapshot_the_rest()
+        await self.sent(timeout_s)
         close = getattr(self.topic, "close", None)
         if close is not None:
             await close()

@@ -71,7 +71,7 @@ def commit(engine: StateEngine, offsets: dict, generation: int = 3) -> None:
         consumer = Consumer(engine, set(offsets), {})
         consumer.app.consumer_generation_id = generation
         await consumer._commit(offsets)
-        await engine.snapshots.stop(timeout_s=5)
+        await engine.snapshots.sent(timeout_s=5)
 
     asyncio.run(run())
 
@@ -236,3 +236,26 @@ def test_a_worker_snapshots_to_the_state_topic_of_its_generation_unless_disabled
         return
     assert shipper.topic.name == settings.state_topic == "acme.salespulse.g2.state"
     assert shipper.interval_s == interval
+
+
+def test_a_graceful_stop_snapshots_what_changed_since_the_last_snapshot_whatever_the_interval(
+    make_worker, topic
+):
+    owner, clock = make_worker("owner", interval_s=60)
+    deals = owner.table("deals", 0)
+    deals["deal-1"] = {"events": []}
+    commit(owner, {DEALS0: 1})  # the first snapshot, then none for 60 s
+    deals["deal-2"] = {"events": []}
+    clock.now = 5
+
+    async def last_commit_then_stop() -> None:
+        await Consumer(owner, {DEALS0}, {})._commit({DEALS0: 2})
+        assert owner.snapshots.counters.written == 1, "the interval holds back the commit's"
+        await owner.stop()
+
+    asyncio.run(last_commit_then_stop())
+    assert owner.snapshots.counters.written == 2
+    fresh, _ = make_worker("fresh", url="memory://")
+    resumed = asyncio.run(Consumer(fresh, {DEALS0}, {DEALS0: 2}).seek_to_committed())
+    assert resumed == {DEALS0: 2}, "nothing left to replay"
+    assert set(fresh.table("deals", 0)) == {"deal-1", "deal-2"}
