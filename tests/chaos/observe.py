@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from events.topics import TopicNames
 from streams.catch_up import group_topics
 from streams.settings import Settings
 from tests.support.kafka import Record, read_topic
-from tests.support.stack import Stack
+from tests.support.stack import Service, Stack
 
 # --- quiet -------------------------------------------------------------------------------------
 
@@ -107,6 +108,14 @@ def owned_partitions(urls: Iterable[str]) -> dict[str, list[int]]:
         except (httpx.TransportError, ValueError):
             owners[url] = []
     return owners
+
+
+def wait_dead(worker: Service, timeout_s: float) -> int | None:
+    """The worker process's exit status once it ended, or None if it still runs."""
+    try:
+        return worker.process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def wait_owning(url: str, at_least: int, timeout_s: float) -> float | None:

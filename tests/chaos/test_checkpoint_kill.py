@@ -15,7 +15,6 @@ backfill posted as fast as ingest takes it. tests/unit/test_state_faults.py kill
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 
 import pytest
@@ -24,22 +23,13 @@ from streams.state.faults import AFTER_CHECKPOINT_WRITE, BEFORE_CHECKPOINT_WRITE
 from tests.chaos.audit import settled_audit
 from tests.chaos.feed import Feeder
 from tests.chaos.history import CHAOS_AS_OF, size_history, validated
-from tests.chaos.observe import settle, wait_owning
-from tests.support.stack import Service
+from tests.chaos.observe import settle, wait_dead, wait_owning
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(600)]
 
 KILLED_AT_COMMIT = 3
 """The worker dies at its 3rd commit with new offsets: a few seconds into the stream (Faust
 commits every 2.8 s), with checkpoints already behind it."""
-
-
-def wait_dead(worker: Service, timeout_s: float) -> int | None:
-    """The worker process's exit status once it ended, or None if it still runs."""
-    try:
-        return worker.process.wait(timeout_s)
-    except subprocess.TimeoutExpired:
-        return None
 
 
 @pytest.mark.parametrize("point", [BEFORE_CHECKPOINT_WRITE, AFTER_CHECKPOINT_WRITE])

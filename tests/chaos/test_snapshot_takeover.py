@@ -10,7 +10,6 @@ How much it replayed is read from the state engine's resume line; the KPIs must 
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 
 import pytest
@@ -19,7 +18,7 @@ from streams.state.faults import IN_SNAPSHOT
 from tests.chaos.audit import settled_audit
 from tests.chaos.feed import Feeder, post_events
 from tests.chaos.history import CHAOS_AS_OF, size_history, validated
-from tests.chaos.observe import replay_since, settle, wait_owning
+from tests.chaos.observe import replay_since, settle, wait_dead, wait_owning
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(900)]
 
@@ -79,10 +78,7 @@ def test_kpis_are_exact_when_a_fresh_host_takes_over_from_a_worker_killed_inside
     feeder = Feeder(stack.ingest.url, events, seconds=size(20.0, 60.0))
     started = time.monotonic()
     feeder.start()
-    try:
-        status = doomed.process.wait(size(60, 150))
-    except subprocess.TimeoutExpired:
-        status = None
+    status = wait_dead(doomed, size(60, 150))
     died_at = f"{time.monotonic() - started:.1f}s/{len(feeder.log.accepted)}ev"
     assert status == -signal.SIGKILL, f"{fault}: exit status {status}\n{doomed.log_tail()}"
 

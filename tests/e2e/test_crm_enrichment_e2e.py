@@ -23,7 +23,7 @@ from events.topics import TopicNames
 from tests.support.crm import fixture_json, hubspot_headers, webhook_env
 from tests.support.fake_vendors import TOKENS, Portal, running_fake_vendors
 from tests.support.kafka import read_topic
-from tests.support.kpis import events_processed, eventually, fetch_kpis
+from tests.support.kpis import events_processed, eventually, fetch_kpis, subset_mismatches
 
 pytestmark = pytest.mark.e2e
 
@@ -96,21 +96,6 @@ def post_delivery(stack) -> None:
     assert response.status_code == 200, response.text
 
 
-def kpis_match(worker_url: str, expected: dict[str, dict]) -> list[str]:
-    problems = []
-    for key, want in expected.items():
-        status, got = fetch_kpis(worker_url, key, AS_OF)
-        if status != 200:
-            problems.append(f"{key}: HTTP {status} {got}")
-            continue
-        problems += [
-            f"{key} {name}: got {got.get(name)!r}, want {value!r}"
-            for name, value in want.items()
-            if got.get(name) != pytest.approx(value, rel=1e-9)
-        ]
-    return problems
-
-
 def deal_events(stack, expect: int) -> list[dict]:
     topic = TopicNames(stack.prefix).deal_events
     records = asyncio.run(read_topic(stack.bootstrap, topic, expect=expect, timeout_s=60))
@@ -139,7 +124,7 @@ def test_a_hubspot_new_deal_is_an_opportunity_with_its_company_and_converted_amo
         "weighted_pipeline": CONVERTED * 0.2,
     }
     problems = eventually(
-        lambda: kpis_match(
+        lambda: subset_mismatches(
             stack.workers[0].url,
             {
                 "team|team-north|24h": opportunity,
@@ -147,6 +132,7 @@ def test_a_hubspot_new_deal_is_an_opportunity_with_its_company_and_converted_amo
                 "channel|linkedin|24h": {"opportunities": 1, "pipeline_created": CONVERTED},
                 "company||24h": {"opportunities": 1, "pipeline_created": CONVERTED},
             },
+            AS_OF,
         )
     )
     assert problems == []

@@ -18,7 +18,7 @@ from tests.support.crm import (
     hubspot_headers,
     webhook_env,
 )
-from tests.support.kpis import eventually, fetch_kpis
+from tests.support.kpis import eventually, subset_mismatches
 
 pytestmark = pytest.mark.e2e
 
@@ -31,22 +31,6 @@ def crm_stack(make_stack, monkeypatch):
     for name, value in webhook_env().items():
         monkeypatch.setenv(name, value)
     return make_stack(workers=1)
-
-
-def kpis_match(worker_url: str, expected: dict[str, dict]) -> list[str]:
-    """Problems where a KPI read at AS_OF differs from the expected subset of KPIs."""
-    problems = []
-    for key, want in expected.items():
-        status, got = fetch_kpis(worker_url, key, AS_OF)
-        if status != 200:
-            problems.append(f"{key}: HTTP {status} {got}")
-            continue
-        problems += [
-            f"{key} {name}: got {got.get(name)!r}, want {value!r}"
-            for name, value in want.items()
-            if got.get(name) != pytest.approx(value, rel=1e-9)
-        ]
-    return problems
 
 
 def post_twice(send) -> None:
@@ -72,9 +56,10 @@ def test_hubspot_webhooks_become_kpis(crm_stack):
 
     won = {"opportunities": 1, "deals_won": 1, "revenue": 1200.5, "customers": 1}
     problems = eventually(
-        lambda: kpis_match(
+        lambda: subset_mismatches(
             crm_stack.workers[0].url,
             {"team|team-north|24h": won, "rep|rep-ana|24h": won, "company||24h": won},
+            AS_OF,
         )
     )
     assert problems == []
@@ -102,9 +87,10 @@ def test_pipedrive_webhooks_become_kpis(crm_stack):
 
     expected = {"opportunities": 1, "deals_won": 1, "deals_lost": 1, "revenue": 2500}
     problems = eventually(
-        lambda: kpis_match(
+        lambda: subset_mismatches(
             crm_stack.workers[0].url,
             {"team|team-south|24h": expected, "rep|rep-bo|24h": {**expected, "win_ratio": 0.5}},
+            AS_OF,
         )
     )
     assert problems == []
@@ -122,13 +108,14 @@ def test_salesforce_outbound_messages_become_kpis(crm_stack):
     post_twice(send)
 
     problems = eventually(
-        lambda: kpis_match(
+        lambda: subset_mismatches(
             crm_stack.workers[0].url,
             {
                 "team|team-east|24h": {"opportunities": 1, "deals_won": 1, "revenue": 4000},
                 "team|team-default|24h": {"opportunities": 1, "deals_won": 0, "revenue": 0},
                 "company||24h": {"opportunities": 2, "deals_won": 1, "revenue": 4000},
             },
+            AS_OF,
         )
     )
     assert problems == []

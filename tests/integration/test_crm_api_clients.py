@@ -22,9 +22,7 @@ from tests.support.crm import fixture_mapping
 from tests.support.fake_vendors import TOKENS, Portal, running_fake_vendors
 from tests.support.vendor_deals import (
     DealSpec,
-    hubspot_record,
-    pipedrive_record,
-    salesforce_record,
+    add_deals,
 )
 
 VENDORS = ["hubspot", "pipedrive", "salesforce"]
@@ -43,14 +41,7 @@ def spec(vendor: str, n: int) -> DealSpec:
 
 def populate(portal: Portal, vendor: str, count: int) -> list[DealSpec]:
     deals = [spec(vendor, n) for n in range(count)]
-    for deal in deals:
-        if vendor == "hubspot":
-            portal.hubspot_deals[deal.key] = hubspot_record(deal)
-            portal.hubspot_companies[deal.key] = [deal.customer]
-        elif vendor == "pipedrive":
-            portal.pipedrive_deals[deal.key] = pipedrive_record(deal)
-        else:
-            portal.salesforce_opportunities[deal.key] = salesforce_record(deal)
+    add_deals(portal, vendor, deals)
     return deals
 
 

@@ -33,21 +33,7 @@ pytestmark = pytest.mark.integration
 
 HUBSPOT_URL = "http://ingest/v1/webhooks/hubspot"
 SOAP = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
-ASSOCIATION_CHANGE = {
-    "eventId": 3002,
-    "subscriptionId": 210819,
-    "portalId": 62515,
-    "appId": 54321,
-    "occurredAt": 1771063200000,
-    "subscriptionType": "deal.associationChange",
-    "attemptNumber": 0,
-    "changeSource": "USER",
-    "associationType": "DEAL_TO_COMPANY",
-    "fromObjectId": 9001,
-    "toObjectId": 35201,
-    "associationRemoved": False,
-    "isPrimaryAssociation": True,
-}
+ASSOCIATION_CHANGE = fixture_json("hubspot_association_change.json")  # no objectId
 GOOD_OPPORTUNITY = {
     "Id": "0065g00000OPP01AAA",
     "Amount": "4000.0",

@@ -26,12 +26,10 @@ from tests.support.fake_vendors import TOKENS, Portal, running_fake_vendors
 from tests.support.kafka import create_event_topics, read_topic
 from tests.support.vendor_deals import (
     DealSpec,
+    add_deals,
     hubspot_deliveries,
-    hubspot_record,
     pipedrive_deliveries,
-    pipedrive_record,
     salesforce_delivery,
-    salesforce_record,
 )
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -58,14 +56,7 @@ def specs(vendor: str) -> list[DealSpec]:
 
 def portal_of(vendor: str, deals: list[DealSpec]) -> Portal:
     portal = Portal(page_size=3)  # paging is part of what a sync must get right
-    for deal in deals:
-        if vendor == "hubspot":
-            portal.hubspot_deals[deal.key] = hubspot_record(deal)
-            portal.hubspot_companies[deal.key] = [deal.customer]
-        elif vendor == "pipedrive":
-            portal.pipedrive_deals[deal.key] = pipedrive_record(deal)
-        else:
-            portal.salesforce_opportunities[deal.key] = salesforce_record(deal)
+    add_deals(portal, vendor, deals)
     return portal
 
 

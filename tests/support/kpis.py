@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 
@@ -34,6 +35,24 @@ def fetch_kpis(
     response = get(f"{base_url}/v1/kpis", params=params, timeout=10)
     body = response.json()
     return response.status_code, body.get("kpis", body)
+
+
+def subset_mismatches(base_url: str, expected: dict[str, dict], as_of: str) -> list[str]:
+    """Problems where a KPI read at ``as_of`` differs from an expected subset of a key's KPIs
+    (the others are not checked): what a webhook scenario pins down."""
+    problems = []
+    with httpx.Client() as client:
+        for key, want in expected.items():
+            status, got = fetch_kpis(base_url, key, as_of, client)
+            if status != 200:
+                problems.append(f"{key}: HTTP {status} {got}")
+                continue
+            problems += [
+                f"{key} {name}: got {got.get(name)!r}, want {value!r}"
+                for name, value in want.items()
+                if got.get(name) != pytest.approx(value, rel=1e-9)
+            ]
+    return problems
 
 
 def vocabulary(expected: dict[str, dict]) -> frozenset[str]:

@@ -182,3 +182,16 @@ def salesforce_delivery(deal: DealSpec) -> OutboundMessage:
     )
     note = Notification(id=f"04l{deal.key[-12:]}", sobject_type="Opportunity", fields=fields)
     return OutboundMessage(organization_id=SF_ORG, notifications=(note,))
+
+
+def add_deals(portal, vendor: str, deals: list[DealSpec]) -> None:
+    """Put ``deals`` into a fake ``Portal`` (``tests.support.fake_vendors``) as ``vendor``'s API
+    answers them."""
+    for deal in deals:
+        if vendor == "hubspot":
+            portal.hubspot_deals[deal.key] = hubspot_record(deal)
+            portal.hubspot_companies[deal.key] = [deal.customer]
+        elif vendor == "pipedrive":
+            portal.pipedrive_deals[deal.key] = pipedrive_record(deal)
+        else:
+            portal.salesforce_opportunities[deal.key] = salesforce_record(deal)

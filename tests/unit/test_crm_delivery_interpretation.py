@@ -47,21 +47,7 @@ ORIGIN = Origin(NAMES.crm_deliveries, 2, 41)
 RATES = parse_rates("date,currency,rate\n2026-01-01,USD,0.9\n", "EUR")
 UNRATED = EventPolicy(clock=lambda: NOW)
 RATED = EventPolicy(rates=RATES, clock=lambda: NOW)
-ASSOCIATION_CHANGE = {  # HubSpot's documented associationChange shape: no objectId
-    "eventId": 3002,
-    "subscriptionId": 210819,
-    "portalId": 62515,
-    "appId": 54321,
-    "occurredAt": 1771063200000,
-    "subscriptionType": "deal.associationChange",
-    "attemptNumber": 0,
-    "changeSource": "USER",
-    "associationType": "DEAL_TO_COMPANY",
-    "fromObjectId": 9001,
-    "toObjectId": 35201,
-    "associationRemoved": False,
-    "isPrimaryAssociation": True,
-}
+ASSOCIATION_CHANGE = fixture_json("hubspot_association_change.json")  # no objectId
 
 
 def hubspot_change(object_id: int, name: str, value: str, event_id: int = 1) -> dict:

@@ -24,7 +24,8 @@ from tests.support.replay_audit import (
     resend_differences,
     sent_corrections,
 )
-from tests.support.replay_model import AGENTS, WORKER, Step, Worker
+from tests.support.replay_model import AGENTS, Step, Worker
+from tests.support.replay_schedules import schedules
 from tests.unit.factories import call, cost, created, event_streams, store_of, validated, won
 
 START = datetime(2026, 3, 31, 21, 0, tzinfo=UTC)  # spans a month, quarter and day end
@@ -34,25 +35,7 @@ AS_OFS = [
     datetime(2026, 4, 1, 0, 30, tzinfo=UTC),
     datetime(2026, 4, 20, 12, 0, tzinfo=UTC),
 ]
-ACTIONS = [*["batch"] * 4, *["flush", "checkpoint", "spill", "crash"] * 2]
-"""Weights of a move: batches most often, every other move often enough to meet the others."""
-
-
-def steps_of(agent: str) -> st.SearchStrategy[Step]:
-    return st.builds(
-        Step,
-        action=st.sampled_from(ACTIONS),
-        agent=st.just(agent),
-        size=st.integers(min_value=0, max_value=6),
-        picks=st.tuples(*[st.integers(min_value=0, max_value=255)] * 4),
-    )
-
-
-SCHEDULES = st.lists(st.tuples(*map(steps_of, [*AGENTS, WORKER])), min_size=1, max_size=12).map(
-    lambda rounds: [step for round_ in rounds for step in round_]
-)
-"""Rounds of one step per agent in pipeline order, then one for the whole worker: upstream
-output reaches downstream agents in the same run, as in a worker where all agents progress."""
+SCHEDULES = schedules(min_rounds=1, max_rounds=12)
 ALL, ONE, LATEST = (9, 9, 9, 9), (1, 1, 1, 1), (0, 0, 0, 0)
 FIXED_STREAM = [
     created("d-1", "2026-03-31T21:00:00Z", customer_id="c-1", rep_id="r-1", event_id="e-1"),

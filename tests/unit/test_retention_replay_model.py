@@ -17,14 +17,14 @@ from hypothesis import strategies as st
 
 from projections.timebase import BucketGrid
 from tests.support.replay_audit import kpi_differences, resend_differences
-from tests.support.replay_model import AGENTS, WORKER, Step, Worker
+from tests.support.replay_model import AGENTS, Step, Worker
+from tests.support.replay_schedules import schedules
 from tests.unit.factories import call, created, event_streams, store_of, validated
 
 RETENTION_DAYS = 100
 START = datetime(2025, 3, 30, 22, 0, tzinfo=UTC)
 DAYS = [0, 1, 40, 99, 100, 101, 160, 199, 200, 201, 230, 259, 260]
 INSTANTS = [(START + timedelta(days=d, minutes=35 * i)).isoformat() for i, d in enumerate(DAYS)]
-ACTIONS = [*["batch"] * 4, *["flush", "checkpoint", "spill", "crash"] * 2]
 
 
 def as_ofs(stream: list[dict]) -> list[datetime]:
@@ -34,19 +34,7 @@ def as_ofs(stream: list[dict]) -> list[datetime]:
     return [latest, latest - timedelta(days=3)]
 
 
-def steps_of(agent: str) -> st.SearchStrategy[Step]:
-    return st.builds(
-        Step,
-        action=st.sampled_from(ACTIONS),
-        agent=st.just(agent),
-        size=st.integers(min_value=0, max_value=6),
-        picks=st.tuples(*[st.integers(min_value=0, max_value=255)] * 4),
-    )
-
-
-SCHEDULES = st.lists(st.tuples(*map(steps_of, [*AGENTS, WORKER])), min_size=0, max_size=10).map(
-    lambda rounds: [step for round_ in rounds for step in round_]
-)
+SCHEDULES = schedules(min_rounds=0, max_rounds=10)
 
 
 def quiet_worker(stream: list[dict], partitions: int, zone: str, schedule: list[Step]) -> Worker:
