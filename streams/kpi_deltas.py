@@ -48,9 +48,11 @@ from typing import Any, NamedTuple
 import msgspec
 import orjson
 
+from events.timestamps import LATEST_INSTANT
 from projections.day_values import DayEntry, day_entries_of
 from projections.state_types import HourTally, src_id_of_label
 from projections.tally import Tally, read_counts, wire_counts
+from projections.timebase import QUARTER_US
 from streams.agent_wire import (
     BODY_HEADER,
     MAX_MESSAGE_BYTES,
@@ -161,8 +163,14 @@ def read_kpi_deltas(value: bytes | None, partition: int, partitions: int) -> Kpi
     by a worker that does not own it).
     """
     if value and value[0] == MSGPACK_FORMAT:
-        return _decode_msgpack(value, partition, partitions)
-    return KpiDeltas(_decode_json(value, partition, partitions), None)
+        found = _decode_msgpack(value, partition, partitions)
+    else:
+        found = KpiDeltas(_decode_json(value, partition, partitions), None)
+    _expect_event_time(found.stream_us, "st_us")
+    for _, entries in found.scopes:
+        for entry in entries:
+            _expect_event_time(entry[2] * QUARTER_US, "quarter")
+    return found
 
 
 class DayDeltas(NamedTuple):
@@ -182,6 +190,7 @@ def read_day_entries(value: bytes | None, partition: int, partitions: int) -> Da
         except msgspec.DecodeError:
             pass
         else:
+            _expect_event_time(decoded.st_us, "st_us")
             return DayDeltas(_day_scopes(decoded.scopes, partition, partitions), decoded.st_us)
     scopes, stream_us = read_kpi_deltas(value, partition, partitions)
     try:
@@ -200,6 +209,7 @@ def _day_scopes(
             _expect_owned(scope_key, partition, partitions)
             day_entries = []
             for src, offset, quarter, counts, reps, customers in entries:
+                _expect_event_time(quarter * QUARTER_US, "quarter")
                 src_id = ids.get(src)
                 if src_id is None:
                     src_id = ids[src] = src_id_of_label(src)
@@ -269,6 +279,16 @@ def _json_entry(
         return src, offset, quarter, Tally(*(read_counts(p) for p in (counts, reps, customers)))
     except ValueError as exc:
         raise MalformedKpiDeltas(f"counts must be integers: {exc}") from None
+
+
+EARLIEST_US = 0
+LATEST_US = int(LATEST_INSTANT.timestamp()) * 1_000_000
+
+
+def _expect_event_time(at_us: int | None, field: str) -> None:
+    """A quarter or stream time past the bounds of every event time would break the day keys
+    (an agent crash) or move the horizon past everything kept (all day values pruned)."""
+    _expect(at_us is None or EARLIEST_US <= at_us < LATEST_US, f"{field} out of event-time range")
 
 
 def _expect_owned(scope_key: str, partition: int, partitions: int) -> None:

@@ -172,3 +172,8 @@ def _snapshot_metrics(counters: Any) -> Iterator[Metric]:
         "Partitions restored from a snapshot (taken over without a local checkpoint)",
         value=counters.restored,
     )
+    yield CounterMetricFamily(
+        "salespulse_state_restore_failures",
+        "Snapshot restores that failed or timed out: the partition replayed its logs instead",
+        value=counters.restore_failures,
+    )

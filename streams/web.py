@@ -121,16 +121,16 @@ def register_views(app: faust.App, worker: Any) -> None:
                 return error_response(400, "bad_request", str(exc))
             if not ownership.owns(query.key):
                 return await self._forward(request, query.key)
+            try:  # first: a key retention forgot is unknown, but its window is what is wrong
+                check_retained(query, ownership.grid, ownership.horizon_day(query.key))
+            except QueryError as exc:
+                return error_response(400, "beyond_retention", str(exc))
             if not ownership.is_known(query.key):
                 return error_response(
                     404,
                     "unknown_key",
                     f"no KPIs for scope={query.scope} id={query.scope_id!r}",
                 )
-            try:
-                check_retained(query, ownership.grid, ownership.horizon_day(query.key))
-            except QueryError as exc:
-                return error_response(400, "beyond_retention", str(exc))
             kpis = ownership.read_kpis(query.key, query.window, query.as_of)
             return self.json(kpi_answer(query, kpis))
 

@@ -17,6 +17,7 @@ input, which rebuilds its state from the logs (internal topics are kept for that
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
@@ -30,6 +31,9 @@ from streams.state.store import StateStore, open_store
 from streams.state.tables import DayTable, StockTable, StoredTable
 
 log = logging.getLogger(__name__)
+
+RESTORE_TIMEOUT_S = 120.0
+"""Longest a take-over reads one partition's snapshot before it replays the logs instead."""
 
 LIVE_KEYS = "keys"
 """Column family of the scope keys that ever had a bucket (the apply agent's live keys)."""
@@ -162,24 +166,38 @@ class StateEngine:
 
     async def take_over(self, partitions: Iterable[int]) -> None:
         """Restore each partition this worker has no checkpoint of from the state topic, before
-        its inputs are sought (their offsets then come from the snapshot)."""
+        its inputs are sought (their offsets then come from the snapshot). A restore that fails
+        or takes too long leaves the partition empty: it replays its inputs from offset 0."""
         if self.snapshots is None:
             return
+        owned = sorted(set(partitions))
+        self.snapshots.assigned(owned)
         store = self.store
-        for partition in sorted(set(partitions)):
-            if store.checkpoint_seq(partition):
-                continue
-            restored = await self.snapshots.restore(store, partition)
-            if restored is not None:
-                # Views made before the restore (the live keys) hold the replaced state.
-                self._views = {k: v for k, v in self._views.items() if k[1] != partition}
-                log.info(
-                    "state restore: partition %d from snapshot generation %d seq %d, %d values",
-                    partition,
-                    restored.generation,
-                    restored.seq,
-                    restored.values,
-                )
+        for partition in owned:
+            if not store.checkpoint_seq(partition):
+                await self._restore(store, partition)
+
+    async def _restore(self, store: StateStore, partition: int) -> None:
+        assert self.snapshots is not None  # take_over's caller checked
+        try:
+            restored = await asyncio.wait_for(
+                self.snapshots.restore(store, partition), RESTORE_TIMEOUT_S
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure: the logs still hold everything
+            store.drop_partition(partition)
+            restored = None
+            self.snapshots.counters.restore_failures += 1
+            log.warning("state restore: partition %d not restored, replays: %r", partition, exc)
+        # Views made before (the live keys) hold the replaced state.
+        self._views = {k: v for k, v in self._views.items() if k[1] != partition}
+        if restored is not None:
+            log.info(
+                "state restore: partition %d from snapshot generation %d seq %d, %d values",
+                partition,
+                restored.generation,
+                restored.seq,
+                restored.values,
+            )
 
     def resume_offsets(
         self, tps: Iterable[Any], group_committed: Mapping[Any, int | None]

@@ -89,7 +89,8 @@ def decode_seq(raw: bytes) -> int:
 @dataclass(frozen=True)
 class MetaRecord:
     """What a checkpoint stores next to its values: where each input resumes, the checkpoint's
-    sequence number, and the engine's own opaque bytes (stream times, last snapshot)."""
+    sequence number, and opaque bytes for the engine (``extra``: empty today; the stream clocks
+    of retention are values of their own, in ``day_ix`` and ``seen``)."""
 
     seq: int = 0
     offsets: Mapping[str, int] = field(default_factory=dict)

@@ -15,9 +15,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from streams.state.snapshot_records import CHUNK_BYTES, Record
+from streams.state.snapshot_records import Record
 
 log = logging.getLogger(__name__)
+
+MAX_RECORD_BYTES = 16 << 20
+"""Largest snapshot record: a chunk of 512 KiB, or one value that is larger on its own."""
 
 STATE_TOPIC_CONFIG = {
     "cleanup.policy": "compact",
@@ -25,11 +28,12 @@ STATE_TOPIC_CONFIG = {
     "min.cleanable.dirty.ratio": "0.2",
     # Tombstones of replaced chunks must outlive a restore that started before them.
     "delete.retention.ms": str(24 * 3600 * 1000),
-    "max.message.bytes": str(2 * CHUNK_BYTES),
+    # A value larger than a chunk travels alone in one (a long-lived deal's events): room for it.
+    "max.message.bytes": str(MAX_RECORD_BYTES),
 }
 """Design §6: compacted, so the log holds the live chains and little else."""
 
-MAX_REQUEST_BYTES = 4 * CHUNK_BYTES
+MAX_REQUEST_BYTES = MAX_RECORD_BYTES + (1 << 20)
 READ_BATCH_MS = 500
 
 
@@ -87,7 +91,7 @@ class KafkaStateTopic:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             enable_auto_commit=False,
-            fetch_max_bytes=MAX_REQUEST_BYTES * 4,
+            fetch_max_bytes=MAX_REQUEST_BYTES,
             max_partition_fetch_bytes=MAX_REQUEST_BYTES,
             **self._options,
         )

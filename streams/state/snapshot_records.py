@@ -62,7 +62,7 @@ class Manifest(msgspec.Struct, array_like=True, frozen=True):
     offsets: dict[str, int]
     """Next input offsets of the checkpoint (``StateStore.offsets``)."""
     extra: bytes = b""
-    """The engine's meta bytes of that checkpoint (stream times)."""
+    """The checkpoint's ``MetaRecord.extra`` bytes, carried along (empty today)."""
 
     @property
     def deltas(self) -> int:

@@ -56,6 +56,7 @@ class SnapshotCounters:
     failed: int = 0
     bytes: int = 0
     restored: int = 0
+    restore_failures: int = 0
     restore_seconds: float = 0.0
 
 
@@ -78,6 +79,7 @@ class SnapshotShipper:
         self._in_flight: dict[int, asyncio.Task] = {}
         self._store: StateStore | None = None
         self._generation = 0
+        self._owned: set[int] = set()
         self.counters = SnapshotCounters()
 
     # -- writing ---------------------------------------------------------------------------
@@ -104,6 +106,9 @@ class SnapshotShipper:
         try:
             snapshot = write_snapshot(StoreView(store, partition), gen, chain, self.policy)
         except StaleGeneration:
+            # A zombie, or a group whose generations restarted below the topic's chain (the group
+            # expired): counted, since the chain on the topic then ages.
+            self.counters.failed += 1
             log.warning("snapshot of partition %d skipped: generation %d is stale", partition, gen)
             return
         self._last[partition] = now
@@ -144,7 +149,7 @@ class SnapshotShipper:
         store = self._store
         if store is None:
             return
-        for partition in sorted(self._last):
+        for partition in sorted(self._owned & set(self._last)):
             changed_since_checkpoint = store.partition(partition).dirty
             if not changed_since_checkpoint and self._due(store, partition, float("inf")):
                 self._start(store, partition, self._generation, float("inf"))
@@ -161,6 +166,16 @@ class SnapshotShipper:
             await close()
 
     # -- taking over -----------------------------------------------------------------------
+
+    def assigned(self, partitions: Iterable[int]) -> None:
+        """The partitions this worker owns since the last rebalance. A partition it lost is
+        someone else's: no final snapshot of it at stop (its keys would collide with the new
+        owner's chain), and if it comes back its chain starts again with a base."""
+        self._owned = set(partitions)
+        for partition in set(self._chains) - self._owned:
+            del self._chains[partition]
+        for partition in set(self._last) - self._owned:
+            del self._last[partition]
 
     async def restore(self, store: StateStore, partition: int) -> Restored | None:
         """Replace the partition's local state by its best complete chain on the topic (None:

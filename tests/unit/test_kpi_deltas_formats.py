@@ -224,3 +224,24 @@ def test_day_entries_keep_the_stream_time_a_message_carries():
 def test_a_body_the_day_values_cannot_take_is_refused_before_anything_is_applied(encoding, body):
     with pytest.raises(MalformedKpiDeltas):
         read_day_entries(ENCODINGS[encoding](body), COMPANY_PARTITION, 8)
+
+
+OUT_OF_TIME = {
+    "quarter-past-every-event-time": (
+        msgpack_value([[COMPANY, [[*GOOD_ENTRY[:2], 2**62, *GOOD_ENTRY[3:]]]]])
+    ),
+    "quarter-before-the-epoch": (
+        msgpack_value([[COMPANY, [[*GOOD_ENTRY[:2], -1, *GOOD_ENTRY[3:]]]]])
+    ),
+    "stream-time-past-every-event-time": bytes([MSGPACK_FORMAT])
+    + msgspec.msgpack.encode([[[COMPANY, [GOOD_ENTRY]]], 2**63 - 1]),
+}
+
+
+@pytest.mark.parametrize("read", [decode_kpi_deltas, read_day_entries])
+@pytest.mark.parametrize("value", OUT_OF_TIME.values(), ids=OUT_OF_TIME.keys())
+def test_times_outside_every_event_time_are_refused_before_a_day_key_or_the_horizon_moves(
+    read, value
+):
+    with pytest.raises(MalformedKpiDeltas, match="out of event-time range"):
+        read(value, COMPANY_PARTITION, 8)

@@ -65,7 +65,10 @@ def test_without_a_horizon_every_window_is_answered():
     check_retained(query("qtd", "1970-01-01T00:00:00Z"), BucketGrid("UTC"), None)
 
 
-async def test_the_worker_answers_400_beyond_its_partitions_horizon_and_200_inside(tmp_path):
+@pytest.fixture
+async def retaining_worker(tmp_path):
+    """A worker's web app owning team t-1, whose partition's horizon is ``HORIZON``; yields the
+    test client and the ownership (a test says whether the key is known)."""
     settings = Settings(kafka_bootstrap="127.0.0.1:9", data_dir=tmp_path, partitions=4)
     app = create_app(settings)
     app.web.init_server()
@@ -79,16 +82,34 @@ async def test_the_worker_answers_400_beyond_its_partitions_horizon_and_200_insi
     )
     client = TestClient(TestServer(app.web.web_app))
     await client.start_server()
-    try:
-        params = {"scope": "team", "id": "t-1", "window": "30d"}
-        old = await client.get("/v1/kpis", params={**params, "as_of": "2026-01-20T00:00:00Z"})
-        recent = await client.get("/v1/kpis", params={**params, "as_of": "2026-03-01T00:00:00Z"})
-        assert old.status == 400
-        error = (await old.json())["error"]
-        assert error["code"] == "beyond_retention"
-        assert HORIZON_TEXT in error["message"]
-        assert recent.status == 200
-        assert (await recent.json())["kpis"]["open_deals"] == 0
-    finally:
-        await client.close()
-        engine.close()
+    yield client, ownership
+    await client.close()
+    engine.close()
+
+
+PARAMS = {"scope": "team", "id": "t-1", "window": "30d"}
+
+
+async def test_the_worker_answers_400_beyond_its_partitions_horizon_and_200_inside(
+    retaining_worker,
+):
+    client, _ = retaining_worker
+    old = await client.get("/v1/kpis", params={**PARAMS, "as_of": "2026-01-20T00:00:00Z"})
+    recent = await client.get("/v1/kpis", params={**PARAMS, "as_of": "2026-03-01T00:00:00Z"})
+    assert old.status == 400
+    error = (await old.json())["error"]
+    assert error["code"] == "beyond_retention"
+    assert HORIZON_TEXT in error["message"]
+    assert recent.status == 200
+    assert (await recent.json())["kpis"]["open_deals"] == 0
+
+
+async def test_a_key_retention_forgot_is_beyond_retention_for_an_old_window_and_unknown_after(
+    retaining_worker,
+):
+    client, ownership = retaining_worker
+    ownership.is_known = lambda key: False
+    old = await client.get("/v1/kpis", params={**PARAMS, "as_of": "2026-01-20T00:00:00Z"})
+    recent = await client.get("/v1/kpis", params={**PARAMS, "as_of": "2026-03-01T00:00:00Z"})
+    assert (old.status, (await old.json())["error"]["code"]) == (400, "beyond_retention")
+    assert (recent.status, (await recent.json())["error"]["code"]) == (404, "unknown_key")

@@ -242,6 +242,7 @@ def test_a_graceful_stop_snapshots_what_changed_since_the_last_snapshot_whatever
     make_worker, topic
 ):
     owner, clock = make_worker("owner", interval_s=60)
+    asyncio.run(Consumer(owner, {DEALS0}, {}).seek_to_committed())  # assigned partition 0
     deals = owner.table("deals", 0)
     deals["deal-1"] = {"events": []}
     commit(owner, {DEALS0: 1})  # the first snapshot, then none for 60 s
@@ -259,3 +260,35 @@ def test_a_graceful_stop_snapshots_what_changed_since_the_last_snapshot_whatever
     resumed = asyncio.run(Consumer(fresh, {DEALS0}, {DEALS0: 2}).seek_to_committed())
     assert resumed == {DEALS0: 2}, "nothing left to replay"
     assert set(fresh.table("deals", 0)) == {"deal-1", "deal-2"}
+
+
+def test_a_partition_lost_in_a_rebalance_gets_no_final_snapshot_from_its_old_owner(
+    make_worker, topic
+):
+    old, _ = make_worker("old", interval_s=60)
+    asyncio.run(Consumer(old, {DEALS0, DEALS1}, {}).seek_to_committed())
+    old.table("deals", 0)["deal-1"] = {"events": []}
+    old.table("deals", 1)["deal-2"] = {"events": []}
+    commit(old, {DEALS0: 1, DEALS1: 1})
+    old.table("deals", 0)["deal-3"] = {"events": []}
+    old.table("deals", 1)["deal-4"] = {"events": []}
+    commit(old, {DEALS0: 2, DEALS1: 2})  # inside the interval: no snapshot yet
+    sent = {p: len(topic.of(p).log) for p in (0, 1)}
+    asyncio.run(Consumer(old, {DEALS1}, {}).seek_to_committed())  # partition 0 went elsewhere
+    asyncio.run(old.stop())
+    assert len(topic.of(0).log) == sent[0], "the new owner's chain of partition 0 is left alone"
+    assert len(topic.of(1).log) > sent[1], "partition 1, still owned, gets its final snapshot"
+
+
+class BrokenTopic(StateTopicPartitions):
+    async def read_partition(self, partition: int) -> list:
+        raise ConnectionError("state topic unreadable")
+
+
+def test_a_restore_that_fails_leaves_the_partition_to_replay_from_the_start(tmp_path):
+    engine = StateEngine("memory://", tmp_path, KPI)
+    engine.snapshots = SnapshotShipper(BrokenTopic(), 60)
+    resumed = asyncio.run(Consumer(engine, {DEALS0, KPI0}, {DEALS0: 9}).seek_to_committed())
+    assert resumed == {DEALS0: 0, KPI0: 0}
+    assert engine.snapshots.counters.restore_failures == 1
+    engine.close()
