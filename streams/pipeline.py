@@ -3,7 +3,9 @@
 The agents (``streams.app``) only iterate batches; this class holds the topics and the state they
 share and turns messages into the inputs of the pure batch folds (``streams.folds``). A batch
 mixes partitions, and each partition's state is its own (``streams.state.engine``), so every fold
-runs once per partition of the batch, over that partition's tables. Inter-agent messages are
+runs once per partition of the batch, over that partition's tables, with its retention: those
+per-partition steps are ``streams.apply_steps``, shared with the replay model of the tests, and
+this class only decodes, dead-letters and sends around them. Inter-agent messages are
 msgpack behind a format byte, handed to the producer as ready bytes (``streams.direct_send``);
 messages of the first format (compact JSON) are still read:
 
@@ -17,47 +19,34 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from events.codec import decode_event
 from events.models import EventPolicy, InvalidEvent
 from events.topics import TopicNames, dead_letter_headers, route
-from projections.day_values import DayKey, apply_day_batch
+from projections.day_values import DayKey
 from projections.normalize import amount_micros, deal_event_of
 from projections.state_types import Carry, DayValue
 from projections.timebase import BucketGrid, to_us
+from streams.apply_steps import (
+    apply_part,
+    fold_activity_parts,
+    fold_customer_parts,
+    fold_deal_parts,
+    prune_part,
+)
 from streams.customer_wins import (
     MalformedCustomerWins,
     decode_customer_wins,
     encode_customer_wins,
 )
 from streams.direct_send import DirectSender
-from streams.folds import (
-    Corrections,
-    DealBatchResult,
-    IncomingCall,
-    IncomingCost,
-    IncomingDealEvent,
-    fold_activity_batch,
-    fold_customer_batch,
-    fold_deal_batch,
-)
+from streams.folds import Corrections, IncomingCall, IncomingCost, IncomingDealEvent
 from streams.kpi_deltas import MalformedKpiDeltas, encode_kpi_deltas, read_day_entries
-from streams.retention import (
-    DEFAULT_RETENTION_DAYS,
-    apply_horizon,
-    forget_idle_keys,
-    leaves_a_trace,
-    max_stream_us,
-    prune_days_if_due,
-    prune_seen_if_due,
-    seen_horizon,
-)
+from streams.retention import DEFAULT_RETENTION_DAYS
 from streams.telemetry import WorkerTelemetry
 
 log = logging.getLogger(__name__)
-
-Item = TypeVar("Item")
 
 
 class AgentState(Protocol):
@@ -77,14 +66,6 @@ class AgentState(Protocol):
     def live_keys(self, partition: int) -> MutableMapping[str, int]: ...
 
     def note_applied(self, partition: int, next_offset: int) -> None: ...
-
-
-def by_partition(items: Iterable[Item], partition: Callable[[Item], int]) -> dict[int, list[Item]]:
-    """Items grouped by partition, each group in the items' order."""
-    groups: dict[int, list[Item]] = {}
-    for item in items:
-        groups.setdefault(partition(item), []).append(item)
-    return groups
 
 
 class Pipeline:
@@ -130,18 +111,15 @@ class Pipeline:
             await self._fold_activity([activity_of(m, e, self.policy.rates) for m, e in valid])
 
     async def _fold_activity(self, activities: list[IncomingCall | IncomingCost]) -> None:
-        """Per partition: move its clock to the batch's latest event, fold with that horizon,
-        then forget the ids beyond it; the messages carry the latest clock of the batch."""
-        deltas = Corrections()
-        times = []
-        for partition, items in by_partition(activities, _partition).items():
-            seen = self.state.table("seen", partition)
-            latest = max(item.at_us for item in items)
-            clock = seen_horizon(seen, latest, self.retention_days)
-            deltas.absorb(fold_activity_batch(seen, items, clock.horizon))
-            prune_seen_if_due(seen, clock)
-            times.append(clock.stream_us)
-        await self.send_deltas(deltas, max_stream_us(times))
+        """Fold over each partition's ``seen`` with its retention (``fold_activity_parts``)."""
+        deltas, stream_us = fold_activity_parts(
+            self._table_of("seen"), activities, self.retention_days
+        )
+        await self.send_deltas(deltas, stream_us)
+
+    def _table_of(self, name: str) -> Callable[[int], MutableMapping[str, Any]]:
+        """The ``name`` table of a partition, as the shared steps ask for it."""
+        return lambda partition: self.state.table(name, partition)
 
     async def _fold_deals(self, valid: list) -> None:
         batch = [
@@ -153,12 +131,10 @@ class Pipeline:
             )
             for message, event in valid
         ]
-        result = DealBatchResult()
-        for partition, items in by_partition(batch, _partition).items():
-            result.absorb(fold_deal_batch(self.state.table("deals", partition), items))
+        result, stream_us = fold_deal_parts(self._table_of("deals"), batch, self.retention_days)
         for message in encode_customer_wins(result.customer_changes, self.partitions):
             await self.customer_wins_out.send(message.key, message.value, message.partition)
-        await self.send_deltas(result.deltas, max_stream_us(e.event.at_us for e in batch))
+        await self.send_deltas(result.deltas, stream_us)
 
     async def on_customer_batch(self, events: Sequence[Any]) -> None:
         """Fold the win changes of a batch of customer-wins messages, batched or of one change."""
@@ -171,10 +147,7 @@ class Pipeline:
                 )
             except MalformedCustomerWins as exc:
                 await self.dead_letter(message, f"value: not a customer-win change ({exc})")
-        deltas = Corrections()
-        for partition, items in by_partition(changes, _partition).items():
-            deltas.absorb(fold_customer_batch(self.state.table("customers", partition), items))
-        await self.send_deltas(deltas)
+        await self.send_deltas(fold_customer_parts(self._table_of("customers"), changes))
 
     async def on_kpi_batch(self, events: Sequence[Any]) -> None:
         """Apply a batch of kpi-deltas messages, ``apply_max_keys`` scope keys at a time.
@@ -209,28 +182,17 @@ class Pipeline:
             self.state.note_applied(event.message.partition, event.message.offset + 1)
 
     def _apply(self, corrections: dict[int, list], times: dict[int, list[int | None]]) -> None:
-        """Apply each partition's corrections after moving its clock to the latest stream time
-        they carried: parts for days beyond the horizon are dropped, not stored (design §8)."""
+        """Apply each partition's corrections with its retention (``apply_part``)."""
         for partition, carried in times.items():
             found = corrections.get(partition, [])
-            latest = max_stream_us(carried)
-            clock = apply_horizon(self.state, partition, latest, self.retention_days)
-            live = self.state.live_keys(partition)
-            for key, entries in found:
-                if key not in live and leaves_a_trace(entries, clock.horizon):
-                    live[key] = 1
-            days, stocks = self.state.days(partition), self.state.stocks(partition)
-            apply_day_batch(days, found, self.grid, stocks, clock.horizon)
+            apply_part(self.state, partition, found, carried, self.grid, self.retention_days)
             self.keys_changed(key for key, _ in found)
 
     def _prune_days(self, partition: int) -> None:
-        """Delete the day values beyond the horizon once it moved (at most once a stream day);
-        keys left with nothing to report stop being listed (``forget_idle_keys``)."""
-        pruned = prune_days_if_due(self.state, partition)
+        """Prune the partition's day values beyond the horizon (``prune_part``)."""
+        pruned = prune_part(self.state, partition)
         if pruned:
-            keys = {key for key, _ in pruned}
-            forget_idle_keys(self.state, partition, keys)
-            self.keys_changed(keys)
+            self.keys_changed(pruned)
 
     async def send_deltas(self, corrections: Corrections, stream_us: int | None = None) -> None:
         """One kpi-deltas message per destination partition (more if large), in order, each
@@ -309,7 +271,3 @@ def activity_of(message: Any, event: Any, rates: Any) -> IncomingCall | Incoming
         message.partition,
         event.segment,
     )
-
-
-def _partition(item: Any) -> int:
-    return item.partition  # type: ignore[no-any-return]

@@ -1,9 +1,11 @@
 """The five agents' batch handlers over the model's logs (``tests.support.replay_model``).
 
-Why a module of their own: they are the part that must match ``streams.pipeline`` (which fold
-an agent runs, what it sends where, and in which encoding: customer-wins batched per partition
-through ``streams.customer_wins``, kpi-deltas through ``streams.kpi_deltas``), while the model
-around them only moves records, states and crashes.
+Why a module of their own: they are the part that must match ``streams.pipeline``, so they take
+the pipeline's own steps (``streams.apply_steps``: the folds per partition, the clocks, pruning,
+the apply) and read and write its encodings (customer-wins batched per partition through
+``streams.customer_wins``, kpi-deltas through ``streams.kpi_deltas``, read back with
+``read_day_entries``); only the Kafka plumbing around them is left out, while the model around
+them moves records, states and crashes.
 A handler takes the agent's tables (mappings, as the folds want them) and a batch of
 ``(partition, offset, record)``, updates the tables, and returns what the agent would send.
 """
@@ -11,32 +13,24 @@ A handler takes the agent's tables (mappings, as the folds want them) and a batc
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
-from projections.day_values import apply_day_batch, day_entries_of
 from projections.normalize import deal_event_of, is_deal_event
 from projections.timebase import BucketGrid
+from streams.apply_steps import (
+    apply_part,
+    by_partition,
+    fold_activity_parts,
+    fold_customer_parts,
+    fold_deal_parts,
+    prune_part,
+)
 from streams.customer_wins import decode_customer_wins, encode_customer_wins
-from streams.folds import (
-    Corrections,
-    IncomingDealEvent,
-    fold_activity_batch,
-    fold_customer_batch,
-    fold_deal_batch,
-)
-from streams.kpi_deltas import decode_kpi_deltas, encode_kpi_deltas, read_kpi_deltas
-from streams.pipeline import by_partition
-from streams.retention import (
-    apply_horizon,
-    forget_idle_keys,
-    leaves_a_trace,
-    max_stream_us,
-    prune_days_if_due,
-    prune_seen_if_due,
-    seen_horizon,
-)
-from tests.unit.factories import activity_of
+from streams.folds import Corrections, IncomingDealEvent
+from streams.kpi_deltas import encode_kpi_deltas, read_day_entries
+from streams.pipeline import activity_of
 
 Batch = list[tuple[int, int, Any]]
 
@@ -95,16 +89,16 @@ def fold_deals(
     grid: BucketGrid,
     retention_days: int | None = None,
 ) -> list[Output]:
+    """``Pipeline._fold_deals``: the shared steps, then customer-wins before kpi-deltas."""
     incoming = [
         IncomingDealEvent(e.deal_id, e.event_id, deal_event_of(e, offset), p)
         for p, offset, e in batch
     ]
-    result = fold_deal_batch(tables["deals"], incoming)
+    result, stream_us = fold_deal_parts(_parts(tables, "deals"), incoming, retention_days)
     wins = [
         Output("customer-wins", m.partition, m.key.decode(), m.value)
         for m in encode_customer_wins(result.customer_changes, partitions)
     ]
-    stream_us = max_stream_us(i.event.at_us for i in incoming) if retention_days else None
     return wins + kpi_outputs(result.deltas, partitions, stream_us)
 
 
@@ -115,17 +109,10 @@ def fold_activity(
     grid: BucketGrid,
     retention_days: int | None = None,
 ) -> list[Output]:
-    items = [replace(activity_of(e, offset), partition=p) for p, offset, e in batch]
-    if retention_days is None:
-        return kpi_outputs(fold_activity_batch(tables["seen"], items), partitions)
-    corrections, times = Corrections(), []
-    for partition, part in by_partition(items, lambda item: item.partition).items():
-        seen = tables["seen"].parts[partition]
-        clock = seen_horizon(seen, max(item.at_us for item in part), retention_days)
-        corrections.absorb(fold_activity_batch(seen, part, clock.horizon))
-        prune_seen_if_due(seen, clock)
-        times.append(clock.stream_us)
-    return kpi_outputs(corrections, partitions, max_stream_us(times))
+    """``Pipeline._fold_activity``: each record read as the agent reads it (``activity_of``)."""
+    items = [activity_of(_message(p, offset, e), e, None) for p, offset, e in batch]
+    deltas, stream_us = fold_activity_parts(_parts(tables, "seen"), items, retention_days)
+    return kpi_outputs(deltas, partitions, stream_us)
 
 
 def fold_customers(
@@ -135,10 +122,11 @@ def fold_customers(
     grid: BucketGrid,
     retention_days: int | None = None,
 ) -> list[Output]:
+    """``Pipeline.on_customer_batch`` (the model sends no malformed message to dead-letter)."""
     changes = []
     for p, offset, (key, value) in batch:
         changes += decode_customer_wins(key.encode(), value, offset, p, partitions)
-    return kpi_outputs(fold_customer_batch(tables["customers"], changes), partitions)
+    return kpi_outputs(fold_customer_parts(_parts(tables, "customers"), changes), partitions)
 
 
 def apply_kpis(
@@ -148,37 +136,28 @@ def apply_kpis(
     grid: BucketGrid,
     retention_days: int | None = None,
 ) -> list[Output]:
-    if retention_days is not None:
-        return apply_retained(tables, batch, partitions, grid, retention_days)
-    corrections = [
-        pair for p, _, (_, value) in batch for pair in decode_kpi_deltas(value, p, partitions)
-    ]
-    live = tables["live_keys"]
-    for key, _ in corrections:
-        live[key] = 1
-    day_corrections = [(k, day_entries_of(e)) for k, e in corrections]
-    apply_day_batch(tables["days"], day_corrections, grid, tables["stocks"])
-    return []
-
-
-def apply_retained(
-    tables: Mapping, batch: Batch, partitions: int, grid: BucketGrid, retention_days: int
-) -> list[Output]:
-    """``Pipeline.on_kpi_batch`` with retention: per partition, the clock moved to what the
-    messages carried, then the corrections applied, then the days beyond the horizon pruned."""
+    """``Pipeline.on_kpi_batch`` in one chunk: every partition's messages read as the agent reads
+    them (``read_day_entries``) and applied, then every partition of the batch pruned."""
     state = PartState(tables)
-    for p, records in by_partition(batch, lambda record: record[0]).items():
-        decoded = [read_kpi_deltas(value, p, partitions) for _, _, (_, value) in records]
-        clock = apply_horizon(state, p, max_stream_us(d.stream_us for d in decoded), retention_days)
-        day_corrections = [(k, day_entries_of(e)) for d in decoded for k, e in d.scopes]
-        live = state.live_keys(p)
-        for key, entries in day_corrections:
-            if leaves_a_trace(entries, clock.horizon):
-                live[key] = 1
-        apply_day_batch(state.days(p), day_corrections, grid, state.stocks(p), clock.horizon)
-        pruned = prune_days_if_due(state, p)
-        forget_idle_keys(state, p, {key for key, _ in pruned})
+    records = by_partition(batch, lambda record: record[0])
+    for p, part in records.items():
+        read = [read_day_entries(value, p, partitions) for _, _, (_, value) in part]
+        found = [pair for deltas in read for pair in deltas.scopes]
+        apply_part(state, p, found, [d.stream_us for d in read], grid, retention_days)
+    for p in records:
+        prune_part(state, p)
     return []
+
+
+def _parts(tables: Mapping, name: str) -> Callable[[int], Any]:
+    """A partition's table, as the shared steps ask for it (``Pipeline._table_of``)."""
+    return lambda partition: tables[name].parts[partition]
+
+
+def _message(partition: int, offset: int, event: Any) -> SimpleNamespace:
+    """The record an event sits in on its topic, as far as ``activity_of`` reads it."""
+    key = placement(event)[1].encode()
+    return SimpleNamespace(partition=partition, offset=offset, key=key)
 
 
 HANDLERS: dict[str, Callable[..., list[Output]]] = {

@@ -4,7 +4,8 @@ Why: state engine v2 (docs/design/state-engine-v2.md, sections 7 and 11.3) resto
 partition from *any* durable state of its own (latest or older checkpoint, a spill that is ahead
 of its offsets, a snapshot) and replays its input from that state's offsets. Its exactness rests
 on invariants I1-I4 of today's pure folds (``streams.folds``), so this model drives those folds
-the way the agents do (``streams.pipeline``: same encodings of customer-wins and kpi-deltas) and
+through the agents' own per-partition steps (``streams.apply_steps``, as ``streams.pipeline``
+does, with the same encodings of customer-wins and kpi-deltas: ``tests.support.replay_agents``) and
 lets a schedule of ``Step``s interleave batches, producer flushes, checkpoints, spills and
 crashes. Everything is in memory and deterministic: a schedule is a plain list a test can print.
 
