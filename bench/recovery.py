@@ -69,7 +69,7 @@ class Resume:
     replayed: int = 0
     committed: int = 0
     restored_partitions: int = 0
-    restored_values: int = 0
+    restored_entries: int = 0
 
     def describe(self) -> str:
         text = f"replayed {self.replayed:,} of {self.committed:,} committed records"
@@ -77,7 +77,7 @@ class Resume:
         if self.restored_partitions:
             text += (
                 f", {self.restored_partitions} partitions restored from snapshots "
-                f"({self.restored_values:,} values)"
+                f"({self.restored_entries:,} entries)"
             )
         return text
 
@@ -93,7 +93,7 @@ def parse_resume(text: str) -> Resume:
         resume.committed += committed
     for match in _RESTORE.finditer(text):
         resume.restored_partitions += 1
-        resume.restored_values += int(match.group(2))
+        resume.restored_entries += int(match.group(2))
     return resume
 
 

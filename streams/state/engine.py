@@ -192,11 +192,11 @@ class StateEngine:
         self._views = {k: v for k, v in self._views.items() if k[1] != partition}
         if restored is not None:
             log.info(
-                "state restore: partition %d from snapshot generation %d seq %d, %d values",
+                "state restore: partition %d from snapshot generation %d seq %d, %d entries",
                 partition,
                 restored.generation,
                 restored.seq,
-                restored.values,
+                restored.entries,
             )
 
     def resume_offsets(

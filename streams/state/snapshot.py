@@ -255,8 +255,9 @@ class Restored:
     generation: int
     seq: int
     offsets: dict[str, int]
-    values: int
-    """Live values of the partition after the restore, every value column family together."""
+    entries: int
+    """Values and deletions the chain applied, base first (a key changed by several deltas
+    counts once per delta); the live values are at most as many."""
     manifest: Manifest = field(repr=False)
 
     @property
@@ -273,8 +274,8 @@ def restore_partition(
 ) -> Restored | None:
     """Replace the partition's local state by the best complete chain of ``records`` (the topic
     partition from its earliest offset, in log order) and checkpoint it with the manifest's
-    offsets and meta bytes; None (store untouched) when no chain is complete. The store must
-    have ``delete_pending`` (see ``PendingMarkers``): the restored values are not pending.
+    offsets and meta bytes; None (store untouched) when no chain is complete. The values go
+    straight into the DB (``StateStore.load``): they are not pending, the topic has them.
     Call it before any agent touches the partition. A crash midway leaves values without a meta
     record: offsets from the start, state ahead of them, which the folds tolerate (§7 I3)."""
     found = select_chain(compacted(records, partition), partition)
@@ -282,34 +283,19 @@ def restore_partition(
         return None
     manifest, bodies = found
     store.drop_partition(partition)
-    _write_entries(
-        store, partition, (entry for body in bodies for entry in unpack_chunk(body)), batch_bytes
-    )
-    seq = store.checkpoint(partition, manifest.offsets, manifest.extra)
-    settle(store, partition, seq)
-    values = sum(1 for cf in VALUE_FAMILIES for _ in store.scan(cf, partition))
-    return Restored(manifest.gen, manifest.seq, dict(manifest.offsets), values, manifest)
+    entries = (entry for body in bodies for entry in unpack_chunk(body))
+    count = store.load(partition, _named_families(entries), batch_bytes)
+    store.checkpoint(partition, manifest.offsets, manifest.extra)
+    return Restored(manifest.gen, manifest.seq, dict(manifest.offsets), count, manifest)
 
 
-def _write_entries(
-    store: StateStore, partition: int, entries: Iterable[Entry], batch_bytes: int
-) -> None:
-    """Apply entries in chain order, spilling the partition every ``batch_bytes`` or half the
-    store's dirty bound (so the store does not spill every partition); the final checkpoint
-    writes the rest with the meta record."""
-    held = count = 0
-    most = max(1, store.limits.dirty_values // 2)
+def _named_families(
+    entries: Iterable[Entry],
+) -> Iterator[tuple[str, bytes, bytes | None]]:
+    """Chunk entries (column family index, key, value) with the family's name, refusing an
+    index that names no value family (a chunk of another layout)."""
     for index, key, value in entries:
         cf = COLUMN_FAMILIES[index] if 0 <= index < len(COLUMN_FAMILIES) else ""
         if cf not in VALUE_FAMILIES:
             raise ValueError(f"snapshot entry names column family {index}, not a value family")
-        size = len(key) + (len(value) if value is not None else 0)
-        if held and (held + size > batch_bytes or count >= most):
-            store.spill(partition)
-            held = count = 0
-        if value is None:
-            store.delete(cf, partition, key)
-        else:
-            store.put(cf, partition, key, value)
-        held += size
-        count += 1
+        yield cf, key, value

@@ -215,6 +215,31 @@ class StateStore:
             batch.delete(prefix + marker, handle)
         self._db.write(batch, self._write_options)
 
+    def load(
+        self, partition: int, entries: Iterable[tuple[str, bytes, bytes | None]], batch_bytes: int
+    ) -> int:
+        """Write restored values (``None``: a deletion) of ``partition`` straight into the DB,
+        in batches of ``batch_bytes``: no dirty map, no cache, no ``pending`` markers (what a
+        snapshot restores is on the state topic already). The partition must hold no changes;
+        a checkpoint afterwards records the offsets. Returns how many entries were written."""
+        if self.partition(partition).dirty:
+            raise ValueError(f"partition {partition} has changes: load into an empty partition")
+        prefix, handles = partition_prefix(partition), self._handles
+        batch, held, count = WriteBatch(raw_mode=True), 0, 0
+        for cf, key, value in entries:
+            if value is None:
+                batch.delete(prefix + key, handles[cf])
+            else:
+                batch.put(prefix + key, value, handles[cf])
+            held += len(key) + (len(value) if value is not None else 0)
+            count += 1
+            if held >= batch_bytes:
+                self._db.write(batch, self._write_options)
+                batch, held = WriteBatch(raw_mode=True), 0
+        self._db.write(batch, self._write_options)
+        self.cache.forget_where(lambda key: key[1] == partition)
+        return count
+
     def drop_partition(self, partition: int) -> None:
         """Delete every value, marker and the meta record of ``partition`` in one batch, and
         forget its changes and cached values; other partitions are untouched."""

@@ -23,7 +23,7 @@ def test_parse_resume_sums_the_resume_and_restore_lines_of_one_start():
         replayed=1234,
         committed=90000,
         restored_partitions=2,
-        restored_values=2000,
+        restored_entries=2000,
     )
     assert "replayed 1,234 of 90,000" in resume.describe()
     assert "2 partitions restored" in resume.describe()
