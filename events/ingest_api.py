@@ -125,7 +125,7 @@ def create_ingest_app(
 
     @app.get("/readyz", responses={503: {}})
     async def readyz() -> dict[str, Any]:
-        """Ready when the broker answers; with the CRM interpreter running, its state too."""
+        """Ready when the broker answers and the CRM interpreter runs (else 503, with why)."""
         try:
             await publisher.check()
         except BrokerUnavailable as exc:
@@ -134,7 +134,12 @@ def create_ingest_app(
         crm = app.state.crm
         if crm is None:
             return {"status": "ready"}
-        return {"status": "ready", "crm": crm.health()}
+        health = crm.health()
+        if not health.get("running"):
+            reason = f"the CRM interpreter is not running ({health.get('last_error')})"
+            log.warning("not ready: %s", reason)
+            return JSONResponse({"status": "not_ready", "reason": reason, "crm": health}, 503)
+        return {"status": "ready", "crm": health}
 
     _complete_openapi(app, bearer_required=settings.ingest_token is not None)
     return app

@@ -31,3 +31,13 @@ def status_change_id(vendor: str, deal_id: str, kind: str, at: datetime) -> str:
 def updated_id(vendor: str, deal_id: str, at: datetime, attrs: dict) -> str:
     present = sorted((name, value) for name, value in attrs.items() if value is not None)
     return native_event_id(vendor, "deal", deal_id, "updated", rfc3339(at), present)
+
+
+def event_id(vendor: str, deal_id: str, kind: str, at: datetime, attrs: dict) -> str:
+    """The id of a native deal event of type ``kind`` (``deal.created``, ``deal.updated``,
+    ``deal.won``, ``deal.lost``, ``deal.reopened``): the one choice every adapter makes."""
+    if kind == "deal.created":
+        return created_id(vendor, deal_id)
+    if kind == "deal.updated":
+        return updated_id(vendor, deal_id, at, attrs)
+    return status_change_id(vendor, deal_id, kind.removeprefix("deal."), at)

@@ -1,16 +1,21 @@
 """A vendor deal's CURRENT state (as the CRM APIs answer it) to native events with state ids.
 
-Webhooks report changes; the APIs report where a deal stands now. Both must publish the same
-facts under the same ids (``events.crm.deal_ids``), so that a ``crm sync`` after the webhooks, or
-twice, only repeats events the workers drop as duplicates. A deal's state becomes:
+Webhooks report changes; the APIs report where a deal stands now. Both publish the same facts
+under the same ids (``events.crm.deal_ids``) where they time them alike (creations, statuses at
+the stage-change instant); the rest only restates the state the webhooks built, so a ``crm sync``
+after the webhooks, or twice, changes no KPI (docs/CRM.md). A deal's state becomes:
 
 - ``deal.created`` at its create date, with its current owner, customer, amount (in the deal's
   own currency), channel, segment and probability, once every attribute the contract requires is
   known (the id is the deal's: the first one stored counts, later attributes arrive as updates);
 - ``deal.updated`` at its last-modified instant carrying the current attributes;
-- ``deal.won`` / ``deal.lost`` at the close instant when the CRM says it is closed, and
-  ``deal.reopened`` at the last-modified instant when it says it is open: harmless on a deal
-  that never closed, and it undoes a win or loss a missed webhook left behind.
+- ``deal.won`` / ``deal.lost`` when the CRM says it is closed, at the instant its stage last
+  changed (HubSpot ``hs_v2_date_entered_current_stage``, Pipedrive ``won_time``/``lost_time``,
+  Salesforce ``LastStageChangeDate``), else at its close date; never after the last change;
+- ``deal.reopened`` when it says it is open, ONLY at the instant the deal entered its open stage
+  (HubSpot ``hs_v2_date_entered_current_stage``, Pipedrive ``stage_change_time``, Salesforce
+  ``LastStageChangeDate``), never at the last-modified instant: a reopen stamped with a later
+  edit would sort after a win whose close date is earlier (midnight, backdated) and undo it.
 
 The attribute rules (owners, stages, probability scales, segments, amounts) are the webhook
 adapters' own, imported from them, so the two paths cannot drift apart.
@@ -39,6 +44,8 @@ from events.crm.common import (
 from events.crm.mapping import CrmMapping
 
 OPEN, WON, LOST = "open", "won", "lost"
+STAGE_ENTERED = "hs_v2_date_entered_current_stage"
+"""HubSpot's calculated property: when the deal entered its current stage (the status time)."""
 _REST_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2}T[\d:.]+[+-]\d{2})(\d{2})", re.ASCII)
 """Salesforce REST's ``2026-02-14T10:00:00.000+0000``: RFC 3339 wants ``+00:00``."""
 
@@ -55,6 +62,8 @@ class DealState:
     closed_at: datetime | None = None
     attrs: dict = field(default_factory=dict)
     lost_reason: str | None = None
+    stage_changed_at: datetime | None = None
+    """When the deal entered its current stage (status), if the CRM says: the status's time."""
 
 
 def state_events(state: DealState) -> list[dict]:
@@ -74,15 +83,18 @@ def state_events(state: DealState) -> list[dict]:
 
 def _status_events(state: DealState) -> list[dict]:
     vendor, deal = state.vendor, state.deal_id
+    changed = state.stage_changed_at
     if state.status in (WON, LOST):
-        at = state.closed_at or state.modified_at
+        at = changed or state.closed_at or state.modified_at
         at = min(at, state.modified_at)  # an expected close date ahead of the last change
         extra = {"reason": state.lost_reason} if state.status == LOST and state.lost_reason else {}
-        event_id = deal_ids.status_change_id(vendor, deal, state.status, at)
-        return [deal_event(f"deal.{state.status}", event_id, deal, at, vendor, extra)]
-    if state.status == OPEN:
-        event_id = deal_ids.status_change_id(vendor, deal, "reopened", state.modified_at)
-        return [deal_event("deal.reopened", event_id, deal, state.modified_at, vendor)]
+        kind = f"deal.{state.status}"
+        event_id = deal_ids.event_id(vendor, deal, kind, at, extra)
+        return [deal_event(kind, event_id, deal, at, vendor, extra)]
+    if state.status == OPEN and changed is not None:
+        at = min(changed, state.modified_at)
+        event_id = deal_ids.event_id(vendor, deal, "deal.reopened", at, {})
+        return [deal_event("deal.reopened", event_id, deal, at, vendor)]
     return []
 
 
@@ -126,14 +138,19 @@ def hubspot_state(record: dict, company_id: str | None, mapping: CrmMapping) -> 
         where_probability = f"{where}.{config.probability_property}"
         attrs["probability"] = parse_probability(value, FRACTION, where_probability)
     modified = props.get("hs_lastmodifieddate") or record.get("updatedAt")
+    status = _hubspot_status(props, mapping)
+    entered = vendor_time(props.get(STAGE_ENTERED))
+    if status == OPEN and not config.reopen_on_open_stage:
+        entered = None
     return DealState(
         vendor="hubspot",
         deal_id=f"{config.deal_id_prefix}{deal_id}",
         modified_at=_required_time(modified, f"{where}.hs_lastmodifieddate"),
         created_at=vendor_time(props.get("createdate") or record.get("createdAt")),
-        status=_hubspot_status(props, mapping),
+        status=status,
         closed_at=vendor_time(props.get("closedate")),
         attrs=attrs,
+        stage_changed_at=entered,
     )
 
 
@@ -159,7 +176,7 @@ def pipedrive_state(deal: dict, mapping: CrmMapping) -> DealState:
     if deal_id is None:
         raise InvalidDelivery("deal.id: required")
     status = deal.get("status") if deal.get("status") in (OPEN, WON, LOST) else None
-    closed = {WON: deal.get("won_time"), LOST: deal.get("lost_time")}.get(status)
+    changed = {WON: "won_time", LOST: "lost_time", OPEN: "stage_change_time"}.get(status or "")
     reason = deal.get("lost_reason")
     return DealState(
         vendor="pipedrive",
@@ -167,9 +184,10 @@ def pipedrive_state(deal: dict, mapping: CrmMapping) -> DealState:
         modified_at=_required_time(deal.get("update_time"), f"deal {deal_id}.update_time"),
         created_at=vendor_time(deal.get("add_time")),
         status=status,
-        closed_at=vendor_time(closed) or vendor_time(deal.get("close_time")),
+        closed_at=vendor_time(deal.get("close_time")),
         attrs=pipedrive_adapter.deal_attrs(deal, mapping),
         lost_reason=reason if isinstance(reason, str) and reason else None,
+        stage_changed_at=vendor_time(deal.get(changed)) if changed else None,
     )
 
 
@@ -185,15 +203,16 @@ def salesforce_state(record: dict, mapping: CrmMapping, zone: ZoneInfo, now: dat
     """
     fields = outbound_fields(record)
     opportunity = fields.get("Id")
-    if not opportunity:
-        raise InvalidDelivery("Opportunity.Id: required")
+    if not opportunity or not isinstance(opportunity, str):
+        raise InvalidDelivery("Opportunity.Id: required (a text id)")
     where = f"Opportunity {opportunity}"
     modified = salesforce_adapter.field_time(fields, "LastModifiedDate", where)
     if modified is None:
         raise InvalidDelivery(f"{where}.LastModifiedDate: required")
     status = salesforce_adapter.opportunity_status(fields, mapping, where)
     stage_changed = salesforce_adapter.field_time(fields, "LastStageChangeDate", where)
-    closed = stage_changed or salesforce_adapter.close_date(fields, zone, now, where)
+    if status == OPEN and not mapping.salesforce.emit_reopened:
+        stage_changed = None
     extra = salesforce_adapter.lost_extra(fields, mapping, status or "")
     return DealState(
         vendor="salesforce",
@@ -201,9 +220,10 @@ def salesforce_state(record: dict, mapping: CrmMapping, zone: ZoneInfo, now: dat
         modified_at=modified,
         created_at=salesforce_adapter.field_time(fields, "CreatedDate", where),
         status=status,
-        closed_at=closed,
+        closed_at=salesforce_adapter.close_date(fields, zone, now, where),
         attrs=salesforce_adapter.opportunity_attrs(fields, mapping, where),
         lost_reason=extra.get("reason"),
+        stage_changed_at=stage_changed,
     )
 
 

@@ -11,9 +11,17 @@ The record's key is the vendor; its value is UTF-8 JSON::
 
 ``body`` holds the bytes as text when they are UTF-8 (every vendor sends UTF-8), else
 ``body_base64`` holds them. ``headers`` keeps only what interpreting may need and nothing that
-authenticates: never a signature, ``Authorization`` or the Salesforce URL token. A dead letter of
-an item holds a delivery of the same shape whose body is that item alone, so that
-``salespulse dead-letters reinject`` puts it back here and the interpreter tries it again.
+authenticates: never a signature, ``Authorization`` or the Salesforce URL token. The body is the
+one that came except for a Salesforce Outbound Message's ``SessionId``, ``EnterpriseUrl`` and
+``PartnerUrl`` (sent when "Send Session ID" is on): a live API session and where to use it, which
+the interpreter does not need, so their text is emptied before the record is written.
+
+A dead letter of an item holds a delivery of the same shape whose body is that item (with the
+other items of its deal), so that ``salespulse dead-letters reinject`` puts it back here and the
+interpreter tries it again; a delivery whose interpretation failed unexpectedly is dead-lettered
+as the stored record itself. The one dead letter that is no delivery is a ``too_large`` one that
+did not fit the dead-letter topic: its value holds only the raw delivery's ``topic``,
+``partition`` and ``offset`` (``events.crm.oversize``), for an operator to find it.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +45,10 @@ FORMAT = 1
 KEPT_HEADERS = ("content-type", "user-agent")
 """Request headers a delivery keeps: how to read the body, and which client sent it."""
 VENDORS = ("hubspot", "pipedrive", "salesforce")
+_SESSION_ELEMENTS = re.compile(
+    rb"<([A-Za-z_][\w.-]*:)?(SessionId|EnterpriseUrl|PartnerUrl)(\s[^>]*)?(?<!/)>[^<]*</\1?\2\s*>"
+)
+"""An element carrying a Salesforce session or its API endpoints, with its text."""
 
 
 class UnreadableDelivery(ValueError):
@@ -56,9 +69,18 @@ class RawDelivery:
 
 
 def received(vendor: str, body: bytes, headers: Mapping[str, str], at: datetime) -> RawDelivery:
-    """A delivery just received: a new id, and only the ``KEPT_HEADERS`` of the request."""
+    """A delivery just received: a new id, only the ``KEPT_HEADERS`` of the request, and for
+    Salesforce no session (``without_session``)."""
     kept = {name: headers[name] for name in KEPT_HEADERS if headers.get(name) is not None}
+    if vendor == "salesforce":
+        body = without_session(body)
     return RawDelivery(vendor, uuid.uuid4().hex, at, body, kept)
+
+
+def without_session(body: bytes) -> bytes:
+    """An Outbound Message with the text of ``SessionId``, ``EnterpriseUrl`` and ``PartnerUrl``
+    removed (the elements stay, empty), whatever their namespace prefix."""
+    return _SESSION_ELEMENTS.sub(rb"<\1\2\3></\1\2>", body)
 
 
 def encode_delivery(delivery: RawDelivery) -> bytes:

@@ -2,8 +2,14 @@
 
 A HubSpot webhook names a deal and at most one property, so the deal's whole state comes from
 here: its properties through the CRM v3 objects API (batch read, 100 ids a call) and its company,
-the customer, through the v4 associations API (batch read). A short TTL cache absorbs the burst of
-webhooks one edit in HubSpot produces.
+the customer, through the v4 associations API (batch read). Nothing is cached across calls: a
+delivery is completed with what the API answers for it, never with an answer fetched for an
+earlier delivery (which would predate the changes this one reports). One call asks each deal
+once, however many of the delivery's items name it.
+
+An answer not shaped as documented is ``VendorRefused`` (the caller falls back to the webhook's
+own content, or ``crm sync`` stops with the reason); an association of an unexpected shape leaves
+that deal's company unknown, never an exception.
 
 ``crm sync`` uses the CRM search API, which has limits of its own: about five requests a second
 per account (requests are paced here) and at most 10,000 results per query, whatever the paging.
@@ -14,13 +20,12 @@ the last instant it saw: the split by time the search API needs.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 
 from events.crm.common import text_id, vendor_time
 from events.crm.deal_records import DealBatch, hubspot_state, vendor_deal_id
-from events.crm.deal_source import VendorUnavailable
+from events.crm.deal_source import VendorRefused, VendorUnavailable
 from events.crm.mapping import CrmMapping
 from events.crm.vendor_http import VendorHttp
 
@@ -46,6 +51,7 @@ FIXED_PROPERTIES = (
     "hs_is_closed_won",
     "hs_is_closed",
     "hs_lastmodifieddate",
+    "hs_v2_date_entered_current_stage",
 )
 
 
@@ -64,18 +70,23 @@ def deal_properties(mapping: CrmMapping) -> list[str]:
     return list(dict.fromkeys([*FIXED_PROPERTIES, *(name for name in configured if name)]))
 
 
-def primary_company(associations: list) -> str | None:
-    """The deal's primary company, else its smallest company id (a stable choice)."""
+def primary_company(associations: object) -> str | None:
+    """The deal's primary company, else its smallest company id (a stable choice).
+
+    Associations of another shape (an id that is no id, ``associationTypes`` that is no list)
+    are ignored: at worst the company is unknown.
+    """
     companies = []
-    for target in associations:
-        if not isinstance(target, dict) or text_id(target.get("toObjectId")) is None:
+    for target in associations if isinstance(associations, list) else []:
+        company = text_id(target.get("toObjectId")) if isinstance(target, dict) else None
+        if company is None or isinstance(target.get("toObjectId"), dict):
             continue
-        types = target.get("associationTypes") or []
-        primary = any(
+        types = target.get("associationTypes")
+        primary = isinstance(types, list) and any(
             isinstance(kind, dict) and kind.get("typeId") == PRIMARY_COMPANY_TYPE for kind in types
         )
-        companies.append((not primary, len(text_id(target["toObjectId"])), target["toObjectId"]))
-    return text_id(min(companies)[2]) if companies else None
+        companies.append((not primary, len(company), company))
+    return min(companies)[2] if companies else None
 
 
 def search_body(since_ms: int, properties: list[str], after: str | None) -> dict:
@@ -92,7 +103,7 @@ def search_body(since_ms: int, properties: list[str], after: str | None) -> dict
 
 
 class HubSpotDeals:
-    """The HubSpot ``DealSource``; ``cache_ttl_s`` = how long an answer serves again."""
+    """The HubSpot ``DealSource``; ``monotonic`` paces the search API."""
 
     vendor = "hubspot"
 
@@ -100,12 +111,10 @@ class HubSpotDeals:
         self,
         http: VendorHttp,
         mapping: CrmMapping,
-        cache_ttl_s: float = 15.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.http, self.mapping = http, mapping
-        self._ttl, self._monotonic = cache_ttl_s, monotonic
-        self._cache: OrderedDict[str, tuple[float, list[dict] | None]] = OrderedDict()
+        self._monotonic = monotonic
         self._last_search = float("-inf")
         self._properties = deal_properties(mapping)
 
@@ -118,22 +127,16 @@ class HubSpotDeals:
         return batch.events
 
     async def fetch(self, deal_ids: Sequence[str]) -> DealBatch:
-        """Like ``deal_events``, with the deals whose data broke a mapping rule and why."""
+        """Like ``deal_events``, with the deals whose data broke a mapping rule and why.
+
+        Always asked of the API (no cache across calls): the answer is at least as recent as the
+        delivery that asks, so the changes it reports are in it.
+        """
         prefix = self.mapping.hubspot.deal_id_prefix
-        answer, fresh = DealBatch(), []
-        for key in dict.fromkeys(deal_ids):
-            entry = self._cached(key)
-            if entry is None:
-                fresh.append(key)
-            elif entry[1] is not None:
-                answer.events[key] = entry[1]
-        for start in range(0, len(fresh), BATCH_SIZE):
-            keys = fresh[start : start + BATCH_SIZE]
-            answer.merge(await self._read(keys, [vendor_deal_id(k, prefix) for k in keys]))
-        now = self._monotonic()
-        for key in fresh:
-            if key not in answer.refused:
-                self._remember(key, now, answer.events.get(key))
+        keys, answer = list(dict.fromkeys(deal_ids)), DealBatch()
+        for start in range(0, len(keys), BATCH_SIZE):
+            chunk = keys[start : start + BATCH_SIZE]
+            answer.merge(await self._read(chunk, [vendor_deal_id(k, prefix) for k in chunk]))
         return answer
 
     async def _read(self, keys: list[str], ids: list[str]) -> DealBatch:
@@ -155,36 +158,28 @@ class HubSpotDeals:
         answer = await self.http.post(ASSOCIATIONS, {"inputs": [{"id": d} for d in deal_ids]})
         companies = {}
         for result in _results(answer):
-            deal = text_id((result.get("from") or {}).get("id"))
-            company = primary_company(result.get("to") or [])
+            origin = result.get("from")
+            deal = text_id(origin.get("id")) if isinstance(origin, dict) else None
+            company = primary_company(result.get("to"))
             if deal is not None and company is not None:
                 companies[deal] = company
         return companies
 
-    def _cached(self, key: str) -> tuple[float, list[dict] | None] | None:
-        entry = self._cache.get(key)
-        if entry is None or self._monotonic() - entry[0] > self._ttl:
-            return None
-        return entry
-
-    def _remember(self, key: str, now: float, events: list[dict] | None) -> None:
-        self._cache[key] = (now, events)
-        self._cache.move_to_end(key)
-        while len(self._cache) > 10_000:
-            self._cache.popitem(last=False)
-
     async def modified_since(self, since: datetime) -> AsyncIterator[DealBatch]:
         """Pages of deals modified at or after ``since``, keyed by native deal id."""
-        since_ms, after, seen = _epoch_ms(since), None, 0
+        since_ms, after, seen, cursors = _epoch_ms(since), None, 0, set()
         while True:
             answer = await self._search(since_ms, after)
             records = _results(answer)
             seen += len(records)
             if records:
                 yield await self._page(records)
-            after = text_id(((answer.get("paging") or {}).get("next") or {}).get("after"))
+            after = _next_after(answer)
             if after is None:
                 return
+            if (since_ms, after) in cursors:
+                raise VendorRefused(f"hubspot API: search paging repeats after={after!r}")
+            cursors.add((since_ms, after))
             if seen + BATCH_SIZE > SEARCH_CAP:
                 since_ms, after, seen = _restart_from(records, since_ms), None, 0
 
@@ -209,8 +204,19 @@ class HubSpotDeals:
 
 
 def _results(answer: dict) -> list[dict]:
+    """The answer's ``results`` (objects only); VendorRefused when it has no such list."""
     results = answer.get("results")
-    return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
+    if not isinstance(results, list):
+        raise VendorRefused(
+            "hubspot API: the answer has no results list (not the documented shape)"
+        )
+    return [r for r in results if isinstance(r, dict)]
+
+
+def _next_after(answer: dict) -> str | None:
+    paging = answer.get("paging")
+    following = paging.get("next") if isinstance(paging, dict) else None
+    return text_id(following.get("after")) if isinstance(following, dict) else None
 
 
 def _epoch_ms(moment: datetime) -> int:

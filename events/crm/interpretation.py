@@ -32,13 +32,14 @@ from events.crm.deal_source import DealSource, VendorRefused
 from events.crm.deliveries import RawDelivery, UnreadableDelivery, decode_delivery, encode_delivery
 from events.crm.hubspot import hubspot_outcomes
 from events.crm.mapping import CrmMapping
+from events.crm.oversize import TOO_LARGE, Unit, fitting_letter
 from events.crm.pipedrive import pipedrive_outcomes
 from events.crm.salesforce import salesforce_outcomes
 from events.crm.salesforce_soap import outbound_message, parse_outbound_message
 from events.http_edge import outgoing_record
 from events.models import EventPolicy, InvalidEvent
-from events.publisher import Outgoing, oversize_reason
-from events.topics import TopicNames, dead_letter_headers
+from events.publisher import Outgoing
+from events.topics import DLQ_REASON, TopicNames
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +68,20 @@ class Context:
 
 @dataclass
 class Interpretation:
-    """The records to publish for one delivery, and the counts for the metrics."""
+    """The records to publish for one delivery (in units, ``events.crm.oversize``), and the
+    counts for the metrics."""
 
     vendor: str
-    records: list[Outgoing] = field(default_factory=list)
+    units: list[Unit] = field(default_factory=list)
     items: int = 0
     published: int = 0
     skipped: Counter = field(default_factory=Counter)
     dead_letters: Counter = field(default_factory=Counter)
     source_refused: bool = False
+
+    @property
+    def records(self) -> list[Outgoing]:
+        return [record for unit in self.units for record in unit.records]
 
 
 @dataclass(frozen=True)
@@ -153,11 +159,11 @@ async def _enriched(
         else:
             result.skipped["deal_deleted"] += len(indices)
             continue
+        letter = _letter_of(delivery, read, indices)
         if reasons:
-            letter = _delivery_letter(delivery, read.subset(indices))
-            _dead_letter(result, letter, "; ".join(reasons), origin, context)
+            _dead_letter(result, letter(), "; ".join(reasons), origin, context)
         else:
-            _publish(result, records)
+            _publish(result, records, letter)
     return [o for o in read.outcomes if o.deal not in deals]
 
 
@@ -178,15 +184,23 @@ def _settle(
         records, reasons = _validated(outcome.events, context)
         if outcome.failure is not None:
             reasons = [outcome.failure]
+        group = outcome.deal if outcome.deal is not None else ("item", outcome.index)
         if reasons:
-            group = outcome.deal if outcome.deal is not None else ("item", outcome.index)
             failed.setdefault(group, []).extend(reasons)
         else:
-            _publish(result, records)
+            _publish(result, records, _letter_of(delivery, read, _indices(read, group)))
     for group, reasons in failed.items():
-        indices = [o.index for o in read.outcomes if o.deal == group] or [group[1]]
-        letter = _delivery_letter(delivery, read.subset(indices))
+        letter = _delivery_letter(delivery, read.subset(_indices(read, group)))
         _dead_letter(result, letter, "; ".join(dict.fromkeys(reasons)), origin, context)
+
+
+def _indices(read: _Read, group: object) -> list[int]:
+    """The items of a deal (all of its items in the delivery), or the one item of ``group``."""
+    return [o.index for o in read.outcomes if o.deal == group] or [group[1]]  # type: ignore[index]
+
+
+def _letter_of(delivery: RawDelivery, read: _Read, indices: list[int]) -> Callable[[], Outgoing]:
+    return lambda: _delivery_letter(delivery, read.subset(indices))
 
 
 def _validated(events: Sequence[dict], context: Context) -> tuple[list[Outgoing], list[str]]:
@@ -200,8 +214,12 @@ def _validated(events: Sequence[dict], context: Context) -> tuple[list[Outgoing]
     return (records, []) if not reasons else ([], list(dict.fromkeys(reasons)))
 
 
-def _publish(result: Interpretation, records: list[Outgoing]) -> None:
-    result.records += records
+def _publish(
+    result: Interpretation, records: list[Outgoing], letter: Callable[[], Outgoing] | None
+) -> None:
+    """One item's (deal's) events, and how to dead-letter its items should they not fit."""
+    if records:
+        result.units.append(Unit(tuple(records), letter))
     result.published += len(records)
 
 
@@ -212,15 +230,21 @@ def _delivery_letter(delivery: RawDelivery, body: bytes) -> Outgoing:
 def _dead_letter(
     result: Interpretation, letter: Outgoing, reason: str, origin: Origin, context: Context
 ) -> None:
-    """``letter`` (key and value) onto the dead-letter topic, with the reason and its origin."""
-    headers = dead_letter_headers(reason, origin.topic, origin.partition, origin.offset)
-    record = Outgoing(context.names.dead_letters, letter.key, letter.value, tuple(headers))
-    label = reason_label(reason)
-    if oversize_reason(record) is not None:
-        log.error("dead letter of %s at %s too large to store: %s", result.vendor, origin, reason)
-        label = "too_large"
-    else:
-        result.records.append(record)
+    """``letter`` (key and value) onto the dead-letter topic, with the reason and its origin.
+
+    A letter over Kafka's size limit is replaced by a small one: the reason and the raw
+    delivery's coordinates only (``events.crm.oversize``), counted as ``too_large``.
+    """
+    dead_letters = context.names.dead_letters
+    record = fitting_letter(letter, reason, origin, dead_letters)
+    label = reason_label(dict(record.headers)[DLQ_REASON].decode("utf-8"))
+    if label == TOO_LARGE:
+        log.error(
+            "dead letter of %s at %s too large: only its coordinates are kept",
+            result.vendor,
+            origin,
+        )
+    result.units.append(Unit((record,), label=label))
     result.dead_letters[label] += 1
 
 

@@ -8,8 +8,13 @@ ids come from the deals' state.
 
 Nothing stops it for good: a broker or vendor API that does not answer pauses it on that
 delivery, retried with a doubling pause (0.5 s up to ``crm_interpreter_retry_max_s``); a consumer
-that loses the broker reconnects. The process keeps serving webhooks meanwhile: they only need
-the broker to store the raw record.
+that loses the broker reconnects. Any other exception while interpreting one delivery makes that
+delivery a dead letter (the stored record as it is, re-injectable, reason ``unexpected: ...``)
+and the interpreter moves on; an unexpected error outside a delivery restarts its loop after the
+same doubling pause, and ``health()`` says it is not running (``/readyz`` answers 503) until its
+consumer is back. A record the topic refuses as too large is handled unit by unit
+(``events.crm.oversize``). The process keeps serving webhooks meanwhile: they only need the
+broker to store the raw record.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from events.crm.deal_source import VendorUnavailable
+from events.crm.deliveries import VENDORS
 from events.crm.interpretation import Context, Interpretation, Origin, interpret
+from events.crm.oversize import fitting_letter, publish_by_unit
 from events.ingest_telemetry import CrmTelemetry
-from events.publisher import BrokerUnavailable, EventPublisher, RecordTooLarge
+from events.publisher import BrokerUnavailable, EventPublisher, Outgoing, RecordTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +90,9 @@ class DeliveryInterpreter:
         self._consumer: AIOKafkaConsumer | None = None
         self._next: dict[TopicPartition, int] = {}
         self.last_error: str | None = None
+        self.down: str | None = None
+        self._sleep = asyncio.sleep
+        """Why the loop is restarting after an unexpected error (None while it runs)."""
         self.enrichment: dict[str, Any] = {}
         """What API access this process has (``enrichment``), shown with its health."""
 
@@ -102,11 +112,18 @@ class DeliveryInterpreter:
         pending = self._pending()
         if pending is not None:
             self._telemetry.pending.set(pending)
+        alive = self._task is not None and not self._task.done()
         return {
-            "running": self._task is not None and not self._task.done(),
+            "running": alive and self.down is None,
             "pending": pending,
-            "last_error": self.last_error,
+            "last_error": self.last_error if alive else self._ended(),
         }
+
+    def _ended(self) -> str:
+        task = self._task
+        if task is None or task.cancelled():
+            return "the CRM interpreter is stopped"
+        return f"the CRM interpreter ended: {task.exception()!r}"
 
     def _pending(self) -> int | None:
         """Records behind the last interpreted one, on the partitions this process reads."""
@@ -126,16 +143,21 @@ class DeliveryInterpreter:
             consumer = self._new_consumer()
             try:
                 await consumer.start()
-                self._consumer = consumer
+                self._consumer, self.down = consumer, None
                 pause = FIRST_PAUSE_S
                 await self._consume(consumer)
             except (KafkaError, OSError) as exc:
                 self._failed("broker", exc)
+            except Exception as exc:  # anything else: restart, never end
+                log.exception("CRM interpreter: unexpected error, restarting")
+                self.down = f"unexpected error, restarting: {type(exc).__name__}: {exc}"[:300]
+                self.last_error = self.down
+                self._telemetry.retries.labels("unexpected").inc()
             finally:
                 self._consumer = None
                 with contextlib.suppress(KafkaError, OSError):
                     await consumer.stop()
-            await asyncio.sleep(pause)
+            await self._sleep(pause)
             pause = min(pause * 2, self._max_pause_s)
 
     def _new_consumer(self) -> AIOKafkaConsumer:
@@ -180,17 +202,45 @@ class DeliveryInterpreter:
                 self._failed("vendor", exc)
             except BrokerUnavailable as exc:
                 self._failed("broker", exc)
-            await asyncio.sleep(pause)
+            except Exception as exc:
+                if await self._unexpected(record, origin, exc):
+                    return
+            await self._sleep(pause)
             pause = min(pause * 2, self._max_pause_s)
 
     async def _publish(self, result: Interpretation, origin: Origin) -> None:
         try:
             await self._publisher.publish(result.records)
-        except RecordTooLarge as exc:  # the topic's own limit is lower: no retry can help
-            log.error("delivery at %s: %s; left uninterpreted", origin, exc)
-            self._telemetry.dead_letters.labels(result.vendor, "too_large").inc()
-            return
+        except RecordTooLarge as exc:  # the topic's own limit is lower: one unit at a time
+            log.warning("delivery at %s: %s; publishing it unit by unit", origin, exc)
+            await publish_by_unit(self._publisher, result, origin, self._dead_letter_topic)
         self._count(result)
+
+    @property
+    def _dead_letter_topic(self) -> str:
+        return self._context.names.dead_letters
+
+    async def _unexpected(self, record: ConsumerRecord, origin: Origin, exc: Exception) -> bool:
+        """Dead-letter a delivery whose interpretation raised ``exc``; False: retry it later.
+
+        The letter is the stored record as it is: ``dead-letters reinject`` puts it back once
+        the cause is fixed.
+        """
+        log.exception("CRM interpreter: delivery at %s failed unexpectedly", origin)
+        reason = f"unexpected: {type(exc).__name__}: {exc}"[:500]
+        vendor = (record.key or b"").decode("utf-8", "replace")
+        vendor = vendor if vendor in VENDORS else "?"
+        raw = Outgoing("", record.key, record.value or b"")
+        letter = fitting_letter(raw, reason, origin, self._dead_letter_topic)
+        try:
+            await self._publisher.publish([letter])
+        except BrokerUnavailable as failure:
+            self._failed("broker", failure)
+            return False
+        label = "unexpected" if letter.value == raw.value else "too_large"
+        self._telemetry.dead_letters.labels(vendor, label).inc()
+        self.last_error = reason
+        return True
 
     def _count(self, result: Interpretation) -> None:
         vendor, metrics = result.vendor, self._telemetry

@@ -222,14 +222,9 @@ class _Emitter:
     def __init__(self, delivery: PipedriveDelivery, deal_id: str) -> None:
         self.delivery, self.deal_id = delivery, deal_id
 
-    def __call__(self, kind: str, role: str, at: datetime | None, attrs: dict) -> dict:
+    def __call__(self, kind: str, at: datetime | None, attrs: dict) -> dict:
         at = at or self.delivery.at
-        if kind == "deal.created":
-            event_id = deal_ids.created_id(VENDOR, self.deal_id)
-        elif kind == "deal.updated":
-            event_id = deal_ids.updated_id(VENDOR, self.deal_id, at, attrs)
-        else:
-            event_id = deal_ids.status_change_id(VENDOR, self.deal_id, role, at)
+        event_id = deal_ids.event_id(VENDOR, self.deal_id, kind, at, attrs)
         return deal_event(kind, event_id, self.deal_id, at, VENDOR, attrs)
 
 
@@ -238,27 +233,27 @@ def _created(emit: _Emitter, delivery: PipedriveDelivery, attrs: dict) -> list[d
     kind = created_or_updated(attrs)
     events = []
     if kind == "deal.created" or attrs:
-        events.append(emit(kind, "created", vendor_time(deal.get("add_time")), attrs))
+        events.append(emit(kind, vendor_time(deal.get("add_time")), attrs))
     return events + _status_events(emit, deal.get("status"), deal)
 
 
 def _changed(emit: _Emitter, delivery: PipedriveDelivery, attrs: dict) -> list[dict]:
     deal, previous = delivery.current or {}, delivery.previous or {}
-    events = [emit("deal.updated", "updated", None, attrs)] if attrs else []
+    events = [emit("deal.updated", None, attrs)] if attrs else []
     status = deal.get("status")
     if "status" in previous and previous["status"] != status:
         events += _status_events(emit, status, deal)
         if status == "open":
-            events.append(emit("deal.reopened", "reopened", None, {}))
+            events.append(emit("deal.reopened", None, {}))
     return events
 
 
 def _status_events(emit: _Emitter, status: object, deal: dict) -> list[dict]:
     """deal.won / deal.lost for a closed status, at the CRM's own won/lost time when present."""
     if status == "won":
-        return [emit("deal.won", "won", vendor_time(deal.get("won_time")), {})]
+        return [emit("deal.won", vendor_time(deal.get("won_time")), {})]
     if status == "lost":
         reason = deal.get("lost_reason")
         extra = {"reason": reason} if isinstance(reason, str) and reason else {}
-        return [emit("deal.lost", "lost", vendor_time(deal.get("lost_time")), extra)]
+        return [emit("deal.lost", vendor_time(deal.get("lost_time")), extra)]
     return []

@@ -3,7 +3,8 @@
 ``GET /api/v2/deals`` answers both: ``ids`` (up to 100) for deals by id, ``updated_since``
 (RFC 3339) for a sync, with cursor paging (``additional_data.next_cursor``). Deleted deals are
 left out by default, which is what "missing = no longer exists" needs. The token travels in the
-``x-api-token`` header, never in the URL. Each deal carries its own ``currency``.
+``x-api-token`` header, never in the URL. Each deal carries its own ``currency``. A cursor the
+API already gave in this sync is refused (``VendorRefused``) rather than followed for ever.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 
 from events.crm.common import rfc3339, text_id
 from events.crm.deal_records import DealBatch, pipedrive_state, vendor_deal_id
+from events.crm.deal_source import VendorRefused
 from events.crm.mapping import CrmMapping
 from events.crm.vendor_http import VendorHttp
 
@@ -54,6 +56,7 @@ class PipedriveDeals:
         """Pages of deals whose ``update_time`` is at or after ``since``, by native deal id."""
         prefix = self.mapping.pipedrive.deal_id_prefix
         params = {"updated_since": rfc3339(since.replace(microsecond=0)), "limit": PAGE_SIZE}
+        cursors: set[str] = set()
         while True:
             answer = await self.http.get(DEALS, params)
             batch = DealBatch()
@@ -62,12 +65,21 @@ class PipedriveDeals:
                 batch.add(key, lambda d=deal: pipedrive_state(d, self.mapping))
             if batch.events or batch.refused:
                 yield batch
-            cursor = text_id((answer.get("additional_data") or {}).get("next_cursor"))
+            extra = answer.get("additional_data")
+            cursor = text_id(extra.get("next_cursor")) if isinstance(extra, dict) else None
             if cursor is None:
                 return
+            if cursor in cursors:
+                raise VendorRefused(f"pipedrive API: paging repeats cursor {cursor!r}")
+            cursors.add(cursor)
             params = {**params, "cursor": cursor}
 
 
 def _deals(answer: dict) -> list[dict]:
+    """The answer's deals; an empty result is ``data: null``, anything else is no answer."""
     data = answer.get("data")
-    return [deal for deal in data if isinstance(deal, dict)] if isinstance(data, list) else []
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise VendorRefused("pipedrive API: an answer whose data is no list (not as documented)")
+    return [deal for deal in data if isinstance(deal, dict)]

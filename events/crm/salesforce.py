@@ -102,13 +102,8 @@ def _notification_events(
         raise InvalidDelivery(f"{where}.sObject.Id: required")
     deal_id = f"{mapping.salesforce.deal_id_prefix}{opportunity}"
 
-    def emit(kind: str, role: str, at: datetime, attrs: dict) -> dict:
-        if kind == "deal.created":
-            event_id = deal_ids.created_id(VENDOR, deal_id)
-        elif kind == "deal.updated":
-            event_id = deal_ids.updated_id(VENDOR, deal_id, at, attrs)
-        else:
-            event_id = deal_ids.status_change_id(VENDOR, deal_id, role, at)
+    def emit(kind: str, at: datetime, attrs: dict) -> dict:
+        event_id = deal_ids.event_id(VENDOR, deal_id, kind, at, attrs)
         return deal_event(kind, event_id, deal_id, at, VENDOR, attrs)
 
     observed = field_time(fields, "LastModifiedDate", where) or field_time(
@@ -116,38 +111,55 @@ def _notification_events(
     )
     observed = observed or now
     attrs = opportunity_attrs(fields, mapping, where)
-    events = [emit("deal.updated", "updated", observed, attrs)] if attrs else []
+    events = [emit("deal.updated", observed, attrs)] if attrs else []
     created = field_time(fields, "CreatedDate", where)
     if created is not None and created_or_updated(attrs) == "deal.created":
-        events.append(emit("deal.created", "created", created, attrs))
+        events.append(emit("deal.created", created, attrs))
     stage_changed = field_time(fields, "LastStageChangeDate", where)
     closed_on = close_date(fields, zone, now, where)
     status = opportunity_status(fields, mapping, where)
     if status in ("won", "lost"):
         at = stage_changed or closed_on or observed
-        events.append(emit(f"deal.{status}", status, at, lost_extra(fields, mapping, status)))
+        events.append(emit(f"deal.{status}", at, lost_extra(fields, mapping, status)))
     elif status == "open" and mapping.salesforce.emit_reopened and stage_changed is not None:
-        events.append(emit("deal.reopened", "reopened", stage_changed, {}))
+        events.append(emit("deal.reopened", stage_changed, {}))
     return events
 
 
 def opportunity_attrs(fields: dict, mapping: CrmMapping, where: str) -> dict:
     config = mapping.salesforce
-    attrs: dict = dict(mapping.owner_attrs(config, fields.get("OwnerId")))
+
+    def text(name: str | None) -> str | None:
+        return _text(fields, name, where) if name else None
+
+    attrs: dict = dict(mapping.owner_attrs(config, text("OwnerId")))
     if config.customer_field:
-        attrs["customer_id"] = fields.get(config.customer_field)
+        attrs["customer_id"] = text(config.customer_field)
     amount = parse_amount(fields.get("Amount"), f"{where}.sObject.Amount")
     if amount is not None:
-        attrs.update(amount=amount, currency=fields.get("CurrencyIsoCode") or config.currency)
+        attrs.update(amount=amount, currency=text("CurrencyIsoCode") or config.currency)
     if config.channel_field:
-        attrs["channel"] = fields.get(config.channel_field)
+        attrs["channel"] = text(config.channel_field)
     if config.segment_field:
-        attrs["segment"] = mapping.segment(config, fields.get(config.segment_field))
+        attrs["segment"] = mapping.segment(config, text(config.segment_field))
     if config.probability_field:
         where_probability = f"{where}.sObject.{config.probability_field}"
         value = fields.get(config.probability_field)
         attrs["probability"] = parse_probability(value, PERCENT, where_probability)
     return {name: value for name, value in attrs.items() if value is not None}
+
+
+def _text(fields: dict, name: str, where: str) -> str | None:
+    """A field that must be text (an id, a code, a label): anything else refuses the deal.
+
+    The REST API can answer a relationship (an object) where a query names one; it must never
+    reach the owner table or the segment table as a key.
+    """
+    value = fields.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    shape = type(value).__name__
+    raise InvalidDelivery(f"{where}.sObject.{name}: must be a text value, not {shape}")
 
 
 def opportunity_status(fields: dict, mapping: CrmMapping, where: str) -> str | None:
@@ -168,9 +180,9 @@ def opportunity_status(fields: dict, mapping: CrmMapping, where: str) -> str | N
 
 def lost_extra(fields: dict, mapping: CrmMapping, status: str) -> dict:
     field = mapping.salesforce.lost_reason_field
-    if status != "lost" or not field or not fields.get(field):
+    if status != "lost" or not field or not isinstance(fields.get(field), str):
         return {}
-    return {"reason": fields[field]}
+    return {"reason": fields[field]} if fields[field] else {}
 
 
 def _bool(fields: dict, name: str, where: str) -> bool | None:
@@ -203,7 +215,7 @@ def close_date(fields: dict, zone: ZoneInfo, now: datetime, where: str) -> datet
     value = fields.get("CloseDate")
     if value is None:
         return None
-    match = _DATE.fullmatch(value)
+    match = _DATE.fullmatch(value) if isinstance(value, str) else None
     try:
         day = datetime(*(int(part) for part in match.groups()), tzinfo=zone) if match else None
     except ValueError:

@@ -5,8 +5,9 @@ both, paged through ``nextRecordsUrl``. The fields read are the Outbound Message
 the ones the mapping names. ``CurrencyIsoCode`` exists only in multi-currency orgs: asked for
 first, and dropped for the rest of the session when the org answers INVALID_FIELD.
 
-Everything put into SOQL is checked first (ids and field names by pattern, times formatted
-here): nothing a caller passes can change the query.
+A ``nextRecordsUrl`` already followed in this query is refused (``VendorRefused``), never
+followed again. Everything put into SOQL is checked first (ids and field names by pattern, times
+formatted here): nothing a caller passes can change the query.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from events.crm.deal_records import DealBatch, salesforce_state, vendor_deal_id
-from events.crm.deal_source import VendorUnavailable
+from events.crm.deal_source import VendorRefused
 from events.crm.mapping import CrmMapping
 from events.crm.vendor_http import VendorBadRequest, VendorHttp
 
@@ -134,15 +135,20 @@ class SalesforceDeals:
         return lambda: salesforce_state(record, self.mapping, self.zone, self._clock())
 
     async def _query(self, condition: str, order: str = "") -> AsyncIterator[list[dict]]:
-        answer = await self._first_page(condition, order)
+        answer, followed = await self._first_page(condition, order), set()
         while True:
             records = answer.get("records")
-            yield [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
+            if not isinstance(records, list):
+                raise VendorRefused("salesforce API: an answer without a records list")
+            yield [r for r in records if isinstance(r, dict)]
             next_url = answer.get("nextRecordsUrl")
-            if answer.get("done", True) or not isinstance(next_url, str):
+            if answer.get("done", True) is True or not isinstance(next_url, str):
                 return
             if not next_url.startswith("/services/data/"):
-                raise VendorUnavailable("salesforce API: unexpected nextRecordsUrl")
+                raise VendorRefused("salesforce API: unexpected nextRecordsUrl")
+            if next_url in followed:
+                raise VendorRefused(f"salesforce API: paging repeats nextRecordsUrl {next_url!r}")
+            followed.add(next_url)
             answer = await self.http.get(next_url)
 
     async def _first_page(self, condition: str, order: str) -> dict:

@@ -6,6 +6,10 @@ one of three outcomes: the JSON answer, ``VendorUnavailable`` (ask again later: 
 or ``VendorRefused`` (fix the configuration: retrying will not help). Retries are bounded twice,
 by count and by total waiting time, so a throttled vendor can never hold a caller for long.
 
+An answer is read as a stream and never beyond ``max_answer_bytes`` (32 MiB by default): a
+larger one, or a 2xx that is not a JSON object (not the documented shape), is ``VendorRefused``
+with the reason, since asking again would get the same answer.
+
 Tokens travel in headers only, never in URLs, and nothing here logs a header.
 """
 
@@ -21,6 +25,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import orjson
 
 from events.crm.deal_source import VendorRefused, VendorUnavailable
 
@@ -29,6 +34,8 @@ log = logging.getLogger(__name__)
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 REFUSED_STATUSES = frozenset({401, 403})
 LONGEST_RETRY_AFTER_S = 3600.0
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+"""The most of one answer that is read: a vendor answer beyond it is refused, never buffered."""
 """A Retry-After beyond this is treated as this: the budget then refuses to wait for it."""
 
 
@@ -125,8 +132,10 @@ class VendorHttp:
         *,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.vendor, self.policy = vendor, policy
+        self.max_answer_bytes = max_answer_bytes
         self._sleep, self._clock = sleep, clock
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
@@ -171,26 +180,46 @@ class VendorHttp:
     async def _attempt(self, method: str, path: str, options: dict) -> dict | tuple:
         """The answer, or (problem, Retry-After seconds or None) when a retry may help."""
         try:
-            response = await self._client.request(method, path, **options)
+            async with self._client.stream(method, path, **options) as response:
+                status = response.status_code
+                if status in RETRIED_STATUSES:
+                    wanted = retry_after_s(response.headers.get("Retry-After"), self._clock())
+                    return f"HTTP {status}", wanted
+                body = await self._read_capped(response)
         except httpx.TimeoutException:
             return "timed out", None
         except httpx.TransportError as exc:
             return f"connection failed ({type(exc).__name__})", None
-        status = response.status_code
-        if status in RETRIED_STATUSES:
-            wanted = retry_after_s(response.headers.get("Retry-After"), self._clock())
-            return f"HTTP {status}", wanted
+        text = body.decode(response.encoding or "utf-8", "replace")
         if status in REFUSED_STATUSES:
-            raise VendorRefused(refused_message(self.vendor, status, response.text))
+            raise VendorRefused(refused_message(self.vendor, status, text))
         if status >= 400:
-            raise VendorBadRequest(self.vendor, status, response.text)
-        return self._json(response)
+            raise VendorBadRequest(self.vendor, status, text)
+        return self._json(body)
 
-    def _json(self, response: httpx.Response) -> dict:
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        """The answer's bytes; VendorRefused as soon as they exceed ``max_answer_bytes``."""
+        limit = self.max_answer_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise VendorRefused(self._too_large(f"{int(declared):,}"))
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise VendorRefused(self._too_large(f"over {limit:,}"))
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, size: str) -> str:
+        limit = f"{self.max_answer_bytes:,}"
+        return f"{self.vendor} API: an answer of {size} bytes, more than the {limit} read"
+
+    def _json(self, body: bytes) -> dict:
         try:
-            body = response.json()
-        except ValueError:
-            raise VendorUnavailable(f"{self.vendor} API: the answer is not JSON") from None
-        if not isinstance(body, dict):
-            raise VendorUnavailable(f"{self.vendor} API: the answer is not a JSON object")
-        return body
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise VendorRefused(f"{self.vendor} API: the answer is not JSON") from None
+        if not isinstance(value, dict):
+            raise VendorRefused(f"{self.vendor} API: the answer is not a JSON object")
+        return value

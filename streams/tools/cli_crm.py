@@ -2,15 +2,17 @@
 
 Webhooks get lost (a vendor gives up retrying, an endpoint was down for a day, a subscription was
 missing). A sync asks the CRM's API for every deal modified since T and publishes its state as
-native events whose ids come from that state (``events.crm.deal_ids``): the events the webhooks
-already delivered are repeats the workers drop, so a sync after the webhooks, or twice, changes
-nothing, and a sync alone gives the KPIs the webhooks would have.
+native events whose ids come from that state (``events.crm.deal_ids``): the creations and the
+status changes the webhooks already delivered at the same instants are repeats the workers drop,
+the rest restates the state the webhooks built (docs/CRM.md, "Same facts, same ids"), so a sync
+after the webhooks, or twice, changes no KPI, and a sync alone gives the KPIs the webhooks would.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -168,16 +170,35 @@ async def _run(settings, source, policy, start: datetime, period: timedelta | No
     names = TopicNames(settings.topic_prefix)
     publisher = EventPublisher.from_settings(settings)
     try:
-        while True:
-            began = datetime.now(UTC)
-            code = await _pass(source, publisher, policy, names, start)
-            if period is None:
-                return code
-            start = began - OVERLAP
-            await asyncio.sleep(period.total_seconds())
+        return await repeat(
+            lambda since: _pass(source, publisher, policy, names, since), start, period
+        )
     finally:
         await publisher.close()
         await source.close()
+
+
+async def repeat(
+    run_pass: Callable[[datetime], Awaitable[Exit]],
+    start: datetime,
+    period: timedelta | None,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Exit:
+    """One pass from ``start``, or with a ``period`` passes until interrupted.
+
+    The window moves forward only after a pass that succeeded (exit 0 or 1): a pass that failed
+    (CRM or broker unavailable, a refused token) leaves its window to the next one, so that
+    nothing modified during it is skipped.
+    """
+    while True:
+        began = clock()
+        code = await run_pass(start)
+        if period is None:
+            return code
+        if code in (Exit.OK, Exit.FINDINGS):
+            start = began - OVERLAP
+        await sleep(period.total_seconds())
 
 
 async def _pass(source, publisher, policy, names, since: datetime) -> Exit:

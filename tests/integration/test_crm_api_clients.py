@@ -170,14 +170,54 @@ async def _no_wait(_: float) -> None:
     return None
 
 
-async def test_hubspot_answers_a_repeated_question_from_its_cache(fake_api, make_source):
+async def test_hubspot_asked_again_reads_the_deal_again_and_sees_its_change(fake_api, make_source):
     _, portal = fake_api
-    deals = populate(portal, "hubspot", 1)
+    [deal] = populate(portal, "hubspot", 1)
     source = make_source("hubspot")
-    first = await source.deal_events([deals[0].key])
-    calls = len(portal.requests)
-    assert await source.deal_events([deals[0].key]) == first
-    assert len(portal.requests) == calls
+    first = await source.deal_events([deal.key, deal.key])
+    assert portal.requests.count(("POST", hubspot_api.BATCH_READ)) == 1
+    portal.hubspot_deals[deal.key]["properties"]["amount"] = "4321"
+
+    again = await source.deal_events([deal.key])
+
+    assert again != first
+    assert portal.requests.count(("POST", hubspot_api.BATCH_READ)) == 2
+    assert {e.get("amount") for e in again[deal.key]} >= {4321}
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+async def test_paging_that_repeats_a_cursor_is_refused_instead_of_followed_for_ever(
+    fake_api, make_source, vendor
+):
+    _, portal = fake_api
+    portal.page_size, portal.repeat_paging = 3, True
+    populate(portal, vendor, 7)
+    with pytest.raises(VendorRefused, match="repeats"):
+        await synced(make_source(vendor))
+    assert len(portal.requests) <= 4
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+async def test_an_answer_over_the_byte_cap_is_refused_without_being_read_whole(fake_api, vendor):
+    base_url, portal = fake_api
+    portal.padding = 64 * 1024
+    populate(portal, vendor, 1)
+    token = TOKENS[vendor]
+    headers = (
+        {"x-api-token": token} if vendor == "pipedrive" else {"Authorization": f"Bearer {token}"}
+    )
+    http = VendorHttp(vendor, base_url, headers, 5, RetryPolicy(), max_answer_bytes=16 * 1024)
+    mapping = fixture_mapping()
+    source = {
+        "hubspot": lambda: HubSpotDeals(http, mapping),
+        "pipedrive": lambda: PipedriveDeals(http, mapping),
+        "salesforce": lambda: SalesforceDeals(http, mapping, "62.0", ZoneInfo("UTC")),
+    }[vendor]()
+    try:
+        with pytest.raises(VendorRefused, match="more than the 16,384 read"):
+            await synced(source)
+    finally:
+        await source.close()
 
 
 async def test_hubspot_customer_is_the_deals_company(fake_api, make_source):

@@ -5,7 +5,9 @@ batch read (207 with ``errors`` for unknown ids), v4 deal->company associations 
 (``after`` paging, the 10,000-result cap); Pipedrive's ``GET /api/v2/deals`` (``ids``,
 ``updated_since``, ``next_cursor``); Salesforce's ``query`` (``nextRecordsUrl`` paging and
 INVALID_FIELD for ``CurrencyIsoCode`` in a single-currency org). A portal holds the deals the
-tests put there; ``throttle`` makes the next requests answer 429 with a ``Retry-After``.
+tests put there; ``throttle`` makes the next requests answer 429 with a ``Retry-After``;
+``repeat_paging`` makes every list answer point at the same next page again (a vendor bug a
+client must not follow for ever); ``padding`` adds that many bytes of filler to every answer.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class Portal:
     requests: list[tuple[str, str]] = field(default_factory=list)
     throttled: list[str] = field(default_factory=list)
     """Retry-After values for the next requests, answered 429 in order."""
+    repeat_paging: bool = False
+    padding: int = 0
 
     def throttle(self, *retry_after: str) -> None:
         self.throttled.extend(retry_after)
@@ -67,6 +71,11 @@ def _refusal(request: Request, vendor: str) -> JSONResponse | None:
     return None
 
 
+def _answer(request: Request, body: dict, status: int = 200) -> JSONResponse:
+    padding = request.app.state.portal.padding
+    return JSONResponse({**body, "padding": "x" * padding} if padding else body, status)
+
+
 async def hubspot_batch_read(request: Request) -> JSONResponse:
     if (refused := _refusal(request, "hubspot")) is not None:
         return refused
@@ -85,7 +94,7 @@ async def hubspot_batch_read(request: Request) -> JSONResponse:
                 "context": {"ids": missing},
             }
         ]
-    return JSONResponse(answer, 207 if missing else 200)
+    return _answer(request, answer, 207 if missing else 200)
 
 
 def _with_properties(record: dict, names: list[str] | None) -> dict:
@@ -137,10 +146,9 @@ async def hubspot_search(request: Request) -> JSONResponse:
     ]
     answer = {"total": len(matching), "results": page}
     if after + limit < len(matching):
-        answer["paging"] = {
-            "next": {"after": str(after + limit), "link": f"?after={after + limit}"}
-        }
-    return JSONResponse(answer)
+        following = limit if portal.repeat_paging else after + limit
+        answer["paging"] = {"next": {"after": str(following), "link": f"?after={following}"}}
+    return _answer(request, answer)
 
 
 def _epoch_ms(text: str) -> int:
@@ -161,8 +169,10 @@ async def pipedrive_deals(request: Request) -> JSONResponse:
     start = int(params.get("cursor", "0"))
     limit = min(int(params.get("limit", 100)), portal.page_size)
     page = deals[start : start + limit]
-    cursor = str(start + limit) if start + limit < len(deals) else None
-    return JSONResponse({"success": True, "data": page, "additional_data": {"next_cursor": cursor}})
+    following = limit if portal.repeat_paging else start + limit
+    cursor = str(following) if start + limit < len(deals) else None
+    body = {"success": True, "data": page, "additional_data": {"next_cursor": cursor}}
+    return _answer(request, body)
 
 
 _SINCE = re.compile(r"LastModifiedDate >= (\S+)")
@@ -205,10 +215,12 @@ def _salesforce_page(request: Request, records: list[dict], offset: int) -> JSON
     page = records[offset : offset + size]
     answer = {"totalSize": len(records), "done": offset + size >= len(records), "records": page}
     if not answer["done"]:
-        locator = f"01g{len(request.app.state.pages):012d}"
+        portal = request.app.state.portal
+        locator = f"01g{0 if portal.repeat_paging else len(request.app.state.pages):012d}"
         request.app.state.pages[locator] = records
-        answer["nextRecordsUrl"] = f"/services/data/{version}/query/{locator}-{offset + size}"
-    return JSONResponse(answer)
+        following = size if portal.repeat_paging else offset + size
+        answer["nextRecordsUrl"] = f"/services/data/{version}/query/{locator}-{following}"
+    return _answer(request, answer)
 
 
 def _sf_time(text: str):

@@ -53,6 +53,7 @@ def hubspot_record(deal: DealSpec) -> dict:
         "hs_is_closed": "true" if deal.status != "open" else "false",
         "hs_is_closed_won": "true" if deal.status == "won" else "false",
         "hs_lastmodifieddate": rfc3339(deal.modified),
+        "hs_v2_date_entered_current_stage": rfc3339(deal.modified),
         "hubspot_owner_id": deal.owner,
         "pipeline": "default",
     }
@@ -113,6 +114,7 @@ def pipedrive_record(deal: DealSpec, status: str | None = None) -> dict:
         "currency": "EUR",
         "add_time": rfc3339(deal.created),
         "update_time": rfc3339(deal.modified if status != "open" else deal.created),
+        "stage_change_time": None,
         "status": status,
         "probability": None,
         "lost_reason": None,

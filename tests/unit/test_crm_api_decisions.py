@@ -173,3 +173,28 @@ def test_a_hubspot_search_that_cannot_move_forward_in_time_says_so():
     page = [{"properties": {"hs_lastmodifieddate": "2026-02-14T10:00:00Z"}}]
     with pytest.raises(VendorUnavailable, match="10,000"):
         _restart_from(page, 1771063200000)
+
+
+async def test_a_periodic_sync_keeps_the_window_of_a_failed_run_for_the_next_run():
+    from streams.tools.cli_crm import OVERLAP, repeat
+    from streams.tools.output import Exit
+
+    start = datetime(2026, 2, 14, 8, 0, tzinfo=UTC)
+    clock = iter(start + timedelta(hours=n) for n in range(1, 10))
+    codes = iter([Exit.OK, Exit.UNAVAILABLE, Exit.USAGE, Exit.FINDINGS, Exit.OK])
+    windows: list[datetime] = []
+
+    async def run_pass(since: datetime) -> Exit:
+        windows.append(since)
+        return next(codes)
+
+    async def pause(_: float) -> None:
+        if len(windows) == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        await repeat(run_pass, start, timedelta(hours=1), pause, lambda: next(clock))
+
+    first, second, fourth = (start + timedelta(hours=n) - OVERLAP for n in (1, 2, 4))
+    assert windows == [start, first, first, first, fourth]
+    assert second not in windows

@@ -154,6 +154,7 @@ def test_a_hubspot_deal_without_company_nor_customer_is_only_updated():
 def test_a_close_date_ahead_of_the_last_change_closes_the_deal_at_the_last_change():
     record = sample("hubspot", 0)
     record["properties"]["closedate"] = "2026-06-30T00:00:00Z"
+    record["properties"]["hs_v2_date_entered_current_stage"] = None  # the fallback
     won = by_type(state_events(state_of("hubspot", record)))["deal.won"]
     assert won["occurred_at"] == record["properties"]["hs_lastmodifieddate"].replace(
         ".123Z", ".123000Z"
@@ -215,3 +216,94 @@ def test_the_primary_company_wins_else_the_smallest_id(targets, want):
 )
 def test_a_deal_is_named_by_its_vendor_id_or_its_native_id(given, want):
     assert vendor_deal_id(given, "hubspot-") == want
+
+
+def folded_status(events: list[dict]) -> str:
+    """The deal's status after the contract's fold (section 2 rule 1) of ``events``."""
+    from events.models import EventPolicy, validate_event
+    from projections.deal import fold_deal
+    from projections.normalize import deal_event_of
+
+    policy = EventPolicy(reporting_currency="EUR")
+    typed = [validate_event(event, policy) for event in events]
+    return fold_deal(deal_event_of(event, seq) for seq, event in enumerate(typed)).status
+
+
+def hubspot_deal(stage: str, modified: str, closedate: str, entered: str | None) -> dict:
+    record = copy.deepcopy(sample("hubspot", 1))
+    won = stage == "closedwon"
+    record["properties"].update(
+        dealstage=stage,
+        closedate=closedate,
+        hs_lastmodifieddate=modified,
+        hs_is_closed="true" if won else "false",
+        hs_is_closed_won="true" if won else "false",
+        hs_deal_stage_probability="1" if won else "0.2",
+        hs_v2_date_entered_current_stage=entered,
+    )
+    return record
+
+
+@pytest.mark.parametrize(
+    "open_entered", [None, "2026-02-13T09:30:00Z"], ids=["no-stage-time", "stage-time"]
+)
+def test_a_deal_edited_while_open_and_then_won_with_a_midnight_close_date_folds_to_won(
+    open_entered,
+):
+    opened = hubspot_deal("appointmentscheduled", "2026-02-14T10:00:00Z", "", open_entered)
+    won = hubspot_deal(
+        "closedwon", "2026-02-14T10:30:00Z", "2026-02-14T00:00:00Z", "2026-02-14T10:30:00Z"
+    )
+    events = state_events(state_of("hubspot", opened)) + state_events(state_of("hubspot", won))
+    assert folded_status(events) == "won"
+    [win] = [event for event in events if event["type"] == "deal.won"]
+    assert win["occurred_at"] == "2026-02-14T10:30:00Z"
+
+
+def test_a_won_deal_without_a_stage_time_is_won_at_its_close_date_and_never_reopened_by_an_edit():
+    opened = hubspot_deal("appointmentscheduled", "2026-02-14T10:00:00Z", "", None)
+    won = hubspot_deal("closedwon", "2026-02-14T10:30:00Z", "2026-02-14T00:00:00Z", None)
+    opened_events = state_events(state_of("hubspot", opened))
+    won_events = state_events(state_of("hubspot", won))
+    assert "deal.reopened" not in {event["type"] for event in opened_events}
+    assert by_type(won_events)["deal.won"]["occurred_at"] == "2026-02-14T00:00:00Z"
+    assert folded_status(opened_events + won_events) == "won"
+
+
+def test_an_open_deal_is_reopened_at_the_instant_it_entered_its_stage_not_at_its_last_edit():
+    record = hubspot_deal(
+        "appointmentscheduled", "2026-02-14T12:00:00Z", "", "2026-02-14T09:00:00Z"
+    )
+    reopened = by_type(state_events(state_of("hubspot", record)))["deal.reopened"]
+    assert reopened["occurred_at"] == "2026-02-14T09:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("status", "field", "want"),
+    [("won", "won_time", "deal.won"), ("open", "stage_change_time", "deal.reopened")],
+)
+def test_a_pipedrive_status_is_timed_by_its_stage_change_not_by_its_last_update(
+    status, field, want
+):
+    record = copy.deepcopy(sample("pipedrive", 0))
+    record.update(status=status, update_time="2026-02-14T15:50:00Z", close_time=None)
+    record.update(won_time=None, stage_change_time=None)
+    record[field] = "2026-02-14T11:00:00Z"
+    events = by_type(state_events(state_of("pipedrive", record)))
+    assert events[want]["occurred_at"] == "2026-02-14T11:00:00Z"
+
+
+def test_an_open_pipedrive_deal_without_a_stage_change_time_gets_no_reopen():
+    record = copy.deepcopy(sample("pipedrive", 0))
+    record.update(status="open", won_time=None, close_time=None, stage_change_time=None)
+    assert "deal.reopened" not in by_type(state_events(state_of("pipedrive", record)))
+
+
+def test_an_open_salesforce_opportunity_is_reopened_at_its_last_stage_change():
+    record = copy.deepcopy(sample("salesforce", 0))
+    record.update(IsClosed=False, IsWon=False, StageName="Prospecting")
+    record.update(LastStageChangeDate="2026-02-12T08:00:00.000+0000")
+    reopened = by_type(state_events(state_of("salesforce", record)))["deal.reopened"]
+    assert reopened["occurred_at"] == "2026-02-12T08:00:00Z"
+    del record["LastStageChangeDate"]
+    assert "deal.reopened" not in by_type(state_events(state_of("salesforce", record)))
