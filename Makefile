@@ -42,7 +42,8 @@ status: ## what runs and whether it answers
 	deploy/local/stack.sh status
 
 test: install ## the test suite, chaos scenarios at light sizes; own broker on 127.0.0.1:19092
-	$(VENV)/bin/python -m pytest tests/
+	$(VENV)/bin/python -m pytest tests/unit -n 2
+	$(VENV)/bin/python -m pytest tests/ --ignore=tests/unit
 
 chaos: install ## the chaos scenarios (tests/chaos) at full size, with their verdicts (~15 min)
 	$(VENV)/bin/python -m pytest tests/chaos -m chaos --chaos-full

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import uuid
 
 import httpx
 import orjson
@@ -15,14 +16,27 @@ from tests.support.cli import run_cli
 from tests.support.golden import golden_expected, golden_messages
 from tests.support.kafka import produce_raw
 from tests.support.kpis import compare_all, eventually, kpi_mismatches, vocabulary
+from tests.support.stack import StackFactory
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def golden_stack(make_stack):
-    """A one-worker stack that has folded the whole golden log."""
-    stack = make_stack(workers=1, ingest=False)
+@pytest.fixture(scope="module")
+def golden_stack(kafka_bootstrap, tmp_path_factory):
+    """A one-worker stack that has folded the whole golden log, shared by the module's tests
+    that only read it (a stack and its fold per test cost most of their time)."""
+    factory = StackFactory(
+        lambda: kafka_bootstrap,
+        f"t-tools-kpis-golden-{uuid.uuid4().hex[:8]}.",
+        tmp_path_factory.mktemp("golden-stack"),
+    )
+    try:
+        yield _folded_golden(factory.build(workers=1, ingest=False))
+    finally:
+        factory.stop_all()
+
+
+def _folded_golden(stack):
     asyncio.run(produce_raw(stack.bootstrap, golden_messages(TopicNames(stack.prefix))))
     expected = golden_expected()
     assert (

@@ -83,21 +83,23 @@ async def test_an_event_of_exactly_the_message_limit_is_stored(
     assert await published(kafka_bootstrap, topic_prefix) == ["largest"]
 
 
-async def test_a_webhook_delivery_mapping_to_an_event_over_the_limit_is_refused_whole(
+async def test_a_webhook_delivery_too_large_to_store_is_refused_whole_with_413(
     make_ingest, kafka_bootstrap, topic_prefix
 ):
+    """A delivery is stored as it came before anything is interpreted: one whose raw record
+    passes the record limit cannot be stored, so the vendor gets a 4xx (never a 2xx for a
+    delivery nobody will read, never a 503 it would retry for ever) and nothing is published."""
     client = await make_ingest(**webhook_settings())
     payload = fixture_json("pipedrive_v1_updated_lost.json")
     payload["current"]["lost_reason"] = "r" * (MAX_RECORD_BYTES + 1)
 
     refused = await client.post("/v1/webhooks/pipedrive", json=payload, headers=basic_auth())
 
-    assert refused.status_code == 422, refused.text[:300]
-    error = refused.json()["error"]
-    assert error["code"] == "invalid_events"
-    reasons = [reason for item in error["invalid"] for reason in item["reasons"]]
-    assert reasons and all("bytes per message" in reason for reason in reasons), reasons
+    assert refused.status_code == 413, refused.text[:300]
+    assert refused.json()["error"]["code"] == "too_large"
     assert await published(kafka_bootstrap, topic_prefix) == []
+    deliveries = TopicNames(topic_prefix).crm_deliveries
+    assert await read_topic(kafka_bootstrap, deliveries, timeout_s=5) == []
 
 
 async def test_a_topic_whose_own_limit_is_lower_gets_a_4xx_not_a_503(
