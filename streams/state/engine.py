@@ -168,25 +168,23 @@ class StateEngine:
         """Restore each partition this worker has no checkpoint of from the state topic, before
         its inputs are sought (their offsets then come from the snapshot). A restore that fails
         or takes too long leaves the partition empty: it replays its inputs from offset 0."""
-        if self.snapshots is None:
+        shipper = self.snapshots
+        if shipper is None:
             return
         owned = sorted(set(partitions))
-        self.snapshots.assigned(owned)
+        shipper.assigned(owned)
         store = self.store
         for partition in owned:
             if not store.checkpoint_seq(partition):
-                await self._restore(store, partition)
+                await self._restore(shipper, store, partition)
 
-    async def _restore(self, store: StateStore, partition: int) -> None:
-        assert self.snapshots is not None  # take_over's caller checked
+    async def _restore(self, shipper: SnapshotShipper, store: StateStore, partition: int) -> None:
         try:
-            restored = await asyncio.wait_for(
-                self.snapshots.restore(store, partition), RESTORE_TIMEOUT_S
-            )
+            restored = await asyncio.wait_for(shipper.restore(store, partition), RESTORE_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - any failure: the logs still hold everything
             store.drop_partition(partition)
             restored = None
-            self.snapshots.counters.restore_failures += 1
+            shipper.counters.restore_failures += 1
             log.warning("state restore: partition %d not restored, replays: %r", partition, exc)
         # Views made before (the live keys) hold the replaced state.
         self._views = {k: v for k, v in self._views.items() if k[1] != partition}

@@ -89,7 +89,6 @@ class SnapshotShipper:
         self._store, self._generation = store, gen
         now = self._clock()
         for partition in partitions:
-            self._last.setdefault(partition, float("-inf"))
             if self._due(store, partition, now):
                 self._start(store, partition, gen, now)
 
@@ -149,7 +148,7 @@ class SnapshotShipper:
         store = self._store
         if store is None:
             return
-        for partition in sorted(self._owned & set(self._last)):
+        for partition in sorted(self._owned):
             changed_since_checkpoint = store.partition(partition).dirty
             if not changed_since_checkpoint and self._due(store, partition, float("inf")):
                 self._start(store, partition, self._generation, float("inf"))
