@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import subprocess
 import time
 from collections.abc import Iterable
@@ -24,6 +25,7 @@ from events.kafka_admin import uncommitted_per_topic
 from events.topics import TopicNames
 from streams.catch_up import group_topics
 from streams.settings import Settings
+from tests.chaos.feed import Feeder
 from tests.support.kafka import Record, read_topic
 from tests.support.stack import Service, Stack
 
@@ -116,6 +118,35 @@ def wait_dead(worker: Service, timeout_s: float) -> int | None:
         return worker.process.wait(timeout_s)
     except subprocess.TimeoutExpired:
         return None
+
+
+@dataclass
+class KilledMidStream:
+    """A worker that killed itself at a fault point while a stream was being fed."""
+
+    worker: Service
+    feeder: Feeder
+    """Still feeding: ``finish`` it once the successor owns the partitions."""
+    started: float
+    """``time.monotonic()`` when the feed began."""
+    died_at: str
+    """Seconds into the feed and events accepted by then, for the verdict."""
+
+
+def killed_mid_stream(
+    stack: Stack, fault: str, events: list[dict], feed_s: float, die_within_s: float
+) -> KilledMidStream:
+    """Start a worker with ``SALESPULSE_FAULT_KILL_AT=fault``, feed ``events`` over ``feed_s``
+    once it owns its partitions, and wait until the fault point killed it (SIGKILL)."""
+    worker = stack.start_worker(wait=False, SALESPULSE_FAULT_KILL_AT=fault)
+    assert wait_owning(worker.url, stack.partitions, 60) is not None, worker.log_tail()
+    feeder = Feeder(stack.ingest.url, events, seconds=feed_s)
+    started = time.monotonic()
+    feeder.start()
+    status = wait_dead(worker, die_within_s)
+    died_at = f"{time.monotonic() - started:.1f}s/{len(feeder.log.accepted)}ev"
+    assert status == -signal.SIGKILL, f"{fault}: exit status {status}\n{worker.log_tail()}"
+    return KilledMidStream(worker, feeder, started, died_at)
 
 
 def wait_owning(url: str, at_least: int, timeout_s: float) -> float | None:

@@ -14,16 +14,14 @@ backfill posted as fast as ingest takes it. tests/unit/test_state_faults.py kill
 
 from __future__ import annotations
 
-import signal
 import time
 
 import pytest
 
 from streams.state.faults import AFTER_CHECKPOINT_WRITE, BEFORE_CHECKPOINT_WRITE
 from tests.chaos.audit import settled_audit
-from tests.chaos.feed import Feeder
 from tests.chaos.history import CHAOS_AS_OF, size_history, validated
-from tests.chaos.observe import settle, wait_dead, wait_owning
+from tests.chaos.observe import killed_mid_stream, settle, wait_owning
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(600)]
 
@@ -37,26 +35,18 @@ def test_kpis_are_exact_after_the_worker_is_killed_inside_a_checkpoint(chaos_sta
     events = size_history(size(4_000, 50_000), seed=111)
     stack = chaos_stack(workers=0, table_store="rocksdb://")
     fault = f"{point}:{KILLED_AT_COMMIT}"
-    worker = stack.start_worker(wait=False, SALESPULSE_FAULT_KILL_AT=fault)
-    assert wait_owning(worker.url, stack.partitions, 60) is not None, worker.log_tail()
-
     # The stream lasts several commit intervals past the kill, so the restarted worker resumes
     # from its checkpoint while events still arrive.
-    feeder = Feeder(stack.ingest.url, events, seconds=size(20.0, 60.0))
-    started = time.monotonic()
-    feeder.start()
-    status = wait_dead(worker, timeout_s=size(45, 120))
-    died_at = f"{time.monotonic() - started:.1f}s/{len(feeder.log.accepted)}ev"
-    assert status == -signal.SIGKILL, f"{fault}: exit status {status}\n{worker.log_tail()}"
+    killed = killed_mid_stream(stack, fault, events, size(20.0, 60.0), size(45, 120))
 
     # Restarted as an orchestrator would: same data directory and store, no fault setting.
     restarted_at = time.monotonic()
-    worker = stack.restart_worker(worker, wait=False)
+    worker = stack.restart_worker(killed.worker, wait=False)
     owning = wait_owning(worker.url, stack.partitions, 120)
     assert owning is not None, f"restarted, never owned its partitions:\n{worker.log_tail()}"
     back_after = round(time.monotonic() - restarted_at, 1)
-    post_log = feeder.finish(timeout_s=300)
-    fed_s = time.monotonic() - started
+    post_log = killed.feeder.finish(timeout_s=300)
+    fed_s = time.monotonic() - killed.started
 
     settled = settle(stack, timeout_s=size(120, 300))
     result = settled_audit(
@@ -65,7 +55,7 @@ def test_kpis_are_exact_after_the_worker_is_killed_inside_a_checkpoint(chaos_sta
         validated(post_log.accepted),
         CHAOS_AS_OF,
         facts={
-            "died_at": died_at,
+            "died_at": killed.died_at,
             "owning_again_s": back_after,
             "fed_s": round(fed_s, 1),
             "settled_s": round(settled.seconds, 1),

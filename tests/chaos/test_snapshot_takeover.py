@@ -9,16 +9,15 @@ How much it replayed is read from the state engine's resume line; the KPIs must 
 
 from __future__ import annotations
 
-import signal
 import time
 
 import pytest
 
 from streams.state.faults import IN_SNAPSHOT
 from tests.chaos.audit import settled_audit
-from tests.chaos.feed import Feeder, post_events
+from tests.chaos.feed import post_events
 from tests.chaos.history import CHAOS_AS_OF, size_history, validated
-from tests.chaos.observe import replay_since, settle, wait_dead, wait_owning
+from tests.chaos.observe import killed_mid_stream, replay_since, settle, wait_owning
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(900)]
 
@@ -72,27 +71,19 @@ def test_kpis_are_exact_when_a_fresh_host_takes_over_from_a_worker_killed_inside
     events = size_history(size(4_000, 50_000), seed=727)
     stack = chaos_stack(workers=0, table_store="rocksdb://", extra_env=SNAPSHOT_EVERY_COMMIT)
     fault = f"{IN_SNAPSHOT}:{KILLED_AT_SNAPSHOT}"
-    doomed = stack.start_worker(wait=False, SALESPULSE_FAULT_KILL_AT=fault)
-    assert wait_owning(doomed.url, stack.partitions, 60) is not None, doomed.log_tail()
-
-    feeder = Feeder(stack.ingest.url, events, seconds=size(20.0, 60.0))
-    started = time.monotonic()
-    feeder.start()
-    status = wait_dead(doomed, size(60, 150))
-    died_at = f"{time.monotonic() - started:.1f}s/{len(feeder.log.accepted)}ev"
-    assert status == -signal.SIGKILL, f"{fault}: exit status {status}\n{doomed.log_tail()}"
+    killed = killed_mid_stream(stack, fault, events, size(20.0, 60.0), size(60, 150))
 
     fresh = stack.start_worker(wait=False)
     owning = wait_owning(fresh.url, stack.partitions, 180)
     assert owning is not None, f"the fresh worker never owned the partitions:\n{fresh.log_tail()}"
-    post_log = feeder.finish(timeout_s=300)
+    post_log = killed.feeder.finish(timeout_s=300)
     settled = settle(stack, timeout_s=size(120, 300))
     result = settled_audit(
         f"7b fresh host after a kill at {fault}",
         fresh.url,
         validated(post_log.accepted),
         CHAOS_AS_OF,
-        facts={"died_at": died_at, "owning_s": round(owning, 1)},
+        facts={"died_at": killed.died_at, "owning_s": round(owning, 1)},
     )
 
     assert fresh.alive, f"the fresh worker died:\n{fresh.log_tail()}"
