@@ -38,7 +38,7 @@ from bench.stats import Figure, format_rate, format_ratio, rate, ratio
 from bench.workload import Shape, history, route_of
 from events.models import EventPolicy, validate_event
 from events.topics import TopicNames
-from projections import day_values
+from projections import day_readout
 from projections.kpis import OpenStock
 from projections.recompute import recompute
 from projections.state_types import DayValue
@@ -136,12 +136,12 @@ def check_exact(
 
     def open_stock(key: str, end_hour: int) -> OpenStock:
         later = sorted((d, v) for (k, d), v in days.items() if k == key and d >= end_hour // 24)
-        return day_values.open_stock(worker.tables.stocks.get(key), later, end_hour)
+        return day_readout.open_stock(worker.tables.stocks.get(key), later, end_hour)
 
     problems, differing = [], 0
     for key in chosen:
         found = _differences(
-            day_values.report(read_day, key, END, worker.grid, open_stock),
+            day_readout.report(read_day, key, END, worker.grid, open_stock),
             store.report(key, END),
         )
         differing += bool(found)

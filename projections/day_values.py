@@ -1,10 +1,8 @@
-"""Applying offset-tagged KPI corrections to day values, and reading windows back from them.
+"""Applying offset-tagged KPI corrections to day values (``projections.day_readout`` reads them).
 
 Engine v2 keeps one ``DayValue`` per (scope key, UTC day) instead of today's three bucket grids
 (``projections.timebase``): its hours are the ``h`` grid, their sum the ``d`` grid, and its
-``local`` parts, summed over the UTC days a local day overlaps, the ``l`` grid. So the readout
-here gives the same ``WindowTotals`` as ``projections.readout`` over the grids, in the shape
-``projections.kpis.derive_kpis`` takes.
+``local`` parts, summed over the UTC days a local day overlaps, the ``l`` grid.
 
 Exactly-once apply (docs/GUARANTEES.md, design section 7 I4): a correction is (src id, position,
 quarter, tally). All quarters of one (src, position) are caused by one input and arrive together,
@@ -15,14 +13,9 @@ then raises the mark, so a replay or a duplicate changes nothing. The mark is ch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
-from datetime import datetime
+from collections.abc import Iterable, Iterator, MutableMapping
 
-from projections.effects import split_scope_key
-from projections.kpis import OpenStock, derive_kpis
-from projections.readout import StockReader, reported, stock_at
 from projections.state_types import (
-    INT_FIELDS,
     Carry,
     DayValue,
     HourTally,
@@ -31,21 +24,17 @@ from projections.state_types import (
     src_id_of_label,
     tally_is_empty,
 )
-from projections.tally import Tally, WindowTotals
+from projections.tally import Tally
 from projections.timebase import (
-    DAILY,
-    HOURLY,
     QUARTERS_PER_DAY,
     QUARTERS_PER_HOUR,
     BucketGrid,
 )
-from projections.windows import WINDOWS, window_span
 
 DayEntry = tuple[int, int, int, HourTally]
 """(src id, position, quarter-hour index, correction), as kpi-deltas v2 carries them."""
 DayKey = tuple[str, int]
 """(scope key, UTC day number)."""
-DayReader = Callable[[str, int], DayValue | None]
 
 HOURS_PER_DAY = 24
 
@@ -61,20 +50,6 @@ def day_entries_of(entries: Iterable[tuple[str, int, int, Tally]]) -> list[DayEn
             src_id = ids[src] = src_id_of_label(src)
         out.append((src_id, offset, quarter, hour_tally_of(tally)))
     return out
-
-
-def read_kpis(
-    read_day: DayReader,
-    key: str,
-    window: str,
-    now: datetime,
-    grid: BucketGrid,
-    stocks: StockReader | None = None,
-) -> dict:
-    """One window's KPIs of ``key``, as ``projections.readout.read_kpis`` gives them."""
-    scope, _ = split_scope_key(key)
-    totals = window_totals(_memo(read_day), key, window, now, grid)
-    return derive_kpis(scope, totals, stock_at(stocks, key, now))
 
 
 def apply_day_batch(
@@ -143,23 +118,6 @@ def _add_stock(
     total.marks[src] = position
 
 
-def open_stock(
-    total: Carry | None, later: Iterable[tuple[int, DayValue]], end_hour: int
-) -> OpenStock:
-    """The deals open at T (hour index ``end_hour``): every stock change of the key (``total``)
-    minus those at T or later, read from ``later``, the key's day values from T's day on."""
-    if total is None:  # no change ever, or changes that summed to nothing so far
-        total = Carry()
-    deals, amount, weighted = total.open_deals, total.open_amount, total.open_weighted
-    for day, value in later:
-        for hour, tally in value.hours.items():
-            if day * HOURS_PER_DAY + hour >= end_hour:
-                deals -= tally.open_delta
-                amount -= tally.open_amount_delta
-                weighted -= tally.open_weighted_delta
-    return OpenStock(deals, amount, weighted)
-
-
 def apply_origin(
     value: DayValue,
     src: int,
@@ -215,91 +173,3 @@ def _by_day(quarters: list[tuple[int, HourTally]]) -> dict[int, list[tuple[int, 
     for quarter, tally in quarters:
         by_day.setdefault(quarter // QUARTERS_PER_DAY, []).append((quarter, tally))
     return by_day
-
-
-def window_totals(
-    read_day: DayReader, key: str, window: str, now: datetime, grid: BucketGrid
-) -> WindowTotals:
-    """What ``projections.readout.window_totals`` sums from the grids, from day values.
-
-    ``1h``/``24h`` include hour tallies, ``7d``/``30d`` the sum of each UTC day's hours, and
-    ``mtd``/``qtd`` in a non-UTC zone each local day's parts gathered from the UTC days around
-    it. Each grid bucket is included whole, so ``touched`` and the distinct sets agree with the
-    grids even when a day's hours cancel out.
-    """
-    span = window_span(window, now, grid)
-    totals = WindowTotals()
-    if span.grid == HOURLY:
-        for hour in span.indexes():
-            value = read_day(key, hour // HOURS_PER_DAY)
-            if value is not None:
-                _include(totals, value.hours.get(hour % HOURS_PER_DAY))
-    elif span.grid == DAILY:
-        for day in span.indexes():
-            value = read_day(key, day)
-            if value is not None:
-                _include(totals, _sum_parts(value.hours.values()))
-    else:
-        for part in _local_days(read_day, key, span.first, span.last).values():
-            _include(totals, part)
-    return totals
-
-
-def _local_days(read_day: DayReader, key: str, first: int, last: int) -> dict[int, HourTally]:
-    """Local days ``first..last`` as the sum of their parts; a local day overlaps the UTC day of
-    the same number and its neighbours only (offsets stay within a day)."""
-    sums: dict[int, HourTally] = {}
-    for day in range(first - 1, last + 2):
-        value = read_day(key, day)
-        if value is None:
-            continue
-        for local_day, part in value.local.items():
-            if first <= local_day <= last:
-                add_tally(sums.setdefault(local_day, HourTally()), part)
-    return sums
-
-
-def _sum_parts(parts: Iterable[HourTally]) -> HourTally:
-    total = HourTally()
-    for part in parts:
-        add_tally(total, part)
-    return total
-
-
-def _include(totals: WindowTotals, tally: HourTally | None) -> None:
-    """``WindowTotals.include`` for an ``HourTally``: empty buckets leave ``touched`` alone."""
-    if tally is None or tally_is_empty(tally):
-        return
-    totals.touched = True
-    counts = totals.counts
-    for name in INT_FIELDS:
-        value = getattr(tally, name)
-        if value:
-            counts[name] = counts.get(name, 0) + value
-    totals.reps.update(rep for rep, n in tally.reps.items() if n > 0)
-    totals.customers.update(c for c, n in tally.customers.items() if n > 0)
-
-
-def report(
-    read_day: DayReader,
-    key: str,
-    now: datetime,
-    grid: BucketGrid,
-    stocks: StockReader | None = None,
-) -> dict[str, dict] | None:
-    """KPIs of all six windows, or ``None`` when the key is not reported, like
-    ``projections.readout.report``. Each day value is read once per report."""
-    read_once = _memo(read_day)
-    totals = {window: window_totals(read_once, key, window, now, grid) for window in WINDOWS}
-    return reported(key, totals, stock_at(stocks, key, now))
-
-
-def _memo(read_day: DayReader) -> DayReader:
-    seen: dict[DayKey, DayValue | None] = {}
-
-    def read(key: str, day: int) -> DayValue | None:
-        if (key, day) not in seen:
-            seen[key, day] = read_day(key, day)
-        return seen[key, day]
-
-    return read

@@ -17,6 +17,7 @@ strings and read back exactly; msgpack itself carries at most 64 bits.
 """
 
 import re
+from collections.abc import Iterator
 from enum import IntEnum
 from functools import cache
 from typing import Any, Generic, TypeVar
@@ -102,9 +103,8 @@ class HourTally(msgspec.Struct, array_like=True, omit_defaults=True):
     customers: dict[str, int] = {}
 
 
-INT_FIELDS = tuple(
-    name for name in HourTally.__struct_fields__ if name not in ("reps", "customers")
-)
+INT_FIELDS = HourTally.__struct_fields__[:-2]
+"""Every field but the two multisets, which come last (``int_values`` relies on it)."""
 
 
 class DayValue(msgspec.Struct, array_like=True):
@@ -132,10 +132,15 @@ class Carry(msgspec.Struct, array_like=True):
     marks: dict[int, int] = {}
 
 
+def int_values(tally: HourTally) -> Iterator[tuple[str, int]]:
+    """(name, value) of the tally's counts and amounts: one C call (``astuple``) instead of a
+    ``getattr`` per field, on the apply and readout hot paths."""
+    return zip(INT_FIELDS, msgspec.structs.astuple(tally))  # noqa: B905 (sets come last)
+
+
 def add_tally(target: HourTally, other: HourTally, sign: int = 1) -> None:
     """``target += sign * other`` in place; multiset members whose count reaches 0 are dropped."""
-    for name in INT_FIELDS:
-        delta = getattr(other, name)
+    for name, delta in int_values(other):
         if delta:
             setattr(target, name, getattr(target, name) + sign * delta)
     _bump_all(target.reps, other.reps, sign)
@@ -153,7 +158,7 @@ def _bump_all(target: dict[str, int], other: dict[str, int], sign: int) -> None:
 
 def tally_is_empty(tally: HourTally) -> bool:
     """True when the tally contributes nothing (as ``Tally.is_empty``): it may be dropped."""
-    return not (tally.reps or tally.customers or any(getattr(tally, n) for n in INT_FIELDS))
+    return not any(msgspec.structs.astuple(tally))
 
 
 def hour_tally_of(tally: Tally) -> HourTally:

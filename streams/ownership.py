@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from projections import day_values
+from projections import day_readout
+from projections.day_readout import DayReader
 from projections.day_values import HOURS_PER_DAY
 from projections.kpis import OpenStock
+from projections.readout import StockReader
 from projections.state_types import DayValue
 from projections.timebase import BucketGrid
 from streams.retention import retained_from
@@ -101,12 +103,39 @@ class Ownership:
         partition = self.partition_of(key)
         total = self._engine.stocks(partition).get(key)
         later = self._engine.days(partition).days_from(key, end_hour // HOURS_PER_DAY)
-        return day_values.open_stock(total, later, end_hour)
+        return day_readout.open_stock(total, later, end_hour)
 
     def report(self, key: str, now: datetime) -> dict[str, dict] | None:
         """KPIs of the six windows, or None when the key contributes to none and has no open
         deal (contract section 4)."""
-        return day_values.report(self.read_day, key, now, self._grid, self.open_stock)
+        read_day, stocks, days = self._read_once(key, now)
+        return day_readout.report(read_day, key, now, self._grid, stocks, days)
+
+    def read_kpis(self, key: str, window: str, now: datetime) -> dict:
+        read_day, stocks, days = self._read_once(key, now)
+        return day_readout.read_kpis(read_day, key, window, now, self._grid, stocks, days)
+
+    def _read_once(
+        self, key: str, now: datetime
+    ) -> tuple[DayReader, StockReader, dict[int, DayValue]]:
+        """The key's day values from the first day a report at ``now`` reads, taken with one
+        range scan, and readers over them: a report reads up to ~95 days of a key, mostly
+        absent, and a point read per day (a store miss for each absent one) made scrapes under
+        load slow."""
+        partition = self.partition_of(key)
+        first = day_readout.first_day_read(now, self._grid)
+        days = dict(self._engine.days(partition).days_from(key, first))
+
+        def read_day(_key: str, day: int) -> DayValue | None:
+            return days.get(day)
+
+        def stocks(_key: str, end_hour: int) -> OpenStock:
+            end_day = end_hour // HOURS_PER_DAY
+            later = ((day, value) for day, value in days.items() if day >= end_day)
+            total = self._engine.stocks(partition).get(key)
+            return day_readout.open_stock(total, later, end_hour)
+
+        return read_day, stocks, days
 
     @property
     def grid(self) -> BucketGrid:
@@ -116,9 +145,6 @@ class Ownership:
         """The first UTC day the key's partition keeps (retention by stream time; None: no
         stream time yet): a window starting earlier is refused, not answered from a part."""
         return retained_from(self._engine, self.partition_of(key))
-
-    def read_kpis(self, key: str, window: str, now: datetime) -> dict:
-        return day_values.read_kpis(self.read_day, key, window, now, self._grid, self.open_stock)
 
     def owner_url(self, key: str) -> str | None:
         """Web URL of the worker actively holding the key's partition (group assignment)."""

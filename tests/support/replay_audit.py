@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from projections import day_values
+from projections import day_readout
 from projections.day_values import HOURS_PER_DAY, apply_day_batch, day_entries_of
 from projections.kpis import OpenStock
 from projections.readout import BucketStore
@@ -36,13 +36,13 @@ def kpi_differences(worker: Worker, expected: BucketStore, as_ofs: list[datetime
     def open_stock(key: str, end_hour: int) -> OpenStock:
         first = end_hour // HOURS_PER_DAY
         later = sorted((d, v) for (k, d), v in days.items() if k == key and d >= first)
-        return day_values.open_stock(stocks.get(key), later, end_hour)
+        return day_readout.open_stock(stocks.get(key), later, end_hour)
 
     problems = []
     keys = set(worker.agents["apply-kpis"].tables["live_keys"]) | expected.keys()
     for now in as_ofs:
         for key in sorted(keys):
-            got = day_values.report(read_day, key, now, worker.grid, open_stock)
+            got = day_readout.report(read_day, key, now, worker.grid, open_stock)
             want = expected.report(key, now)
             if got != want:
                 problems.append(f"{key} at {now.isoformat()}: {got} != {want}")

@@ -14,7 +14,7 @@ from datetime import datetime
 from types import SimpleNamespace
 
 from events.topics import route
-from projections import day_values
+from projections import day_readout
 from projections.day_values import HOURS_PER_DAY
 from projections.kpis import OpenStock
 from projections.readout import BucketStore
@@ -102,10 +102,10 @@ class PipelineLoop:
     def open_stock(self, key: str, end_hour: int) -> OpenStock:
         partition = self._partition(key)
         later = self.state.days(partition).days_from(key, end_hour // HOURS_PER_DAY)
-        return day_values.open_stock(self.state.stocks(partition).get(key), later, end_hour)
+        return day_readout.open_stock(self.state.stocks(partition).get(key), later, end_hour)
 
     def report(self, key: str, now: datetime) -> dict | None:
-        return day_values.report(self.read_day, key, now, self.pipeline.grid, self.open_stock)
+        return day_readout.report(self.read_day, key, now, self.pipeline.grid, self.open_stock)
 
     def live_keys(self) -> set[str]:
         return {k for p in range(self.partitions) for k in self.state.live_keys(p)}

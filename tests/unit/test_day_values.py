@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from projections import readout
-from projections.day_values import DayKey, apply_day_batch, report, window_totals
+from projections.day_readout import first_day_read, report, window_totals
+from projections.day_values import DayKey, apply_day_batch
 from projections.state_types import DayValue, HourTally, codec_of, hour_tally_of, src_id_of_label
 from projections.tally import COUNT_FIELDS, Tally
 from projections.timebase import (
@@ -162,6 +163,30 @@ def test_a_window_of_a_kathmandu_day_split_inside_an_hour_counts_each_part(windo
         lambda k, d: days.get((k, d)), REP, window, ts(as_of), BucketGrid("Asia/Kathmandu")
     )
     assert totals.counts.get("calls", 0) == calls
+
+
+@pytest.mark.parametrize(
+    "zone", ["UTC", "Asia/Kathmandu", "America/Los_Angeles", "Pacific/Kiritimati"]
+)
+@pytest.mark.parametrize(
+    "as_of",
+    [
+        "2026-03-10T12:00:00Z",
+        "2026-01-01T00:05:00Z",
+        "2026-03-31T23:59:00Z",
+        "2026-07-01T10:00:00Z",
+    ],
+)
+def test_no_window_of_a_report_reads_a_day_before_the_first_day_read(zone, as_of):
+    read: list[int] = []
+
+    def record(key: str, day: int) -> None:
+        read.append(day)
+
+    grid = BucketGrid(zone)
+    for window in WINDOWS:
+        window_totals(record, REP, window, ts(as_of), grid)
+    assert min(read) == first_day_read(ts(as_of), grid)
 
 
 def test_a_key_without_any_day_value_in_reach_is_not_reported():

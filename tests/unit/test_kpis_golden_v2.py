@@ -14,7 +14,7 @@ import math
 import pytest
 
 from events.models import EventPolicy, validate_event
-from projections import day_values
+from projections import day_readout
 from projections.day_values import HOURS_PER_DAY
 from projections.recompute import recompute
 from projections.timebase import BucketGrid
@@ -55,11 +55,11 @@ def worker_report(worker: Worker) -> dict[str, dict]:
     def open_stock(key: str, end_hour: int):
         first = end_hour // HOURS_PER_DAY
         later = sorted((d, v) for (k, d), v in days.items() if k == key and d >= first)
-        return day_values.open_stock(stocks.get(key), later, end_hour)
+        return day_readout.open_stock(stocks.get(key), later, end_hour)
 
     out = {}
     for key in sorted(tables["live_keys"]):
-        report = day_values.report(
+        report = day_readout.report(
             lambda k, d: days.get((k, d)), key, GOLDEN_AS_OF, UTC_GRID, open_stock
         )
         for window, kpis in (report or {}).items():
