@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import orjson
@@ -26,6 +27,7 @@ from events.kafka_admin import ensure_topics, uncommitted_per_topic
 from events.topics import TopicNames
 from streams.catch_up import group_topics
 from streams.settings import Settings
+from tests.support.polling import await_until
 from tests.support.stack import Service, Stack
 
 REPO = Path(__file__).resolve().parent.parent
@@ -154,19 +156,33 @@ class LagProbe:
         self, timeout_s: float, every_s: float = 0.25, quiet_s: float = 1.0
     ) -> float:
         """Monotonic time lag was first seen at zero and stayed zero for ``quiet_s``."""
-        deadline = time.monotonic() + timeout_s
-        zero_since = None
-        while time.monotonic() < deadline:
+        zero_since: float | None = None
+
+        async def look() -> LagSeen:
+            nonlocal zero_since
             lag = await self.lag()
             now = time.monotonic()
-            if lag == 0:
-                zero_since = zero_since or now
-                if now - zero_since >= quiet_s:
-                    return zero_since
-            else:
+            if lag:
                 zero_since = None
-            await asyncio.sleep(every_s)
-        raise TimeoutError(f"group {self.group} still lagging after {timeout_s}s")
+                return LagSeen(lag, None)
+            zero_since = zero_since or now
+            return LagSeen(0, zero_since if now - zero_since >= quiet_s else None)
+
+        seen = await await_until(
+            look,
+            timeout_s,
+            every_s,
+            f"group {self.group} without lag for {quiet_s}s",
+            until=lambda seen: seen.quiet_since is not None,
+        )
+        return seen.quiet_since
+
+
+class LagSeen(NamedTuple):
+    """One look at a group's lag; ``quiet_since`` once it has been zero long enough."""
+
+    lag: int
+    quiet_since: float | None
 
 
 async def records_written(bootstrap: str, prefix: str, inputs: Sequence[str]) -> dict[str, int]:
@@ -214,25 +230,31 @@ def stack(bootstrap: str, prefix: str, **env: str) -> Stack:
 
 async def wait_assigned(services: Sequence[Service], timeout_s: float = 120) -> float:
     """Monotonic time all ``services`` answer /readyz with every partition assigned among them."""
-    deadline = time.monotonic() + timeout_s
     async with httpx.AsyncClient(timeout=2) as client:
-        while time.monotonic() < deadline:
-            owned: set[int] = set()
-            ready = 0
-            for service in services:
-                if not service.alive:
-                    raise RuntimeError(f"{service.name} exited:\n{service.log_tail()}")
-                try:  # a busy worker answers late: its loop folds batches
-                    answer = await client.get(f"{service.url}/readyz", timeout=30)
-                except httpx.TransportError:
-                    continue
-                if answer.status_code == 200 and answer.json().get("partitions"):
-                    ready += 1
-                    owned |= set(answer.json()["partitions"])
-            if ready == len(services) and len(owned) == PARTITIONS:
-                return time.monotonic()
-            await asyncio.sleep(0.05)
-    raise TimeoutError("workers not ready with all partitions assigned")
+        return await await_until(
+            lambda: _all_assigned_at(client, services),
+            timeout_s,
+            0.05,
+            "workers ready with all partitions assigned",
+            until=lambda at: at is not None,
+        )
+
+
+async def _all_assigned_at(client: httpx.AsyncClient, services: Sequence[Service]) -> float | None:
+    """Now (monotonic), if every service is ready and together they own every partition."""
+    owned: set[int] = set()
+    ready = 0
+    for service in services:
+        if not service.alive:
+            raise RuntimeError(f"{service.name} exited:\n{service.log_tail()}")
+        try:  # a busy worker answers late: its loop folds batches
+            answer = await client.get(f"{service.url}/readyz", timeout=30)
+        except httpx.TransportError:
+            continue
+        if answer.status_code == 200 and answer.json().get("partitions"):
+            ready += 1
+            owned |= set(answer.json()["partitions"])
+    return time.monotonic() if ready == len(services) and len(owned) == PARTITIONS else None
 
 
 def rss_mb(pid: int) -> tuple[float, float]:

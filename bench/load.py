@@ -18,6 +18,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 
+from tests.support.polling import wait_until
 from tests.support.stack import Service, free_port
 
 HEADERS = {"Content-Type": "application/json"}
@@ -108,12 +109,16 @@ def start_trivial(workdir: Path) -> Service:
             stdin=subprocess.DEVNULL,
         )
     service = Service("trivial", f"http://127.0.0.1:{port}", process, log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{service.url}/readyz", timeout=1).status_code == 200:
-                return service
-        except httpx.TransportError:
-            time.sleep(0.1)
-    service.stop()
-    raise RuntimeError(f"trivial server not ready:\n{service.log_tail()}")
+    try:
+        wait_until(
+            lambda: httpx.get(f"{service.url}/readyz", timeout=1).status_code == 200,
+            30,
+            0.1,
+            "trivial server ready",
+            retry_on=(httpx.TransportError,),
+            details=service.log_tail,
+        )
+    except BaseException:
+        service.stop()
+        raise
+    return service

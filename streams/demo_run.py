@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import httpx
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from events.demo import TEAMS, DemoCompany
 from events.models import validate_event
@@ -21,6 +24,9 @@ from events.policy import event_policy
 from projections.query import render_instant
 from projections.recompute import recompute
 from projections.timebase import BucketGrid
+
+T = TypeVar("T")
+POLL_INTERVAL_S = 0.5
 
 SHOWN = (
     "revenue",
@@ -94,15 +100,26 @@ def _auth(settings) -> dict[str, str]:
 
 
 def _wait_ready(client: httpx.Client, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if client.get("/readyz").status_code == 200:
-                return True
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    return False
+    return _poll(lambda: _ready(client), timeout_s, until=bool)
+
+
+def _ready(client: httpx.Client) -> bool:
+    try:
+        return client.get("/readyz").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _poll(probe: Callable[[], T], timeout_s: float, until: Callable[[T], bool]) -> T:
+    """``probe()`` every half second until ``until`` holds or ``timeout_s`` is up; its last
+    value either way: the demo reports a stack that never got there, it does not crash."""
+    retrying = Retrying(
+        stop=stop_after_delay(timeout_s),
+        wait=wait_fixed(POLL_INTERVAL_S),
+        retry=retry_if_result(lambda value: not until(value)),
+        retry_error_callback=lambda state: state.outcome.result(),
+    )
+    return retrying(probe)
 
 
 def _post(client: httpx.Client, events: list[dict]) -> None:
@@ -120,13 +137,11 @@ def _recomputed(events: list[dict], settings, as_of: datetime) -> dict:
 
 def _await_exact(worker: httpx.Client, keys, expected, as_of, timeout_s: float) -> dict:
     """Poll until the worker has caught up (its 30d KPIs equal the recomputation) or time is up."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        observed = {key: _kpis(worker, key, as_of) for key in keys}
-        caught_up = all(_same(observed[k], expected.get(f"{k}|30d", {})) for k in keys)
-        if caught_up or time.monotonic() > deadline:
-            return observed
-        time.sleep(0.5)
+    return _poll(
+        lambda: {key: _kpis(worker, key, as_of) for key in keys},
+        timeout_s,
+        until=lambda observed: all(_same(observed[k], expected.get(f"{k}|30d", {})) for k in keys),
+    )
 
 
 def _kpis(worker: httpx.Client, key: str, as_of: datetime) -> dict:

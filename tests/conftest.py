@@ -20,7 +20,6 @@ import fcntl
 import os
 import re
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.kafka import run_broker_script
+from tests.support.polling import poll
 
 REPO = Path(__file__).resolve().parent.parent
 KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
@@ -75,23 +75,25 @@ def kafka_bootstrap() -> Iterator[str]:
 
 
 def _take_turn(lock) -> None:
-    deadline = time.monotonic() + LOCK_WAIT_S
-    while True:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                lock.seek(0)
-                pytest.fail(
-                    f"another test session (pid {lock.read().strip() or '?'}) has held the test "
-                    f"broker for {LOCK_WAIT_S}s; or set SALESPULSE_TEST_KAFKA_BOOTSTRAP",
-                    pytrace=False,
-                )
-            time.sleep(1)
+    if not poll(lambda: _locked(lock), LOCK_WAIT_S, 1):
+        lock.seek(0)
+        pytest.fail(
+            f"another test session (pid {lock.read().strip() or '?'}) has held the test "
+            f"broker for {LOCK_WAIT_S}s; or set SALESPULSE_TEST_KAFKA_BOOTSTRAP",
+            pytrace=False,
+        )
     lock.truncate(0)
     lock.write(str(os.getpid()))
     lock.flush()
+
+
+def _locked(lock) -> bool:
+    """Whether this session now holds the lock (False while another session does)."""
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _dedicated_broker() -> Iterator[str]:

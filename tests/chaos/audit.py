@@ -14,23 +14,31 @@ events that were accepted (acknowledged by ingest or by the broker):
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    wait_fixed,
+)
 
 from projections.query import render_instant
 from projections.recompute import recompute
 from projections.timebase import BucketGrid
 from tests.support.kpis import kpi_mismatches
+from tests.support.polling import poll
 
 REPO = Path(__file__).resolve().parents[2]
 LEDGER_KPIS = ("opportunities", "deals_won", "deals_lost", "calls")
 LEDGER_WINDOW = "30d"
 SCOPES = ("company", "team", "rep", "channel")
+READ_ATTEMPTS = 20
 
 RESULTS: list[Audit] = []
 """Every audit of the session, printed in pytest's terminal summary (tests/chaos/conftest.py)."""
@@ -199,20 +207,28 @@ def _all_reported(store, first: datetime, as_of: datetime) -> set[str]:
 def _read(client: httpx.Client, key: str, as_of: datetime) -> tuple[int, dict]:
     scope, scope_id, window = key.split("|")
     params = {"scope": scope, "id": scope_id, "window": window, "as_of": render_instant(as_of)}
-    for attempt in range(20):
-        try:
-            response = client.get("/v1/kpis", params=params)
-        except httpx.TransportError as exc:
-            if attempt == 19:
-                return 599, {"error": repr(exc)}
-            time.sleep(0.5)
-            continue
-        if response.status_code == 503 and attempt < 19:  # owner rebalancing: ask again
-            time.sleep(0.5)
-            continue
-        body = response.json()
-        return response.status_code, body.get("kpis", body)
-    raise AssertionError("unreachable")
+    try:
+        response = _asked_again(lambda: client.get("/v1/kpis", params=params))
+    except httpx.TransportError as exc:
+        return 599, {"error": repr(exc)}
+    body = response.json()
+    return response.status_code, body.get("kpis", body)
+
+
+def _asked_again(ask: Callable[[], httpx.Response]) -> httpx.Response:
+    """``ask`` up to ``READ_ATTEMPTS`` times, half a second apart, while the worker is unreachable
+    or answers 503 (its owner rebalancing); then its last answer, or its last error raised.
+
+    Counted in attempts, not seconds: an attempt that ends in the client's own timeout is still
+    one attempt, so a slow worker gets as many chances as a refusing one."""
+    retrying = Retrying(
+        stop=stop_after_attempt(READ_ATTEMPTS),
+        wait=wait_fixed(0.5),
+        retry=retry_if_exception_type(httpx.TransportError)
+        | retry_if_result(lambda response: response.status_code == 503),
+        retry_error_callback=lambda state: state.outcome.result(),
+    )
+    return retrying(ask)
 
 
 def settled_audit(
@@ -226,11 +242,12 @@ def settled_audit(
 ) -> Audit:
     """``audit`` again for up to ``settle_s`` while it is not exact (reads lag commits a little);
     the last one is recorded and printed, with the scenario's ``facts``."""
-    deadline = time.monotonic() + settle_s
-    while True:
+
+    def once() -> Audit:
         result = audit(scenario, base_url, accepted, as_of, deliveries, keep=False)
         result.facts.update(facts or {})
-        if result.exact or time.monotonic() > deadline:
-            record(result)
-            return result
-        time.sleep(2)
+        return result
+
+    result = poll(once, settle_s, 2, until=lambda result: result.exact)
+    record(result)
+    return result

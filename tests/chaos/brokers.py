@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.kafka import run_broker_script
+from tests.support.polling import poll
 from tests.support.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,10 +84,7 @@ class DedicatedBroker:
         if pid is None:
             raise BrokerScriptFailed(f"no pid file in {self.state_dir}")
         os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 20
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _alive(pid):
+        if not poll(lambda: not _alive(pid), 20, 0.1):
             raise BrokerScriptFailed(f"broker pid {pid} survived SIGKILL")
 
     def clean(self) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from tests.support.polling import poll
+
 
 class UnexpectedAnswer(AssertionError):
     pass
@@ -47,37 +49,49 @@ def post_events(
         for start in range(0, len(events), batch):
             if stop is not None and stop.is_set():
                 break
-            chunk = list(events[start : start + batch])
-            give_up = time.monotonic() + retry_for_s
-            while True:
-                sent = time.monotonic()
-                try:
-                    response = client.post("/v1/events", json=chunk)
-                    status = response.status_code
-                except httpx.TransportError:
-                    response, status = None, 0
-                answered = time.monotonic()
-                log.slowest_s = max(log.slowest_s, answered - sent)
-                log.answers.append((answered, status))
-                log.statuses[status] += 1
-                if status == 202:
-                    assert response is not None
-                    if response.json() != {"accepted": len(chunk)}:
-                        raise UnexpectedAnswer(f"202 with {response.text}")
-                    log.accepted += chunk
-                    break
-                if status not in (0, 503):
-                    body = response.text[:500] if response is not None else ""
-                    raise UnexpectedAnswer(f"POST /v1/events answered {status}: {body}")
-                if time.monotonic() > give_up:
-                    raise UnexpectedAnswer(
-                        f"still {status or 'unreachable'} after retrying {retry_for_s}s"
-                    )
-                log.retries += 1
-                time.sleep(0.25)
+            _post_until_accepted(client, list(events[start : start + batch]), log, retry_for_s)
             if pause_s:
                 time.sleep(pause_s)
     return log
+
+
+def _post_until_accepted(
+    client: httpx.Client, chunk: list[dict], log: PostLog, retry_for_s: float
+) -> None:
+    """One batch, POSTed again every 0.25 s while it gets a 503 or no answer at all."""
+    answers_before = len(log.answers)
+    try:
+        status = poll(
+            lambda: _post_once(client, chunk, log), retry_for_s, 0.25, until=lambda s: s == 202
+        )
+    finally:  # every answer to this batch but the last one was followed by a retry
+        log.retries += max(0, len(log.answers) - answers_before - 1)
+    if status != 202:
+        raise UnexpectedAnswer(f"still {status or 'unreachable'} after retrying {retry_for_s}s")
+
+
+def _post_once(client: httpx.Client, chunk: list[dict], log: PostLog) -> int:
+    """The HTTP status of one POST of ``chunk`` (0: no answer), logged; raises
+    ``UnexpectedAnswer`` for anything a retrying producer would not retry."""
+    sent = time.monotonic()
+    try:
+        response = client.post("/v1/events", json=chunk)
+        status = response.status_code
+    except httpx.TransportError:
+        response, status = None, 0
+    answered = time.monotonic()
+    log.slowest_s = max(log.slowest_s, answered - sent)
+    log.answers.append((answered, status))
+    log.statuses[status] += 1
+    if status == 202:
+        assert response is not None
+        if response.json() != {"accepted": len(chunk)}:
+            raise UnexpectedAnswer(f"202 with {response.text}")
+        log.accepted += chunk
+    elif status not in (0, 503):
+        body = response.text[:500] if response is not None else ""
+        raise UnexpectedAnswer(f"POST /v1/events answered {status}: {body}")
+    return status
 
 
 async def produce(

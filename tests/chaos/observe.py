@@ -27,6 +27,7 @@ from streams.catch_up import group_topics
 from streams.settings import Settings
 from tests.chaos.feed import Feeder
 from tests.support.kafka import Record, read_topic
+from tests.support.polling import poll
 from tests.support.stack import Service, Stack
 
 # --- quiet -------------------------------------------------------------------------------------
@@ -82,22 +83,28 @@ def settle(stack: Stack, timeout_s: float, stable_checks: int = 3) -> Settled:
     Broker hiccups and rebalances count as "not yet"; gives up after ``timeout_s``.
     """
     started = time.monotonic()
-    streak, last, owners = 0, {}, {}
-    while True:
+    streak = 0
+
+    def check() -> Settled:
+        nonlocal streak
         owners = owned_partitions(w.url for w in stack.live_workers)
-        try:
-            last = asyncio.run(backlog(stack.bootstrap, stack.prefix, stack.partitions))
-            fine = not any(last.values())
-        except Exception as exc:  # noqa: BLE001 - e.g. a broker restarting: keep polling
-            last, fine = {"error": repr(exc)}, False
+        last, fine = _backlog_now(stack)
         everything_owned = sorted(p for ps in owners.values() for p in ps) == list(
             range(stack.partitions)
         )
         streak = streak + 1 if fine and everything_owned else 0
-        waited = time.monotonic() - started
-        if streak >= stable_checks or waited > timeout_s:
-            return Settled(streak >= stable_checks, waited, last, owners)
-        time.sleep(1)
+        return Settled(streak >= stable_checks, time.monotonic() - started, last, owners)
+
+    return poll(check, timeout_s, 1, until=lambda settled: settled.quiet)
+
+
+def _backlog_now(stack: Stack) -> tuple[dict, bool]:
+    """(backlog, whether it is empty); an error reading it (a broker restarting) is "not yet"."""
+    try:
+        last = asyncio.run(backlog(stack.bootstrap, stack.prefix, stack.partitions))
+    except Exception as exc:  # noqa: BLE001 - e.g. a broker restarting: keep polling
+        return {"error": repr(exc)}, False
+    return last, not any(last.values())
 
 
 def owned_partitions(urls: Iterable[str]) -> dict[str, list[int]]:
@@ -152,11 +159,8 @@ def killed_mid_stream(
 def wait_owning(url: str, at_least: int, timeout_s: float) -> float | None:
     """Seconds until the worker at ``url`` is ready and owns ``at_least`` partitions, or None."""
     started = time.monotonic()
-    while time.monotonic() - started < timeout_s:
-        if len(owned_partitions([url])[url]) >= at_least:
-            return time.monotonic() - started
-        time.sleep(0.2)
-    return None
+    owns = poll(lambda: len(owned_partitions([url])[url]) >= at_least, timeout_s, 0.2)
+    return time.monotonic() - started if owns else None
 
 
 # --- the log, read back ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.support.polling import wait_until
 from tests.support.prometheus import PrometheusServer
 
 pytestmark = pytest.mark.e2e
@@ -108,6 +109,16 @@ def alert_states(prometheus: PrometheusServer) -> dict[str, str]:
     }
 
 
+def follow_collapsing_alert(prometheus: PrometheusServer, seen: list[str]) -> list[str]:
+    """Append the collapsing team's alert state to ``seen`` when it changed; meanwhile no other
+    team may alert. Returns ``seen``: the states it went through so far."""
+    states = alert_states(prometheus)
+    assert set(states) <= {COLLAPSING}, f"other teams alerted: {states}"
+    if states.get(COLLAPSING) and (not seen or seen[-1] != states[COLLAPSING]):
+        seen.append(states[COLLAPSING])
+    return seen
+
+
 def test_a_team_whose_conversion_collapses_pages_and_the_other_teams_do_not(make_stack, tmp_path):
     stack = make_stack(workers=2)
     deals, now = DealFactory(), datetime.now(UTC)
@@ -124,10 +135,13 @@ def test_a_team_whose_conversion_collapses_pages_and_the_other_teams_do_not(make
         evaluation_interval="1s",
     ) as prometheus:
         prometheus.wait_for_targets_up()
-        deadline = time.monotonic() + 60
-        while len(prometheus.query('team:sales_conversion:ratio{window="24h"}')) < len(TEAMS):
-            assert time.monotonic() < deadline, "team conversion never recorded"
-            time.sleep(0.5)
+        wait_until(
+            lambda: prometheus.query('team:sales_conversion:ratio{window="24h"}'),
+            60,
+            0.5,
+            "team conversion recorded for every team",
+            until=lambda series: len(series) >= len(TEAMS),
+        )
         time.sleep(5)  # longer than `for`: a steady team would have fired by now
         assert alert_states(prometheus) == {}
 
@@ -135,13 +149,13 @@ def test_a_team_whose_conversion_collapses_pages_and_the_other_teams_do_not(make
         post(stack.ingest.url, collapse)
 
         seen: list[str] = []
-        deadline = time.monotonic() + 60
-        while "firing" not in seen and time.monotonic() < deadline:
-            states = alert_states(prometheus)
-            assert set(states) <= {COLLAPSING}, f"other teams alerted: {states}"
-            if states.get(COLLAPSING) and (not seen or seen[-1] != states[COLLAPSING]):
-                seen.append(states[COLLAPSING])
-            time.sleep(0.2)
+        wait_until(
+            lambda: follow_collapsing_alert(prometheus, seen),
+            60,
+            0.2,
+            f"{ALERT} firing for {COLLAPSING}",
+            until=lambda states: "firing" in states,
+        )
         assert seen[:2] == ["pending", "firing"], seen
         company = [
             a

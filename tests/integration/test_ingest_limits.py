@@ -30,6 +30,7 @@ from events.ingest_api import create_ingest_app
 from events.publisher import EventPublisher
 from streams.settings import Settings
 from tests.support.native import call_logged, cost_incurred, deal_created
+from tests.support.polling import wait_until
 from tests.support.stack import SALESPULSE, free_port
 
 pytestmark = pytest.mark.integration
@@ -307,16 +308,19 @@ def ingest_process(kafka_bootstrap: str, tmp_path_factory) -> Iterator[IngestPro
 
 
 def _wait_ready(ingest: IngestProcess, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert ingest.process.poll() is None, f"ingest exited:\n{ingest.log()[-3000:]}"
-        try:
-            if httpx.get(f"{ingest.url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"ingest not ready:\n{ingest.log()[-3000:]}")
+    wait_until(
+        lambda: _ready(ingest),
+        timeout_s,
+        0.2,
+        "ingest ready",
+        retry_on=(httpx.TransportError,),
+        details=lambda: ingest.log()[-3000:],
+    )
+
+
+def _ready(ingest: IngestProcess) -> bool:
+    assert ingest.process.poll() is None, f"ingest exited:\n{ingest.log()[-3000:]}"
+    return httpx.get(f"{ingest.url}/readyz", timeout=2).status_code == 200
 
 
 def head(*lines: str, token: str | None = TOKEN) -> bytes:

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from tests.conftest import TEST_KAFKA_ENV, run_kafka_sh
+from tests.support.polling import await_until, poll_async
 
 pytestmark = pytest.mark.integration
 
@@ -25,14 +26,22 @@ async def create_topic(bootstrap: str, name: str, partitions: int) -> list[dict]
         )
         errors = [(t[0], t[1]) for t in response.topic_errors if t[1] != 0]
         assert errors == [], f"create_topics failed: {response.topic_errors}"
-        for _ in range(50):  # metadata reaches the broker's cache shortly after creation
-            (described,) = await admin.describe_topics([name])
-            if described["error_code"] == 0 and len(described["partitions"]) == partitions:
-                return described["partitions"]
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"topic {name} not visible with {partitions} partitions: {described}")
+        # The topic's metadata reaches the broker's cache shortly after creation.
+        described = await await_until(
+            lambda: describe_topic(admin, name),
+            5,
+            0.1,
+            f"topic {name} visible with {partitions} partitions",
+            until=lambda d: d["error_code"] == 0 and len(d["partitions"]) == partitions,
+        )
+        return described["partitions"]
     finally:
         await admin.close()
+
+
+async def describe_topic(admin: AIOKafkaAdminClient, name: str) -> dict:
+    (described,) = await admin.describe_topics([name])
+    return described
 
 
 async def test_a_topic_with_three_partitions_is_created_under_the_tests_prefix(
@@ -82,17 +91,18 @@ async def test_records_produced_with_acks_all_and_idempotence_are_consumed_back_
         consumer.assign([TopicPartition(topic, p) for p in range(3)])
         await consumer.seek_to_beginning()
         expected_total = sum(len(v) for v in sent.values())
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 30
-        total = 0
-        while total < expected_total and loop.time() < deadline:
+
+        async def read_more() -> int:
+            """Records received so far; getmany waits up to 500 ms for more."""
             batches = await consumer.getmany(timeout_ms=500)
             for tp, records in batches.items():
                 for record in records:
                     key = record.key.decode()
                     received[key].append(record.value.decode())
                     partition_of[key].add(tp.partition)
-                    total += 1
+            return sum(len(values) for values in received.values())
+
+        await poll_async(read_more, 30, 0, until=lambda total: total >= expected_total)
     finally:
         await consumer.stop()
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from events.crm.common import vendor_time
+from tests.support.polling import wait_until
 
 TOKENS = {"hubspot": "hs-token", "pipedrive": "pd-token", "salesforce": "sf-token"}
 SEARCH_CAP = 10_000
@@ -257,10 +257,8 @@ def running_fake_vendors(portal: Portal | None = None) -> Iterator[tuple[str, Po
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
     try:
+        wait_until(lambda: server.started, 10, 0.02, "the fake vendor APIs serving")
         yield f"http://127.0.0.1:{sock.getsockname()[1]}", portal
     finally:
         server.should_exit = True

@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from events.kafka_admin import ensure_topics
 from events.topics import TopicNames
+from tests.support.polling import poll_async
 
 
 def run_broker_script(
@@ -79,33 +81,39 @@ async def read_topic(
         **(client_options or {}),
     )
     await consumer.start()
-    records: list[Record] = []
+    reading = _Reading(consumer, expect)
     try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        quiet_until = loop.time() + 3
-        while loop.time() < deadline:
-            batch = await consumer.getmany(timeout_ms=300)
-            for messages in batch.values():
-                for m in messages:
-                    records.append(
-                        Record(
-                            m.topic,
-                            m.partition,
-                            m.offset,
-                            m.key,
-                            m.value,
-                            {k: v for k, v in (m.headers or ())},
-                        )
-                    )
-                quiet_until = loop.time() + 3
-            if expect is not None and len(records) >= expect:
-                break
-            if expect is None and loop.time() > quiet_until:
-                break
+        await poll_async(reading.more, timeout_s, 0)  # getmany itself waits between asks
     finally:
         await consumer.stop()
-    return records
+    return reading.records
+
+
+@dataclass
+class _Reading:
+    """A topic read back until ``expect`` records are in, or (no ``expect``) until it has been
+    quiet for ``QUIET_S``: what ``read_topic`` polls."""
+
+    consumer: AIOKafkaConsumer
+    expect: int | None
+    records: list[Record] = field(default_factory=list)
+    last_read: float = field(default_factory=time.monotonic)
+
+    QUIET_S: ClassVar[float] = 3
+
+    async def more(self) -> bool:
+        """Read what arrived; True once the reading is complete."""
+        batch = await self.consumer.getmany(timeout_ms=300)
+        for messages in batch.values():
+            self.records += [_record(m) for m in messages]
+            self.last_read = time.monotonic()
+        if self.expect is not None:
+            return len(self.records) >= self.expect
+        return time.monotonic() - self.last_read > self.QUIET_S
+
+
+def _record(m) -> Record:
+    return Record(m.topic, m.partition, m.offset, m.key, m.value, dict(m.headers or ()))
 
 
 async def produce_raw(

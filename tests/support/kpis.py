@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.polling import poll
 
 
 def kpi_mismatches(got: dict, want: dict) -> list[str]:
@@ -80,12 +81,7 @@ def eventually(
     check: Callable[[], list[str]], timeout_s: float = 60, pause_s: float = 1
 ) -> list[str]:
     """Re-run ``check`` until it reports no problem or time is up; return the last problems."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        problems = check()
-        if not problems or time.monotonic() > deadline:
-            return problems
-        time.sleep(pause_s)
+    return poll(check, timeout_s, pause_s, until=lambda problems: not problems)
 
 
 def scrape_kpi_series(url: str) -> dict[tuple[str, str, str, str], float]:

@@ -16,12 +16,12 @@ import json
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import httpx
 
+from tests.support.polling import wait_until
 from tests.support.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -116,17 +116,19 @@ class PrometheusServer:
         return self
 
     def _wait_ready(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"prometheus exited early:\n{self.log_tail()}")
-            try:
-                if self._client.get(f"{self.url}/-/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"prometheus not ready after {timeout_s}s:\n{self.log_tail()}")
+        wait_until(
+            self._ready,
+            timeout_s,
+            0.2,
+            "prometheus ready",
+            retry_on=(httpx.TransportError,),
+            details=self.log_tail,
+        )
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"prometheus exited early:\n{self.log_tail()}")
+        return self._client.get(f"{self.url}/-/ready", timeout=2).status_code == 200
 
     def stop(self, timeout_s: float = 20) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -184,23 +186,29 @@ class PrometheusServer:
 
     def wait_for_targets_up(self, timeout_s: float = 30, scrapes: int = 2) -> None:
         """Until every configured target is up and has been scraped at least ``scrapes`` times."""
+        wait_until(
+            lambda: self._target_problems(scrapes),
+            timeout_s,
+            0.5,
+            f"every target up and scraped {scrapes} times",
+            until=lambda problems: not problems,
+            details=self.log_tail,
+        )
+
+    def _target_problems(self, scrapes: int) -> list[str]:
         expected = sum(len(targets) for targets in self.scrape_targets.values())
-        deadline = time.monotonic() + timeout_s
-        problems: list[str] = []
-        while time.monotonic() < deadline:
-            targets = self.targets()
-            problems = [
-                f"{t['labels']['job']} {t['scrapeUrl']}: {t['health']} {t['lastError']}"
-                for t in targets
-                if t["health"] != "up"
-            ]
-            if len(targets) != expected:
-                problems.append(f"{len(targets)} active targets, {expected} configured")
-            if not problems:
-                counts = self.query("sum_over_time(up[10m])")  # successful scrapes per target
-                done = [c for c in counts if float(c["value"][1]) >= scrapes]
-                if len(done) >= expected:
-                    return
-                problems = [f"{len(done)} of {expected} targets scraped {scrapes} times"]
-            time.sleep(0.5)
-        raise TimeoutError(f"targets not up after {timeout_s}s: {problems}\n{self.log_tail()}")
+        targets = self.targets()
+        problems = [
+            f"{t['labels']['job']} {t['scrapeUrl']}: {t['health']} {t['lastError']}"
+            for t in targets
+            if t["health"] != "up"
+        ]
+        if len(targets) != expected:
+            problems.append(f"{len(targets)} active targets, {expected} configured")
+        if problems:
+            return problems
+        counts = self.query("sum_over_time(up[10m])")  # successful scrapes per target
+        done = [c for c in counts if float(c["value"][1]) >= scrapes]
+        if len(done) >= expected:
+            return []
+        return [f"{len(done)} of {expected} targets scraped {scrapes} times"]

@@ -15,12 +15,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from tests.support.polling import wait_until
 
 SALESPULSE = str(Path(sys.executable).with_name("salespulse"))
 READY_TIMEOUT_S = 90
@@ -50,17 +51,19 @@ class Service:
         return "\n".join(text.splitlines()[-lines:])
 
     def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"{self.name} not ready after {timeout_s}s:\n{self.log_tail()}")
+        wait_until(
+            self._ready,
+            timeout_s,
+            0.3,
+            f"{self.name} ready",
+            retry_on=(httpx.TransportError,),
+            details=self.log_tail,
+        )
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
+        return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20) -> None:
         if self.process.poll() is None:
