@@ -28,11 +28,13 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 
+from events.errors import Misconfigured
+
 HEADER = ["date", "currency", "rate"]
 MICROS = Decimal(1_000_000)
 
 
-class RatesError(ValueError):
+class RatesError(Misconfigured):
     """The rates file cannot be read or breaks the documented format."""
 
 

@@ -23,6 +23,7 @@ from starlette.requests import ClientDisconnect
 
 from events._fields import MAX_ID_LENGTH
 from events.codec import encode_event
+from events.errors import InvalidInput, SalespulseError, Unavailable, http_status
 from events.ingest_telemetry import IngestTelemetry
 from events.models import EventPolicy, InvalidEvent, validate_event
 from events.publisher import (
@@ -43,11 +44,12 @@ BROKER_UNAVAILABLE = (
 """The whole 503 answer: the cause (with the broker's addresses) is logged, never sent."""
 
 
-class Refusal(Exception):
+class Refusal(SalespulseError):
     """A request the API answers with a 4xx/5xx JSON error instead of 2xx.
 
     ``code`` is a stable machine-readable word (also the ``reason`` label of webhook refusals);
-    ``headers`` lets a refusal carry e.g. ``WWW-Authenticate``.
+    ``headers`` lets a refusal carry e.g. ``WWW-Authenticate``. Its status is its own, chosen
+    where it is raised (from ``http_status`` when it translates an error of the tree).
     """
 
     def __init__(
@@ -62,6 +64,15 @@ class Refusal(Exception):
         super().__init__(message)
         self.status, self.code, self.message, self.extra = status, code, message, extra
         self.headers = headers
+
+    @property
+    def http_status(self) -> int:
+        return self.status
+
+    @property
+    def exit_code(self) -> int:
+        """A tool that meets one: unavailable when the server could not answer (5xx)."""
+        return Unavailable.exit_code if self.status >= 500 else InvalidInput.exit_code
 
     def response(self) -> JSONResponse:
         return JSONResponse(
@@ -144,7 +155,7 @@ def validate_all(items: list[Any], policy: EventPolicy, names: TopicNames) -> li
         outgoing.append(record)
     if invalid:
         raise Refusal(
-            422,
+            InvalidEvent.http_status,
             "invalid_events",
             f"{len(invalid)} of {len(items)} events are invalid; nothing was published",
             invalid=invalid,
@@ -219,8 +230,8 @@ async def publish_acknowledged(
     except RecordTooLarge as exc:
         raise _too_large(exc) from exc
     except BrokerUnavailable as exc:
-        log.warning("answering 503: %s", exc)
-        raise Refusal(503, "broker_unavailable", BROKER_UNAVAILABLE) from exc
+        log.warning("answering %d: %s", http_status(exc), exc)
+        raise Refusal(http_status(exc), "broker_unavailable", BROKER_UNAVAILABLE) from exc
     telemetry.accepted.inc(len(outgoing))
     return len(outgoing)
 
@@ -232,7 +243,7 @@ def _too_large(exc: RecordTooLarge) -> Refusal:
         else "nothing was published"
     )
     return Refusal(
-        422,
+        http_status(exc),
         "event_too_large",
         f"event {exc.index} is too large for the broker; {stored}: resend the others without it",
         invalid=[{"index": exc.index, "event_id": None, "reasons": [exc.reason]}],

@@ -29,6 +29,7 @@ from events.auth import BEARER_CHALLENGE, bearer_matches
 from events.crm.background import CrmBackground
 from events.crm.mapping import load_mapping
 from events.crm.router import create_webhook_router
+from events.errors import http_status
 from events.http_edge import (
     BODY_TIMEOUT_STATE,
     Refusal,
@@ -130,7 +131,9 @@ def create_ingest_app(
             await publisher.check()
         except BrokerUnavailable as exc:
             log.warning("not ready: %s", exc)  # the addresses stay in the log
-            raise Refusal(503, "broker_unavailable", "the broker is not reachable") from exc
+            raise Refusal(
+                http_status(exc), "broker_unavailable", "the broker is not reachable"
+            ) from exc
         crm = app.state.crm
         if crm is None:
             return {"status": "ready"}

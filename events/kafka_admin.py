@@ -14,6 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
+from events.errors import Unavailable
 from events.topics import crm_deliveries_beside
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,13 @@ DEAD_LETTER_CONFIG = {
 }
 
 
-class TopicCreationFailed(RuntimeError):
-    pass
+class TopicCreationFailed(Unavailable):
+    """The brokers could not be reached, refused the credentials or a topic: named in the message.
+
+    Exit 1 rather than the branch's 3: ``salespulse topics create`` and ``worker`` always have.
+    """
+
+    exit_code = 1
 
 
 async def ensure_topics(

@@ -35,6 +35,7 @@ from events._fields import (
     refusal,
 )
 from events._reasons import NOT_AN_OBJECT, reasons_from
+from events.errors import InvalidInput
 from events.policy_rules import (
     POLICY_CONTEXT_KEY,
     EventPolicy,
@@ -91,8 +92,10 @@ PROBABILITY_DESCRIPTION = (
 )
 
 
-class InvalidEvent(ValueError):
+class InvalidEvent(InvalidInput):
     """An event the contract refuses; `reasons` are sentences naming the field and the rule."""
+
+    http_status = 422
 
     def __init__(self, reasons: list[str]) -> None:
         self.reasons = list(reasons) or ["event: is not valid"]

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
+from events.errors import Unavailable
 from events.kafka_security import kafka_client_options
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,8 @@ _REFUSED_AS_TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError)
 """aiokafka's own size check (raised by ``send``) and the broker's (on the acknowledgement)."""
 
 
-class BrokerUnavailable(RuntimeError):
-    pass
+class BrokerUnavailable(Unavailable):
+    """The broker did not acknowledge in time, or could not be reached: a retry may succeed."""
 
 
 class RecordTooLarge(BrokerUnavailable):
@@ -49,8 +50,12 @@ class RecordTooLarge(BrokerUnavailable):
 
     ``index`` is its position in the published batch. ``partial``: records before it may already
     be stored (only when the broker, not the check before sending, refused it). A subclass of
-    ``BrokerUnavailable`` only so that callers which know nothing of it still fail cleanly.
+    ``BrokerUnavailable`` only so that callers which know nothing of it still fail cleanly; its
+    status and exit code are those of a refused event, since no retry can store it.
     """
+
+    http_status = 422
+    exit_code = 1
 
     def __init__(self, index: int, reason: str, *, partial: bool = False) -> None:
         super().__init__(f"event {index}: {reason}")

@@ -6,13 +6,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from events.errors import InvalidInput
 from events.timestamps import EARLIEST_INSTANT, LATEST_INSTANT, parse_rfc3339
 from projections.effects import COMPANY, SCOPES, scope_key, split_scope_key
 from projections.timebase import DAY_US, BucketGrid, from_us, to_us
 from projections.windows import WINDOWS, window_bounds
 
 
-class QueryError(ValueError):
+class QueryError(InvalidInput):
     """Bad parameters: the API answers 400 with this message."""
 
 

@@ -18,6 +18,8 @@ let the second one's keys fall inside the first one's day range).
 
 from __future__ import annotations
 
+from events.errors import CorruptRecord
+
 DAY_BYTES = 4
 """A UTC day number as a signed 32-bit int (±5.8 million years around 1970)."""
 _SIGN = 1 << (DAY_BYTES * 8 - 1)
@@ -25,7 +27,7 @@ ESCAPE = b"\x00\xff"
 TERMINATOR = b"\x00\x01"
 
 
-class StateKeyError(ValueError):
+class StateKeyError(CorruptRecord):
     """Bytes that are not a key of the expected column family."""
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from events.errors import CorruptRecord
 from projections.state_records import (
     KIND_NAMES,
     KINDS,
@@ -36,7 +37,7 @@ SeenGroup = tuple[int, str]
 """(UTC day, routing key): the key of one ``SeenDay``."""
 
 
-class LegacyShapeError(ValueError):
+class LegacyShapeError(CorruptRecord):
     """A table value that is not of the shape ``streams.folds`` writes."""
 
 

@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from events.errors import CorruptRecord
 from projections.tally import Tally, wire_int
 
 FORMAT = 0x02
@@ -179,7 +180,7 @@ _BEYOND_INT64 = re.compile(rb"\xcf[\x80-\xff]")
 too; that only sends the value through the exact (slower) path."""
 
 
-class StateFormatError(ValueError):
+class StateFormatError(CorruptRecord):
     """Stored bytes that are not a value of this layout (unknown format byte, bad msgpack)."""
 
 

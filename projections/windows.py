@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from events.errors import InvalidInput
 from projections.timebase import (
     DAILY,
     HOUR_US,
@@ -29,8 +30,8 @@ from projections.timebase import (
 WINDOWS = ("1h", "24h", "7d", "30d", "mtd", "qtd")
 
 
-class UnknownWindow(ValueError):
-    pass
+class UnknownWindow(InvalidInput):
+    """A window name that is none of ``WINDOWS``."""
 
 
 @dataclass(frozen=True)

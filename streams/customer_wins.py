@@ -37,6 +37,7 @@ from collections.abc import Iterable
 import msgspec
 import orjson
 
+from events.errors import CorruptRecord
 from streams.agent_wire import (
     MAX_MESSAGE_BYTES,
     MSGPACK_FORMAT,
@@ -75,7 +76,7 @@ _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(CustomerWinsBody)
 
 
-class MalformedCustomerWins(ValueError):
+class MalformedCustomerWins(CorruptRecord):
     """A customer-wins value this worker cannot fold; the message is dead-lettered."""
 
 

@@ -48,6 +48,7 @@ from typing import Any, NamedTuple
 import msgspec
 import orjson
 
+from events.errors import CorruptRecord
 from events.timestamps import LATEST_INSTANT
 from projections.day_values import DayEntry, day_entries_of
 from projections.state_types import HourTally, src_id_of_label
@@ -141,7 +142,7 @@ def _wire(values: dict[str, int]) -> dict[str, int | str]:
     return wire_counts(values) if values else values
 
 
-class MalformedKpiDeltas(ValueError):
+class MalformedKpiDeltas(CorruptRecord):
     """A kpi-deltas value this worker cannot apply; the message is dead-lettered."""
 
 

@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 import orjson
 
 from events._fields import MAX_AMOUNT, parse_rfc3339
+from events.errors import InvalidInput
 
 REQUIRED_FOR_CREATED = ("rep_id", "team_id", "customer_id", "amount")
 """Contract section 1: a deal.created without these is invalid, so adapters send deal.updated."""
@@ -38,12 +39,17 @@ FRACTION, PERCENT = "fraction", "percent"
 """How a CRM writes a probability: HubSpot 0..1, Pipedrive and Salesforce 0..100."""
 
 
-class InvalidDelivery(ValueError):
+class InvalidDelivery(InvalidInput):
     """A delivery an adapter cannot map; the router answers ``status`` with ``code`` and reason."""
 
     def __init__(self, reason: str, code: str = "invalid_payload", status: int = 422) -> None:
         self.reason, self.code, self.status = reason, code, status
         super().__init__(reason)
+
+    @property
+    def http_status(self) -> int:
+        """The adapter's own choice: 400 unreadable, 413 too many items, 422 otherwise."""
+        return self.status
 
 
 @dataclass(frozen=True)

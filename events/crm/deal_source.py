@@ -10,16 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-
-class VendorError(Exception):
-    """A vendor API did not answer what was asked."""
+from events.errors import Misconfigured, SalespulseError, Unavailable
 
 
-class VendorUnavailable(VendorError):
+class VendorError(SalespulseError):
+    """A vendor API did not answer what was asked (its subclasses say on which branch)."""
+
+
+class VendorUnavailable(Unavailable, VendorError):
     """Transient: timeouts, 5xx, 429 past the retry budget. Ask again later; nothing is lost."""
 
 
-class VendorRefused(VendorError):
+class VendorRefused(Misconfigured, VendorError):
     """Configuration: the token is missing, invalid or lacks a scope. Retrying will not help."""
 
 

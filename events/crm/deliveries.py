@@ -38,6 +38,7 @@ from datetime import datetime
 import orjson
 
 from events.crm.common import rfc3339
+from events.errors import CorruptRecord
 from events.publisher import Outgoing
 from events.timestamps import parse_rfc3339
 
@@ -51,7 +52,7 @@ _SESSION_ELEMENTS = re.compile(
 """An element carrying a Salesforce session or its API endpoints, with its text."""
 
 
-class UnreadableDelivery(ValueError):
+class UnreadableDelivery(CorruptRecord):
     """A record of the deliveries topic that is not a delivery of this format."""
 
 

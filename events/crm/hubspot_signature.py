@@ -25,6 +25,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 
 from events.crm.common import epoch_ms_time, is_decimal_digits
+from events.errors import Unauthenticated
 
 MAX_AGE = timedelta(minutes=5)
 V3_HEADER = "x-hubspot-signature-v3"
@@ -50,7 +51,7 @@ _V3_DECODED = {
 _V3_ENCODED = re.compile("|".join(_V3_DECODED), re.IGNORECASE)
 
 
-class SignatureRefused(Exception):
+class SignatureRefused(Unauthenticated):
     """Why a request is not HubSpot's: ``code`` is ``bad_signature`` or ``stale_timestamp``."""
 
     def __init__(self, code: str, message: str) -> None:

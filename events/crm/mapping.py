@@ -15,9 +15,10 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from events._fields import MAX_SEGMENT_LENGTH
+from events.errors import Misconfigured
 
 
-class MappingError(ValueError):
+class MappingError(Misconfigured):
     """The mapping file cannot be read or does not follow the documented format."""
 
 

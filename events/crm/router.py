@@ -39,6 +39,7 @@ from events.crm.common import InvalidDelivery
 from events.crm.deliveries import delivery_record, received
 from events.crm.salesforce import organization_matches
 from events.crm.salesforce_soap import ACK, CONTENT_TYPE, fault, parse_outbound_message
+from events.errors import Unavailable, http_status
 from events.http_edge import BROKER_UNAVAILABLE, Refusal, read_body
 from events.ingest_telemetry import IngestTelemetry
 from events.models import EventPolicy
@@ -80,11 +81,12 @@ def create_webhook_router(
             with telemetry.broker_ack.time():
                 async with asyncio.timeout(settings.webhook_ack_timeout_s):
                     await publisher.publish([record])
-        except RecordTooLarge as exc:
+        except RecordTooLarge as exc:  # the body is the record: the size check's answer above
             raise Refusal(413, "too_large", "the delivery is too large to store") from exc
-        except (BrokerUnavailable, TimeoutError) as exc:
-            log.warning("%s delivery not stored, answering 503: %r", vendor, exc)
-            raise Refusal(503, "broker_unavailable", BROKER_UNAVAILABLE) from exc
+        except (BrokerUnavailable, TimeoutError) as exc:  # no ack in time: the broker's outage
+            status = Unavailable.http_status
+            log.warning("%s delivery not stored, answering %d: %r", vendor, status, exc)
+            raise Refusal(status, "broker_unavailable", BROKER_UNAVAILABLE) from exc
         telemetry.crm.deliveries.labels(vendor).inc()
         return delivery.delivery_id
 
@@ -159,7 +161,7 @@ def _adapt(adapter: Callable, *args):
     try:
         return adapter(*args)
     except InvalidDelivery as exc:
-        raise Refusal(exc.status, exc.code, exc.reason) from exc
+        raise Refusal(http_status(exc), exc.code, exc.reason) from exc
 
 
 def _json(body: bytes) -> object:
@@ -182,7 +184,7 @@ def _check_hubspot(request: Request, body: bytes, secret: str, settings, policy)
             policy.clock(),
         )
     except hubspot_signature.SignatureRefused as exc:
-        raise Refusal(401, exc.code, exc.message) from exc
+        raise Refusal(http_status(exc), exc.code, exc.message) from exc
 
 
 def _public_uri(request: Request, public_base: str | None) -> str:

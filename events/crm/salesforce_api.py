@@ -21,6 +21,7 @@ from events.crm.deal_records import DealBatch, salesforce_state, vendor_deal_id
 from events.crm.deal_source import VendorRefused
 from events.crm.mapping import CrmMapping
 from events.crm.vendor_http import VendorBadRequest, VendorHttp
+from events.errors import InvalidInput
 
 BASE_FIELDS = (
     "Id",
@@ -42,7 +43,7 @@ _FIELD = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?", re.ASCII
 _RECORD_ID = re.compile(r"[A-Za-z0-9]{15}([A-Za-z0-9]{3})?", re.ASCII)
 
 
-class UnsafeSoql(ValueError):
+class UnsafeSoql(InvalidInput):
     """A field name or id that cannot be put into a query as it is."""
 
 

@@ -16,11 +16,12 @@ from events.crm.mapping import CrmMapping
 from events.crm.pipedrive_api import PipedriveDeals
 from events.crm.salesforce_api import SalesforceDeals
 from events.crm.vendor_http import RetryPolicy, VendorHttp
+from events.errors import Misconfigured
 
 VENDORS = ("hubspot", "pipedrive", "salesforce")
 
 
-class SourceNotConfigured(ValueError):
+class SourceNotConfigured(Misconfigured):
     """A vendor's API was asked for without the settings it needs (the message names them)."""
 
 

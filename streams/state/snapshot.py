@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from events.errors import Conflict
 from streams.state.layout import (
     CF_ID,
     COLUMN_FAMILIES,
@@ -63,7 +64,7 @@ RESTORE_BATCH_BYTES = 4 << 20
 """Bytes of values written into the local DB per batch while restoring (design §5)."""
 
 
-class StaleGeneration(ValueError):
+class StaleGeneration(Conflict):
     """The writer's generation is below the chain's: it is a zombie and must not write."""
 
 

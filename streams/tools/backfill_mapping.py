@@ -25,8 +25,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from events.errors import InvalidInput
 
-class ExportMappingError(ValueError):
+
+class ExportMappingError(InvalidInput):
     """The mapping file cannot be read or does not follow the documented keys."""
 
 

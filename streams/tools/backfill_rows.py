@@ -39,17 +39,18 @@ from events.crm.common import (
     vendor_time,
 )
 from events.crm.mapping import CrmMapping
+from events.errors import InvalidInput
 from streams.tools.backfill_mapping import ExportMapping
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _MINUTES = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}", re.ASCII)
 
 
-class RowRefused(ValueError):
+class RowRefused(InvalidInput):
     """A row that cannot be mapped; the message names the column and the rule."""
 
 
-class ExportUnreadable(ValueError):
+class ExportUnreadable(InvalidInput):
     """The export cannot be read on from some line on (e.g. a CSV field over csv's size limit).
 
     Past such a line the reader cannot tell where the next row starts, so the whole file is
@@ -57,7 +58,7 @@ class ExportUnreadable(ValueError):
     """
 
 
-class RowSkipped(ValueError):
+class RowSkipped(InvalidInput):
     """A row that is neither a deal nor a call (e.g. a meeting): left out, not an error."""
 
 

@@ -18,7 +18,7 @@ from streams.settings import Settings
 from streams.tools.backfill_mapping import ExportMappingError, load_export_mapping
 from streams.tools.backfill_plan import REPORT_COLUMNS, ImportPlan, plan_import, report_rows
 from streams.tools.backfill_rows import ExportUnreadable, RowMapper, read_rows
-from streams.tools.console import fail, print_rendered, progress, stderr
+from streams.tools.console import fail, fail_for, print_rendered, progress, stderr
 from streams.tools.output import Exit, Format, render
 
 
@@ -73,7 +73,7 @@ def backfill(
             export_format, file, mapping, crm_mapping or settings.crm_mapping_file
         )
     except (RatesError, MappingError, ExportMappingError) as exc:
-        fail(str(exc), Exit.USAGE)
+        fail_for(exc)
     try:
         text = file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -81,7 +81,7 @@ def backfill(
     try:
         plan = plan_import(read_rows(text, file.suffix), events_of, policy, names)
     except ExportUnreadable as exc:
-        fail(f"cannot read {file}: {exc}; nothing imported", Exit.USAGE)
+        fail_for(exc, f"cannot read {file}: {exc}; nothing imported")
     print_rendered(report_format, render(report_format, REPORT_COLUMNS, report_rows(plan)))
     stderr().print(_summary(plan, "would import" if dry_run else "to import"))
     if dry_run:
@@ -94,16 +94,13 @@ def backfill(
     try:
         asyncio.run(_publish(settings, plan.outgoing, batch))
     except RecordTooLarge as exc:  # the broker's limit is below the one checked per row
-        fail(
+        fail_for(
+            exc,
             f"the broker refused an event as too large ({exc}); events published before it "
             "stay, re-running the import after fixing the row is safe",
-            Exit.FINDINGS,
         )
     except BrokerUnavailable as exc:
-        fail(
-            f"{exc} (events already published stay; re-running the import is safe)",
-            Exit.UNAVAILABLE,
-        )
+        fail_for(exc, f"{exc} (events already published stay; re-running the import is safe)")
     typer.echo(_summary(plan, "imported"))
 
 

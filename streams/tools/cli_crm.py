@@ -27,13 +27,14 @@ from events.crm.deal_source import VendorError, VendorRefused
 from events.crm.mapping import MappingError, load_mapping
 from events.crm.sources import SourceNotConfigured, deal_source
 from events.currency import RatesError
+from events.errors import Unavailable, exit_code
 from events.http_edge import Refusal, validate_all
 from events.models import EventPolicy
 from events.policy import event_policy
 from events.publisher import BrokerUnavailable, EventPublisher, Outgoing
 from events.topics import TopicNames
 from streams.settings import Settings
-from streams.tools.console import fail, note, progress, say, warn
+from streams.tools.console import fail, fail_for, note, progress, say, warn
 from streams.tools.output import Exit
 
 crm_cli = typer.Typer(help="Reconcile with a CRM's API.", no_args_is_help=True)
@@ -157,7 +158,7 @@ def sync(
         mapping = load_mapping(crm_mapping or settings.crm_mapping_file)
         source = deal_source(crm.value, settings, mapping)
     except (RatesError, MappingError, SourceNotConfigured) as exc:
-        fail(str(exc), Exit.USAGE)
+        fail_for(exc)
     try:
         code = asyncio.run(_run(settings, source, policy, start, period))
     except KeyboardInterrupt:
@@ -206,10 +207,10 @@ async def _pass(source, publisher, policy, names, since: datetime) -> Exit:
         report = await sync_once(source, publisher, policy, names, since)
     except VendorRefused as exc:
         warn(str(exc))
-        return Exit.USAGE
-    except (VendorError, BrokerUnavailable) as exc:
+        return Exit(exit_code(exc))
+    except (VendorError, BrokerUnavailable) as exc:  # RecordTooLarge too: its window stays
         warn(f"{exc} (events already published stay; re-running the sync is safe)")
-        return Exit.UNAVAILABLE
+        return Exit(Unavailable.exit_code)
     for deal_id, reasons in sorted(report.refused.items()):
         warn(f"refused {deal_id}: {'; '.join(reasons)}")
     say(report.line(source.vendor, since))

@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 
 from events.kafka_security import kafka_client_options
-from events.publisher import BrokerUnavailable, EventPublisher, RecordTooLarge
+from events.publisher import BrokerUnavailable, EventPublisher
 from events.timestamps import parse_rfc3339
 from events.topics import TopicNames
 from streams.settings import Settings
-from streams.tools.console import fail, note, print_rendered, progress, say, warn
+from streams.tools.console import fail, fail_for, note, print_rendered, progress, say, warn
 from streams.tools.dead_letter_report import (
     LIST_COLUMNS,
     SUMMARY_COLUMNS,
@@ -92,7 +92,7 @@ def _read_all(settings: Settings, names: TopicNames) -> list[DeadLetter]:
                 )
             )
         except KafkaToolError as exc:
-            fail(str(exc), Exit.UNAVAILABLE)
+            fail_for(exc)
 
 
 @dead_letters_cli.command("list")
@@ -195,10 +195,8 @@ def reinject_command(
 
     try:
         asyncio.run(publish())
-    except RecordTooLarge as exc:  # a retry cannot fix it: a finding, not an outage
-        fail(str(exc), Exit.FINDINGS)
-    except BrokerUnavailable as exc:
-        fail(str(exc), Exit.UNAVAILABLE)
+    except BrokerUnavailable as exc:  # RecordTooLarge, which no retry fixes, is a finding (1)
+        fail_for(exc)
     say(f"re-injected {len(outgoing)}")
     raise typer.Exit(Exit.FINDINGS if refused else Exit.OK)
 
@@ -252,5 +250,5 @@ def purge_command(
             typer.confirm(f"Delete {sum(r[3] for r in rows)} dead letter(s) for good?", abort=True)
         asyncio.run(delete_before(settings.bootstrap_servers, topic, plan, options))
     except KafkaToolError as exc:
-        fail(str(exc), Exit.UNAVAILABLE)
+        fail_for(exc)
     say(f"purged {sum(r[3] for r in rows)}")

@@ -9,7 +9,7 @@ import typer
 from projections.effects import COMPANY, SCOPES
 from projections.windows import WINDOWS
 from streams.settings import Settings
-from streams.tools.console import fail, print_rendered, progress, warn
+from streams.tools.console import fail, fail_for, print_rendered, progress, warn
 from streams.tools.kpi_report import ReportError, check_sort, ranked_rows
 from streams.tools.output import Exit, Format, render
 from streams.tools.worker_api import BadRequest, UnknownKey, WorkerApi, WorkerUnavailable
@@ -53,15 +53,13 @@ def kpis(
     try:
         check_sort(scope, sort)
     except ReportError as exc:
-        fail(str(exc), Exit.USAGE)
+        fail_for(exc)
     token = Settings().worker_read_token
     with WorkerApi(worker_url, token.get_secret_value() if token else None) as api:
         try:
             answers = _answers(api, scope, ids, window, as_of)
-        except BadRequest as exc:
-            fail(str(exc), Exit.USAGE)
-        except WorkerUnavailable as exc:
-            fail(str(exc), Exit.UNAVAILABLE)
+        except (BadRequest, WorkerUnavailable) as exc:
+            fail_for(exc)
     columns, rows = ranked_rows(scope, answers, sort, ascending)
     rows = rows[:limit] if limit else rows
     if not rows:

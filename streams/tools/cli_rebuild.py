@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from events.currency import RatesError
 from events.kafka_security import kafka_client_options
@@ -22,7 +22,7 @@ from projections.windows import WINDOWS
 from streams.catch_up import group_topics
 from streams.settings import Settings
 from streams.tools.cli_kpis import DEFAULT_WORKER_URL
-from streams.tools.console import fail, note, print_rendered, progress, say, warn
+from streams.tools.console import fail, fail_for, note, print_rendered, progress, say, warn
 from streams.tools.kafka_io import KafkaToolError, group_lag, read_snapshot
 from streams.tools.output import Exit, Format, render
 from streams.tools.rebuild import DIFF_COLUMNS, kpi_differences, offline_kpis, recompute_log
@@ -37,6 +37,7 @@ AsOf = Annotated[
     str | None, typer.Option(help="RFC 3339 instant the windows end at; default: now.")
 ]
 FormatOption = Annotated[Format, typer.Option("--format", help="Format of the differences.")]
+LAG_POLL_S = 2.0
 
 
 def _as_of(raw: str | None) -> datetime:
@@ -109,7 +110,7 @@ def verify(
     try:
         policy = event_policy(settings)
     except RatesError as exc:
-        fail(str(exc), Exit.USAGE)
+        fail_for(exc)
     with progress("records") as bar:
         task = bar.add_task("reading the log", total=None)
         try:
@@ -122,7 +123,7 @@ def verify(
                 )
             )
         except KafkaToolError as exc:
-            fail(str(exc), Exit.UNAVAILABLE)
+            fail_for(exc)
     store, skipped = recompute_log(records, policy, names, BucketGrid(settings.time_zone))
     note(
         f"recomputed {len(store.keys())} keys from {len(records)} records"
@@ -133,7 +134,7 @@ def verify(
             keys = store.keys() | _known_keys(api)
             live = _live_kpis(api, keys, moment, "the workers")
         except WorkerUnavailable as exc:
-            fail(str(exc), Exit.UNAVAILABLE)
+            fail_for(exc)
     _report(kpi_differences(offline_kpis(store, keys, moment), live), fmt, len(keys) * 6)
 
 
@@ -157,7 +158,7 @@ def compare(
             left = _live_kpis(old_api, keys, moment, "old generation")
             right = _live_kpis(new_api, keys, moment, "new generation")
         except WorkerUnavailable as exc:
-            fail(str(exc), Exit.UNAVAILABLE)
+            fail_for(exc)
     _report(kpi_differences(left, right), fmt, len(keys) * 6)
 
 
@@ -177,26 +178,42 @@ def status(
     Exit codes: 0 caught up, 1 still behind, 3 broker unreachable.
     """
     settings = Settings(table_generation=generation)
+    lag = _lag_until_caught_up(settings, timeout_s if wait else 0)
+    rows = [[topic, count] for topic, count in lag.items()]
+    print_rendered(Format.table, render(Format.table, ["topic", "behind"], rows))
+    if sum(lag.values()):
+        raise typer.Exit(Exit.FINDINGS)
+    say(f"generation {generation or '(original)'} has caught up")
+
+
+def _lag_until_caught_up(settings: Settings, timeout_s: float) -> dict[str, int]:
+    """The group's lag per topic, read again every ``LAG_POLL_S`` (a progress bar shows it) until
+    it is zero or ``timeout_s`` is up; with 0, read once. The last reading either way: a
+    generation still behind is a finding to report, not an error."""
     topics, options = group_topics(settings), kafka_client_options(settings)
-    deadline = time.monotonic() + timeout_s
     with progress("records") as bar:
         task = bar.add_task(f"catching up: {settings.app_id}", total=None)
         most = 0
-        while True:
-            try:
-                lag = asyncio.run(
-                    group_lag(settings.bootstrap_servers, settings.app_id, topics, options)
-                )
-            except KafkaToolError as exc:
-                fail(str(exc), Exit.UNAVAILABLE)
+
+        def read() -> dict[str, int]:
+            nonlocal most
+            lag = _group_lag(settings, topics, options)
             behind = sum(lag.values())
             most = max(most, behind, 1)
             bar.update(task, total=most, completed=most - behind)
-            if behind == 0 or not wait or time.monotonic() > deadline:
-                break
-            time.sleep(2)
-    rows = [[topic, count] for topic, count in lag.items()]
-    print_rendered(Format.table, render(Format.table, ["topic", "behind"], rows))
-    if behind:
-        raise typer.Exit(Exit.FINDINGS)
-    say(f"generation {generation or '(original)'} has caught up")
+            return lag
+
+        retrying = Retrying(
+            stop=stop_after_delay(timeout_s),
+            wait=wait_fixed(LAG_POLL_S),
+            retry=retry_if_result(lambda lag: sum(lag.values()) > 0),
+            retry_error_callback=lambda state: state.outcome.result(),
+        )
+        return retrying(read)
+
+
+def _group_lag(settings: Settings, topics: list[str], options) -> dict[str, int]:
+    try:
+        return asyncio.run(group_lag(settings.bootstrap_servers, settings.app_id, topics, options))
+    except KafkaToolError as exc:
+        fail_for(exc)

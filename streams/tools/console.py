@@ -25,6 +25,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from events.errors import exit_code
 from streams.tools.output import Exit, Format, terminal_lines, terminal_text
 
 
@@ -79,6 +80,12 @@ def warn(message: str) -> None:
 def fail(message: str, code: Exit) -> NoReturn:
     stderr().print(f"error: {terminal_text(message)}", style="red")
     raise typer.Exit(int(code))
+
+
+def fail_for(error: BaseException, message: str | None = None) -> NoReturn:
+    """``fail`` with the exit code of ``error``'s branch (``events.errors``), so that every tool
+    ends alike on the same error; ``message`` says more than the error's own text."""
+    fail(str(error) if message is None else message, Exit(exit_code(error)))
 
 
 class DescriptionColumn(ProgressColumn):

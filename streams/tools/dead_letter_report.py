@@ -195,10 +195,6 @@ def detail(letter: DeadLetter) -> dict:
     }
 
 
-class NotReinjectable(ValueError):
-    """A dead letter that cannot go back: its source is not an event topic of this deployment."""
-
-
 def reinjection(
     letters: Sequence[DeadLetter], names: TopicNames, dead_letter_topic: str
 ) -> tuple[list[Outgoing], dict[str, str]]:

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.errors import KafkaError
 
+from events.errors import Unavailable
 from events.kafka_admin import uncommitted_per_topic
 from streams.tools.dead_letter_report import DeadLetter, dead_letter_of
 
@@ -24,7 +25,7 @@ Options = Mapping[str, Any] | None
 """aiokafka security options (``kafka_client_options``); None: PLAINTEXT."""
 
 
-class KafkaToolError(RuntimeError):
+class KafkaToolError(Unavailable):
     """The broker could not be reached or refused the request."""
 
 

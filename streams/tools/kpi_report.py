@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from events.errors import InvalidInput
 from projections.kpis import KPI_DEFINITIONS
 
 
-class ReportError(ValueError):
+class ReportError(InvalidInput):
     """A request the report cannot satisfy (e.g. sorting by a KPI the scope does not have)."""
 
 

@@ -12,19 +12,21 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from events.errors import InvalidInput, NotFound, Unavailable
+
 ERROR_EXCERPT_CHARS = 300
 """Longest part of a worker's error body quoted in a message."""
 
 
-class WorkerUnavailable(RuntimeError):
+class WorkerUnavailable(Unavailable):
     """The worker could not be reached, or answered with an error the tool cannot act on."""
 
 
-class BadRequest(ValueError):
+class BadRequest(InvalidInput):
     """The worker refused the parameters (HTTP 400): a usage error."""
 
 
-class UnknownKey(LookupError):
+class UnknownKey(NotFound):
     """The workers know no KPIs for this (scope, id) (``/v1/kpis`` answered 404)."""
 
 
