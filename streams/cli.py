@@ -32,6 +32,7 @@ def _ensure_topics(settings: Settings, internal: tuple[str, ...] = ()) -> list[s
 
     Unreachable brokers and refused credentials are an operator's error, not a traceback.
     """
+    from events.errors import exit_code
     from events.kafka_admin import TopicCreationFailed, ensure_topics
     from events.kafka_security import kafka_client_options
     from events.topics import TopicNames
@@ -51,7 +52,7 @@ def _ensure_topics(settings: Settings, internal: tuple[str, ...] = ()) -> list[s
         )
     except TopicCreationFailed as exc:
         typer.echo(f"salespulse: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        raise typer.Exit(exit_code(exc)) from exc
 
 
 @topics_cli.command("create")
@@ -69,9 +70,9 @@ def worker(
 ) -> None:
     """Run a stream worker: fold the event log into KPI tables and serve them."""
     import uvloop
-    from faust.worker import Worker
 
     from streams.app import create_app
+    from streams.faust_ext.worker_logging import service_worker
 
     settings = _settings(worker_web_port=web_port, data_dir=data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -81,20 +82,7 @@ def worker(
     # uvloop: 1.3x the folding throughput of asyncio's own loop (docs/BENCHMARKS.md).
     asyncio.set_event_loop(uvloop.new_event_loop())
     app = create_app(settings)
-    without_spinner(Worker(app, loglevel=settings.log_level, quiet=True)).execute_from_commandline()
-
-
-def without_spinner(worker):
-    """A Faust worker that leaves the root logger at the configured level.
-
-    At WARNING and above, Faust's worker adds a terminal-spinner handler at DEBUG and sets the
-    root logger to DEBUG (``faust.Worker._setup_spinner_handler``), so every ``log.debug`` of
-    Faust and aiokafka (several per record sent) builds a log record only to turn the spinner:
-    0.5-0.8 % of the worker's CPU in the profile (docs/BENCHMARKS.md, proposal 8). A worker
-    runs as a service; it has no use for a spinner.
-    """
-    worker.spinner = None
-    return worker
+    service_worker(app, settings.log_level).execute_from_commandline()
 
 
 @cli.command()

@@ -20,6 +20,7 @@ from projections.kpis import OpenStock
 from projections.readout import StockReader
 from projections.state_types import DayValue
 from projections.timebase import BucketGrid
+from streams.faust_ext import introspect
 from streams.retention import retained_from
 from streams.routing import partition_of
 
@@ -50,12 +51,12 @@ class Ownership:
     def version(self, key: str) -> tuple[int, int]:
         """Changes when the key's day values may have: a fold into them, or any rebalance (a
         partition may come back replayed from an older checkpoint)."""
-        return (self._app.rebalancing_count, self._changes.get(key, 0))
+        return (introspect.rebalance_count(self._app), self._changes.get(key, 0))
 
     def is_recovered(self) -> bool:
         """No rebalance under way, and every owned partition replayed up to the group's
         committed offset (``StateEngine.replayed``)."""
-        if self._app.rebalancing or not self._app.tables.actives_ready:
+        if not introspect.is_settled(self._app):
             return False
         return bool(self._engine.replayed(self._assigned()))
 
@@ -68,8 +69,7 @@ class Ownership:
         return self._caught_up() and self.is_recovered()
 
     def _assigned(self) -> set[int]:
-        actives = self._app.assignor.assigned_actives()
-        return {tp.partition for tp in actives if tp.topic == self._topic}
+        return introspect.assigned_partitions(self._app, self._topic)
 
     def owned_partitions(self) -> set[int]:
         if not self.is_ready():
@@ -149,16 +149,16 @@ class Ownership:
     def owner_url(self, key: str) -> str | None:
         """Web URL of the worker actively holding the key's partition (group assignment)."""
         partition = self.partition_of(key)
-        for url, topics in self._app.router.external_topics_metadata().items():
-            if partition in topics.get(self._topic, ()):
-                return str(url)
+        for url, partitions in introspect.partitions_by_worker(self._app, self._topic).items():
+            if partition in partitions:
+                return url
         return None
 
     def peer_urls(self) -> list[str]:
         """Web URLs of the other workers of the group (from the shared assignment)."""
         mine = self.my_url()
-        urls = {str(url) for url in self._app.router.external_topics_metadata()}
+        urls = introspect.partitions_by_worker(self._app, self._topic)
         return sorted(url for url in urls if url != mine)
 
     def my_url(self) -> str:
-        return str(self._app.conf.canonical_url)
+        return introspect.own_url(self._app)

@@ -6,7 +6,8 @@ mixes partitions, and each partition's state is its own (``streams.state.engine`
 runs once per partition of the batch, over that partition's tables, with its retention: those
 per-partition steps are ``streams.apply_steps``, shared with the replay model of the tests, and
 this class only decodes, dead-letters and sends around them. Inter-agent messages are
-msgpack behind a format byte, handed to the producer as ready bytes (``streams.direct_send``);
+msgpack behind a format byte, handed to the producer as ready bytes
+(``streams.faust_ext.direct_send``);
 messages of the first format (compact JSON) are still read:
 
 - ``kpi-deltas``: one message per destination partition and batch, sent to that partition, every
@@ -19,7 +20,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from events.codec import decode_event
 from events.models import EventPolicy, InvalidEvent
@@ -40,13 +42,17 @@ from streams.customer_wins import (
     decode_customer_wins,
     encode_customer_wins,
 )
-from streams.direct_send import DirectSender
+from streams.faust_ext.direct_send import DirectSender
 from streams.folds import Corrections, IncomingCall, IncomingCost, IncomingDealEvent
 from streams.kpi_deltas import MalformedKpiDeltas, encode_kpi_deltas, read_day_entries
 from streams.retention import DEFAULT_RETENTION_DAYS
 from streams.telemetry import WorkerTelemetry
 
+if TYPE_CHECKING:
+    from faust.types import TopicT
+
 log = logging.getLogger(__name__)
+APPLY_MAX_KEYS = 2000
 
 
 class AgentState(Protocol):
@@ -68,6 +74,19 @@ class AgentState(Protocol):
     def note_applied(self, partition: int, next_offset: int) -> None: ...
 
 
+@dataclass(frozen=True)
+class WorkerTopics:
+    """A worker's Faust topics: the fold agents' inputs, the internal topics between agents,
+    and where refused messages go."""
+
+    deal_events: TopicT
+    call_events: TopicT
+    cost_events: TopicT
+    dead_letters: TopicT
+    customer_wins: TopicT
+    kpi_deltas: TopicT
+
+
 class Pipeline:
     """Shared state of the agents of one worker; built by ``create_app``."""
 
@@ -75,20 +94,23 @@ class Pipeline:
         self,
         *,
         names: TopicNames,
-        topics: Any,
+        topics: WorkerTopics,
         state: AgentState,
         grid: BucketGrid,
         policy: EventPolicy,
         telemetry: WorkerTelemetry,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        apply_max_keys: int = APPLY_MAX_KEYS,
+        keys_changed: Callable[[Iterable[str]], None] = lambda keys: None,
     ) -> None:
         self.names, self.topics, self.state = names, topics, state
         self.grid, self.policy, self.telemetry = grid, policy, telemetry
-        self.retention_days = DEFAULT_RETENTION_DAYS
+        self.retention_days = retention_days
         """Days of event time kept back from stream time (setting ``retention_days``)."""
-        self.apply_max_keys = 2000
-        """Most scope keys folded into the day values at once (see ``on_kpi_batch``); the worker
-        sets it to its ``batch_max_events``, the most messages per batch when each carried one."""
-        self.keys_changed: Callable[[Iterable[str]], None] = lambda keys: None
+        self.apply_max_keys = apply_max_keys
+        """Most scope keys folded into the day values at once (see ``on_kpi_batch``); a worker
+        passes its ``batch_max_events``, the most messages per batch when each carried one."""
+        self.keys_changed = keys_changed
         """Told the scope keys whose day values a batch changed (``Ownership.mark_changed``)."""
         self.partitions: int = topics.kpi_deltas.partitions
         """Partitions of kpi-deltas (all topics have as many): where each scope key is sent."""

@@ -2,7 +2,8 @@
 
 Counters and the latency histogram are updated by the pipeline as batches are folded; everything
 that describes the worker's current state (lag, ownership, recovery) is read from the Faust app at
-scrape time by ``WorkerStatusCollector``, so it can never be stale.
+scrape time by ``WorkerStatusCollector`` (``streams.faust_ext.introspect``), so it can never be
+stale.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from streams.faust_ext import introspect
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _FIELD = re.compile(r"^([a-z_]+):")
@@ -117,7 +120,7 @@ class WorkerStatusCollector(Collector):
         yield CounterMetricFamily(
             "salespulse_rebalances",
             "Consumer-group rebalances seen",
-            value=getattr(self._app, "rebalancing_count", 0),
+            value=introspect.rebalance_count(self._app),
         )
         yield GaugeMetricFamily(
             "salespulse_table_recovery_in_progress",
@@ -139,16 +142,8 @@ class WorkerStatusCollector(Collector):
             "Messages not yet consumed on partitions this worker owns",
             labels=["topic", "partition"],
         )
-        monitor = getattr(self._app, "monitor", None)
-        if monitor is None or monitor.tp_end_offsets is None:
-            return lag
-        read = monitor.tp_read_offsets or {}
-        for tp in sorted(self._app.assignor.assigned_actives()):
-            end = monitor.tp_end_offsets.get(tp)
-            if end is None:
-                continue
-            position = read.get(tp, -1) + 1
-            lag.add_metric([tp.topic, str(tp.partition)], max(0, end - position))
+        for topic, partition, behind in introspect.consumer_lag(self._app):
+            lag.add_metric([topic, str(partition)], behind)
         return lag
 
 

@@ -3,7 +3,7 @@
 * Faust's own views (``/table/<name>/<key>/`` dumps whole deals, ``/router/``, the statistics,
   assignment and graph pages) are not served at all: the app turns them off, but Faust's
   ``APP_WEB_*_ENABLED`` environment variables override an app's settings, so their blueprints are
-  dropped here too.
+  dropped here too (``streams.faust_ext.web_server``).
 * With a read token, every route but the probes (/healthz, /readyz) needs
   ``Authorization: Bearer <token>`` (compared in constant time): a view added later, by salespulse
   or by Faust, cannot forget the check. Unknown paths answer 401 as well, so that a client without
@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
-from faust.web.base import BlueprintManager
 
 from events.auth import BEARER_CHALLENGE, bearer_matches
+from streams.faust_ext.web_server import add_middleware, serve_only_own_views
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 """Routes a probe (kubelet, load balancer) calls without credentials."""
@@ -39,14 +40,14 @@ def error_response(
     )
 
 
-def guard_web_app(faust_web, secret: str | None) -> None:
-    """Serve only the app's own views, behind the token check and the JSON error answers.
+def guard_web_app(app: Any, secret: str | None) -> None:
+    """Serve only the Faust app's own views, behind the token check and the JSON error answers.
 
     Call before the web server starts (``create_app`` time): blueprints are applied and
     middlewares frozen when it does.
     """
-    faust_web.blueprints = BlueprintManager()
-    faust_web.web_app.middlewares.append(_middleware(secret))
+    serve_only_own_views(app)
+    add_middleware(app, _middleware(secret))
 
 
 def _middleware(secret: str | None):

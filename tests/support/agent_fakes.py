@@ -1,12 +1,14 @@
 """A ``streams.pipeline.Pipeline`` without Faust: fake producer, topics and plain dict state.
 
 Why shared: the kpi-deltas and customer-wins tests both drive the pipeline's handlers and look at
-what they sent straight to the producer (``streams.direct_send``) and what they dead-lettered.
+what they sent straight to the producer (``streams.faust_ext.direct_send``) and what they
+dead-lettered.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import fields
 from types import SimpleNamespace
 
 from events.models import EventPolicy
@@ -14,7 +16,8 @@ from events.topics import TopicNames
 from projections.day_values import apply_day_batch, day_entries_of
 from projections.timebase import BucketGrid
 from streams.folds import Corrections
-from streams.pipeline import Pipeline
+from streams.pipeline import AgentState, Pipeline, WorkerTopics
+from streams.retention import DEFAULT_RETENTION_DAYS
 
 GRID = BucketGrid("UTC")
 
@@ -104,16 +107,24 @@ class FakeTopic:
         return self.app.producer.sent.get(self.name, [])
 
 
-def pipeline(partitions: int = 8) -> Pipeline:
-    """A pipeline whose topics have ``partitions`` partitions and whose state is dicts."""
+def pipeline(
+    partitions: int = 8,
+    *,
+    state: AgentState | None = None,
+    policy: EventPolicy | None = None,
+    retention_days: int = DEFAULT_RETENTION_DAYS,
+) -> Pipeline:
+    """A pipeline whose topics have ``partitions`` partitions and whose state is dicts (unless
+    ``state`` is given)."""
     producer = FakeProducer()
 
     async def maybe_start_producer():
         return producer
 
     app = SimpleNamespace(producer=producer, maybe_start_producer=maybe_start_producer)
-    names = ("kpi_deltas", "customer_wins", "dead_letters")
-    topics = SimpleNamespace(**{name: FakeTopic(app, name, partitions) for name in names})
+    topics = WorkerTopics(
+        **{field.name: FakeTopic(app, field.name, partitions) for field in fields(WorkerTopics)}
+    )
     telemetry = SimpleNamespace(
         dead_lettered=lambda topic, reason: None,
         event_processed=lambda topic, kind, at: None,
@@ -121,10 +132,11 @@ def pipeline(partitions: int = 8) -> Pipeline:
     return Pipeline(
         names=TopicNames(""),
         topics=topics,
-        state=DictState(),
+        state=DictState() if state is None else state,
         grid=GRID,
-        policy=EventPolicy(),
+        policy=EventPolicy() if policy is None else policy,
         telemetry=telemetry,
+        retention_days=retention_days,
     )
 
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from faust.types import TP
 
-from streams.checkpointed_offsets import CheckpointedOffsets
+from streams.faust_ext.checkpointed_offsets import CheckpointedOffsets
 from streams.state.engine import StateEngine
 
 KPI = "app.kpi-deltas"

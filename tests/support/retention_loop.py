@@ -33,11 +33,9 @@ class PipelineLoop:
     def __init__(
         self, partitions: int = 4, retention_days: int = 100, state: object | None = None
     ) -> None:
-        self.pipeline: Pipeline = fake_pipeline(partitions)
-        if state is not None:
-            self.pipeline.state = state
-        self.pipeline.policy = POLICY
-        self.pipeline.retention_days = retention_days
+        self.pipeline: Pipeline = fake_pipeline(
+            partitions, state=state, policy=POLICY, retention_days=retention_days
+        )
         self.partitions = partitions
         self.offsets: dict[tuple[str, int], int] = {}
         self.delivered: dict[str, int] = {}

@@ -6,7 +6,7 @@ import faust
 import pytest
 from faust.worker import Worker
 
-from streams.cli import without_spinner
+from streams.faust_ext.worker_logging import without_spinner
 
 
 @pytest.mark.parametrize("level", ["WARNING", "ERROR"])

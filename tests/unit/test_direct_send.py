@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from streams.direct_send import DirectSender
+from streams.faust_ext.direct_send import DirectSender
 
 
 class Producer:
@@ -42,7 +42,7 @@ async def test_a_record_reaches_the_producer_with_its_key_value_and_partition_un
 
 async def test_a_failed_delivery_is_logged_with_its_topic(caplog):
     producer = Producer(error=RuntimeError("broker gone"))
-    with caplog.at_level(logging.WARNING, logger="streams.direct_send"):
+    with caplog.at_level(logging.WARNING, logger="streams.faust_ext.direct_send"):
         await sender_to(producer).send(b"k", b"[1]", 0)
         await asyncio.sleep(0)  # done callbacks run on the next loop iteration
     assert "send to acme.kpi-deltas failed" in caplog.text

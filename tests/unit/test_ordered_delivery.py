@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import pytest
 from faust.types import TP
 
-from streams.checkpointed_offsets import CheckpointedOffsets
-from streams.durable_commit import SalespulseApp
-from streams.ordered_delivery import SeekFencedDelivery
+from streams.faust_ext.checkpointed_offsets import CheckpointedOffsets
+from streams.faust_ext.checkpointing_app import SalespulseApp
+from streams.faust_ext.ordered_delivery import SeekFencedDelivery
 
 COMMITTED, END, BATCH = 100, 160, 25
 DEALS, CHANGELOG = TP("deal-events", 0), TP("kpi-changelog", 1)

@@ -14,7 +14,7 @@ import pytest
 from faust.types import TP
 from pydantic import ValidationError
 
-from streams.checkpointed_offsets import CheckpointedOffsets
+from streams.faust_ext.checkpointed_offsets import CheckpointedOffsets
 from streams.settings import Settings
 from streams.state import StateStore
 from streams.state import faults as faults_module

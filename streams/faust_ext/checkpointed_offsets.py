@@ -1,36 +1,42 @@
 """Where a worker's input partitions resume, and what a commit makes durable first.
 
-With the agents' state in the local store (``streams.state.engine``), the group's committed
-offsets are no longer where a partition resumes: its state is the one of the store's last
-checkpoint, so its inputs must be read again from that checkpoint's offsets. Faust reaches both
-moments through two consumer hooks (faust-streaming 0.15, ``transport/consumer.py``):
-
-- ``Consumer._commit_offsets`` flushes the producer, then awaits ``_commit(offsets)``: the
-  checkpoint goes between the two, so the outputs of input below the offsets are on Kafka before
-  the offsets are durable in the store, and the store before the Kafka commit (design §4);
-- ``Consumer.perform_seek`` (after every rebalance, and when the delivery fence repeats a seek)
-  awaits ``seek_to_committed()`` and takes what it returns as each partition's read and committed
-  offsets: returning the checkpoint's offsets keeps Faust's bookkeeping on the real position. A
-  partition without a local checkpoint is first restored from the state topic's snapshot.
-
-The Kafka commit stays (lag alerts, catch-up, readiness), but it is advisory: no seek goes there.
+The group's committed offsets are not where a partition resumes: its state is the one of the
+store's last checkpoint (``streams.state.engine``), so its inputs are read again from that
+checkpoint's offsets. This mixin takes step 3 of the commit protocol and step 4 of the rebalance
+protocol (``streams.faust_ext``): the checkpoint between Faust's producer flush and its Kafka
+commit, and the seek to the checkpoint's offsets, after restoring from a snapshot a partition
+the store has no checkpoint of. The Kafka commit stays (lag alerts, catch-up, readiness), but it
+is advisory: no seek goes there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
-from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
-
-from streams.ordered_delivery import SeekFencedDelivery
 from streams.state.faults import AFTER_CHECKPOINT_WRITE, BEFORE_CHECKPOINT_WRITE
+
+
+class CheckpointedState(Protocol):
+    """The consumer's side of the worker's store (``streams.state.engine.StateEngine``)."""
+
+    faults: Any
+
+    def checkpoint(self, offsets: Mapping[Any, int], generation: int = 0) -> None: ...
+
+    async def take_over(self, partitions: Iterable[int]) -> None: ...
+
+    def resume_offsets(
+        self, tps: Iterable[Any], group_committed: Mapping[Any, int | None]
+    ) -> dict[Any, int]: ...
+
+    async def stop(self) -> None: ...
 
 
 class CheckpointedOffsets:
     """Mixin over a Faust consumer whose app has a ``state_engine`` (None: Faust's behaviour)."""
 
-    def _engine(self) -> Any:
+    def _engine(self) -> CheckpointedState | None:
         return getattr(self.app, "state_engine", None)  # type: ignore[attr-defined]
 
     async def _commit(self, offsets: Mapping[Any, int]) -> bool:
@@ -59,8 +65,3 @@ class CheckpointedOffsets:
                 await self._seek(tp, offset)  # type: ignore[attr-defined]
         committed.update(resumes)
         return committed
-
-
-class SalespulseConsumer(CheckpointedOffsets, SeekFencedDelivery, AIOKafkaConsumer):
-    """Faust's aiokafka consumer with the state engine's offsets and the delivery fence;
-    built by ``SalespulseApp``."""

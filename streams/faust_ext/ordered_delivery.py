@@ -1,7 +1,7 @@
 """Deliver each input partition in offset order across Faust's seek to committed offsets.
 
 The exactly-once-effect design (docs/GUARANTEES.md) needs the corrections of one source partition
-to reach the agents in offset order: a KPI bucket ignores an offset at or below the highest it has
+to reach the agents in offset order: a day value ignores an offset at or below the highest it has
 applied. After every rebalance Faust (faust-streaming 0.15) resumes the stream partitions *before*
 ``Consumer.perform_seek`` moves them back to their committed offsets, so its fetch loop can be
 in the middle of delivering a batch fetched from the old position when the seek lands. Two things
@@ -9,17 +9,16 @@ then go wrong (seen in chaos scenario 5, two workers, one killed, under load):
 
 - the rest of the old batch is still delivered after the seek, with offsets far above the committed
   one: Faust records the jump as a "gap" (which it treats as processed) and drops the re-fetched
-  records below it as already read, so they are committed without ever being folded (events lost
-  for good, counts far below the log);
+  records below it as already read, so they are committed without ever being folded;
 - records handed to an agent's queue just before the seek are cleared when the flow resumes, and
   when no gap covers them the partition never commits again (a stall).
 
-``SeekFencedDelivery`` fences the seek: once a seek starts, the fetch loop stops delivering the
-batch it holds (those records are fetched again from the committed offset), the seek waits until
-the record being handed over is done, and a batch whose fetch overlapped a seek is dropped and the
-seek repeated (its records could be from either side of it). Every record then reaches the agents
-in offset order from the committed offset; the replays this causes are absorbed by the applied
-offsets kept in each bucket.
+``SeekFencedDelivery`` fences the seek (steps 3-5 of the rebalance protocol, ``streams.faust_ext``):
+once a seek starts, the fetch loop stops delivering the batch it holds (those records are fetched
+again from the committed offset), the seek waits until the record being handed over is done, and a
+batch whose fetch overlapped a seek is dropped and the seek repeated (its records could be from
+either side of it). Every record then reaches the agents in offset order from the committed
+offset; the replays this causes are absorbed by the applied offsets kept in each day value.
 """
 
 from __future__ import annotations
