@@ -24,9 +24,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from events.kafka_admin import ensure_topics, uncommitted_per_topic
+from events.settings import Settings
 from events.topics import TopicNames
 from streams.catch_up import group_topics
-from streams.settings import Settings
 from tests.support.polling import await_until
 from tests.support.stack import Service, Stack
 

@@ -29,7 +29,7 @@ from bench.memory import kpi_series
 from bench.state_size import live_state
 from bench.stats import Figure, format_rate, rate
 from bench.workload import DAY, Shape, history, route_of
-from streams.settings import Settings
+from events.settings import Settings
 
 DAYS = 365
 REFERENCE_DAY = 130

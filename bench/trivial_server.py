@@ -13,7 +13,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 
 from events.ingest_server import server_config
-from streams.settings import Settings
+from events.settings import Settings
 
 
 def create_trivial_app() -> FastAPI:

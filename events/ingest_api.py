@@ -15,17 +15,18 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Security, params
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from events.auth import BEARER_CHALLENGE, bearer_matches
+from events.auth import BEARER_CHALLENGE, secret_matches
 from events.crm.background import CrmBackground
 from events.crm.mapping import load_mapping
 from events.crm.router import create_webhook_router
@@ -39,9 +40,10 @@ from events.http_edge import (
 )
 
 __all__ = ["Refusal", "create_ingest_app"]
-from events.ingest_telemetry import IngestTelemetry
+from events.ingest_telemetry import IngestTelemetry, metrics_route
 from events.policy import event_policy
 from events.publisher import BrokerUnavailable, EventPublisher
+from events.settings import Settings
 from events.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -67,8 +69,15 @@ EVENTS_BODY_SCHEMA = {
 }
 
 
+BEARER = HTTPBearer(scheme_name="bearer", auto_error=False)
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+"""``Authorization: Bearer <credentials>`` as sent, if any (the OpenAPI scheme ``bearer``)."""
+
+
 def create_ingest_app(
-    settings, publisher: EventPublisher | None = None, registry: CollectorRegistry | None = None
+    settings: Settings,
+    publisher: EventPublisher | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> FastAPI:
     """Build the ingest app for ``settings``; ``publisher`` and ``registry`` are injectable."""
     names = TopicNames(settings.topic_prefix)
@@ -105,20 +114,17 @@ def create_ingest_app(
         status_code=202,
         openapi_extra={"requestBody": EVENTS_BODY_SCHEMA},
         responses={400: {}, 401: {}, 413: {}, 422: {}, 503: {}},
+        dependencies=_token_required(settings.ingest_token),
     )
     async def post_events(request: Request) -> dict[str, int]:
         """Validate every event, publish all of them, answer once the broker acknowledged all."""
-        _authorize(request, settings.ingest_token)
         body = await read_body(request, settings.ingest_max_body_bytes)
         items = _event_list(body, settings.ingest_max_batch)
         outgoing = validate_all(items, policy, names)
         return {"accepted": await publish_acknowledged(publisher, outgoing, telemetry)}
 
     app.include_router(create_webhook_router(settings, publisher, policy, names, telemetry))
-
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    app.router.routes.append(metrics_route(registry))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -144,7 +150,7 @@ def create_ingest_app(
             return JSONResponse({"status": "not_ready", "reason": reason, "crm": health}, 503)
         return {"status": "ready", "crm": health}
 
-    _complete_openapi(app, bearer_required=settings.ingest_token is not None)
+    _complete_openapi(app)
     return app
 
 
@@ -176,16 +182,19 @@ def _answer_every_refusal_in_json(app: FastAPI) -> None:
         ).response()
 
 
-def _authorize(request: Request, token: SecretStr | None) -> None:
+def _token_required(token: SecretStr | None) -> list[params.Depends]:
+    """Only ``Bearer <token>`` passes (constant time); no token, no dependency nor scheme in the
+    spec. With no bearer header (``auto_error=False``) the refusal is ours: JSON, our challenge."""
     if token is None:
-        return
-    if not bearer_matches(request.headers.get("authorization"), token.get_secret_value()):
-        raise Refusal(
-            401,
-            "unauthorized",
-            "missing or wrong 'Authorization: Bearer <token>'",
-            headers={"WWW-Authenticate": BEARER_CHALLENGE},
-        )
+        return []
+
+    async def require_token(given: BearerCredentials) -> None:
+        if not secret_matches(given.credentials if given else None, token.get_secret_value()):
+            message = "missing or wrong 'Authorization: Bearer <token>'"
+            challenge = {"WWW-Authenticate": BEARER_CHALLENGE}
+            raise Refusal(401, "unauthorized", message, headers=challenge)
+
+    return [Depends(require_token)]
 
 
 def _event_list(body: bytes, max_batch: int) -> list[Any]:
@@ -238,14 +247,15 @@ _EVENTS_REF = "#/$defs/"
 _COMPONENTS_REF = "#/components/schemas/"
 
 
-def _complete_openapi(app: FastAPI, bearer_required: bool) -> None:
-    """Finish the spec FastAPI derives: the event schemas, error bodies, 408, bearer auth.
+def _complete_openapi(app: FastAPI) -> None:
+    """Finish the spec FastAPI derives: the event schemas, error bodies, 408.
 
     * the native event union goes under ``components/schemas`` (``NativeEvent`` and one schema
       per event type), with its references rewritten to point there;
     * every error answer of an operation that answers JSON is documented as ``Error``;
-    * operations that read a bounded body (they document 413) may also answer 408;
-    * with an ingest token configured, POST /v1/events declares the bearer scheme.
+    * operations that read a bounded body (they document 413) may also answer 408.
+
+    Security schemes are the ones the routes' ``fastapi.security`` dependencies declare.
     """
     from events.models import event_json_schema
 
@@ -263,9 +273,6 @@ def _complete_openapi(app: FastAPI, bearer_required: bool) -> None:
         schemas["Error"] = ERROR_SCHEMA
         for operation in _operations(schema):
             _document_errors(operation["responses"])
-        if bearer_required:
-            components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
-            schema["paths"]["/v1/events"]["post"]["security"] = [{"bearer": []}]
         app.openapi_schema = schema
         return schema
 

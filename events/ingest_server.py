@@ -34,6 +34,8 @@ import orjson
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from events.settings import Settings
+
 KEEP_ALIVE_S = 15
 MAX_HEAD_BYTES = 16 * 1024
 ACCESS_LOGGER = "uvicorn.access"
@@ -129,7 +131,7 @@ class _HeadDeadline(H11Protocol):
             self.transport.close()
 
 
-def server_config(app: Any, settings) -> uvicorn.Config:
+def server_config(app: Any, settings: Settings) -> uvicorn.Config:
     """The uvicorn configuration of ``salespulse ingest`` (also used by tests)."""
     return uvicorn.Config(
         app,
@@ -144,7 +146,7 @@ def server_config(app: Any, settings) -> uvicorn.Config:
     )
 
 
-def serve(app: Any, settings) -> None:
+def serve(app: Any, settings: Settings) -> None:
     """Run the ingest app until SIGINT/SIGTERM."""
     config = server_config(app, settings)  # configures uvicorn's loggers
     keep_payloads_out_of_logs()

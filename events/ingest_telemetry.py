@@ -5,7 +5,9 @@ deliveries (items, events published, skips and dead letters by reason, retries).
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_asgi_app
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from events.build_info import register_build_info
 
@@ -50,6 +52,37 @@ class IngestTelemetry:
             path = getattr(route, "path", "unmatched")
             self.requests.labels(path, str(response.status_code)).inc()
             return response
+
+
+def metrics_route(registry: CollectorRegistry) -> Route:
+    """GET /metrics: ``registry`` served by prometheus_client's own ASGI app."""
+    return _AsgiRoute("/metrics", make_asgi_app(registry=registry))
+
+
+class _AsgiRoute(Route):
+    """GET ``path`` answered by an ASGI app: exactly there (a mount answers ``path`` with a
+    redirect to ``path/``), and outside the OpenAPI document.
+
+    FastAPI's router names only its own routes in the scope; this one names itself, so that the
+    request counter labels its answers with its path like any other.
+    """
+
+    def __init__(self, path: str, app: ASGIApp) -> None:
+        super().__init__(path, _AsgiEndpoint(app), methods=["GET"], include_in_schema=False)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = self
+        await super().handle(scope, receive, send)
+
+
+class _AsgiEndpoint:
+    """Starlette calls a function endpoint as ``f(request)``; an object is served as ASGI."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
 
 
 class CrmTelemetry:

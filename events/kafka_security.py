@@ -12,8 +12,10 @@ from typing import Any
 
 from aiokafka.helpers import create_ssl_context
 
+from events.settings import Settings
 
-def kafka_client_options(settings: Any) -> dict[str, Any]:
+
+def kafka_client_options(settings: Settings) -> dict[str, Any]:
     """aiokafka keyword arguments for ``settings``' security protocol, SASL and TLS fields."""
     protocol = settings.kafka_security_protocol
     if protocol == "PLAINTEXT":
@@ -28,7 +30,7 @@ def kafka_client_options(settings: Any) -> dict[str, Any]:
     return options
 
 
-def kafka_ssl_context(settings: Any):
+def kafka_ssl_context(settings: Settings):
     """The TLS context of SSL and SASL_SSL: the configured CA (or the system's), client cert."""
     return create_ssl_context(
         cafile=_path(settings.kafka_ssl_cafile),

@@ -6,9 +6,10 @@ from typing import Any
 
 from events.currency import load_rates
 from events.models import EventPolicy
+from events.settings import Settings
 
 
-def event_policy(settings: Any, **overrides: Any) -> EventPolicy:
+def event_policy(settings: Settings, **overrides: Any) -> EventPolicy:
     """Reporting currency and conversion rates from ``settings``; ``overrides`` e.g. a clock.
 
     A broken rates file raises ``events.currency.RatesError`` here, so a process refuses to start

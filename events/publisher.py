@@ -26,6 +26,7 @@ from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from events.errors import Unavailable
 from events.kafka_security import kafka_client_options
+from events.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ class EventPublisher:
         self._lock = asyncio.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Any) -> EventPublisher:
+    def from_settings(cls, settings: Settings) -> EventPublisher:
         """The publisher of ingest and the tools: settings' brokers, deadline and security."""
         return cls(
             settings.bootstrap_servers,

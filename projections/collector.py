@@ -47,10 +47,10 @@ class ReportCache:
     buckets nor the windows moved.
 
     A report depends on ``now`` only through the bucket ranges its windows sum (they move with
-    the UTC hour and the local date), so the cache is emptied when those change. Why: re-summing
-    up to 185 buckets per key on every scrape took 1.8 s for ~1,100 keys (docs/BENCHMARKS.md),
-    formatting every series again 0.8-1.5 s for ~80k series, while between two scrapes most keys
-    do not change. Emptying it every hour also forgets keys this worker no longer owns.
+    the UTC hour and the local date), so the cache is emptied when those change. Why: between
+    two scrapes most keys do not change, and summing a key's days and formatting its series
+    again on every scrape is most of what a scrape costs ("Scrape path" in docs/BENCHMARKS.md).
+    Emptying it every hour also forgets keys this worker no longer owns.
     """
 
     def __init__(self) -> None:

@@ -1,24 +1,27 @@
 """Applying offset-tagged KPI corrections to day values (``projections.day_readout`` reads them).
 
-Engine v2 keeps one ``DayValue`` per (scope key, UTC day) instead of today's three bucket grids
-(``projections.timebase``): its hours are the ``h`` grid, their sum the ``d`` grid, and its
-``local`` parts, summed over the UTC days a local day overlaps, the ``l`` grid.
+Engine v2 keeps one ``DayValue`` per (scope key, UTC day) instead of v1's three bucket grids
+(``projections.timebase.Grid``): its hours are the hourly grid, their sum the daily one, and its
+``local`` parts, summed over the UTC days a local day overlaps, the local-daily one.
 
-Exactly-once apply (docs/GUARANTEES.md, design section 7 I4): a correction is (src id, position,
-quarter, tally). All quarters of one (src, position) are caused by one input and arrive together,
-in order per src; a day value applies them if the position is above its mark for that src and
-then raises the mark, so a replay or a duplicate changes nothing. The mark is checked once per
-(src, position) and day, not per quarter: two quarters of one input in the same day both count.
+Exactly-once apply (docs/GUARANTEES.md, design section 7 I4): a correction is a ``DayCorrection``
+(src id, position, quarter-hour, tally). All quarters of one (src, position) are caused by one
+input and arrive together, in order per src; a day value applies them if the position is above
+its mark for that src and then raises the mark, so a replay or a duplicate changes nothing. The
+mark is checked once per (src, position) and day, not per quarter: two quarters of one input in
+the same day both count.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, MutableMapping
+from typing import NamedTuple
 
 from projections.state_types import (
     Carry,
     DayValue,
     HourTally,
+    Source,
     add_tally,
     hour_tally_of,
     src_id_of_label,
@@ -31,30 +34,45 @@ from projections.timebase import (
     BucketGrid,
 )
 
-DayEntry = tuple[int, int, int, HourTally]
-"""(src id, position, quarter-hour index, correction), as kpi-deltas v2 carries them."""
+
+class DayCorrection(NamedTuple):
+    """One correction as day values apply it: the quarter-hour ``quarter`` of the input at
+    ``position`` of source ``src_id`` (``projections.state_types.src_id``) changes by ``tally``.
+
+    A tuple, so callers may still hand in plain ``(src id, position, quarter, tally)`` tuples
+    (the state engine's tests do); the functions here unpack them into these names."""
+
+    src_id: int
+    position: int
+    quarter: int
+    tally: HourTally
+
+
 DayKey = tuple[str, int]
 """(scope key, UTC day number)."""
 
 HOURS_PER_DAY = 24
 
 
-def day_entries_of(entries: Iterable[tuple[str, int, int, Tally]]) -> list[DayEntry]:
-    """kpi-deltas entries as the folds tag them (``"d3"``, offset, quarter, ``Tally``) in the
-    form day values apply: src id, position, quarter, ``HourTally``; order kept."""
+def day_entries_of(
+    entries: Iterable[tuple[Source | str, int, int, Tally]],
+) -> list[DayCorrection]:
+    """Corrections as the folds tag them (``streams.folds.Correction``: source, offset,
+    quarter-hour, ``Tally``) in the form day values apply; order kept. Plain tuples with a
+    source label are taken too (the replay audit builds them)."""
     ids: dict[str, int] = {}
     out = []
-    for src, offset, quarter, tally in entries:
-        src_id = ids.get(src)
+    for source, offset, quarter, tally in entries:
+        src_id = ids.get(source)
         if src_id is None:
-            src_id = ids[src] = src_id_of_label(src)
-        out.append((src_id, offset, quarter, hour_tally_of(tally)))
+            src_id = ids[source] = src_id_of_label(source)
+        out.append(DayCorrection(src_id, offset, quarter, hour_tally_of(tally)))
     return out
 
 
 def apply_day_batch(
     days: MutableMapping[DayKey, DayValue],
-    corrections: Iterable[tuple[str, list[DayEntry]]],
+    corrections: Iterable[tuple[str, list[DayCorrection]]],
     grid: BucketGrid,
     stocks: MutableMapping[str, Carry] | None = None,
     horizon_day: int | None = None,
@@ -133,7 +151,7 @@ def apply_origin(
         hour = quarter // QUARTERS_PER_HOUR % HOURS_PER_DAY
         _add_part(value.hours, hour, tally)
         if not grid.local_is_utc:
-            _add_part(value.local, _local_day(grid, quarter), tally)
+            _add_part(value.local, grid.local_day_of_quarter(quarter), tally)
     value.marks[src] = position
     return True
 
@@ -147,15 +165,10 @@ def _add_part(parts: dict[int, HourTally], index: int, tally: HourTally) -> None
         del parts[index]
 
 
-def _local_day(grid: BucketGrid, quarter: int) -> int:
-    """The ``l`` bucket of the quarter, exactly as today's grids place it."""
-    return grid.buckets_of(quarter)[-1][1]
-
-
 def _by_origin(
-    entries: Iterable[DayEntry],
+    entries: Iterable[DayCorrection],
 ) -> Iterator[tuple[tuple[int, int], list[tuple[int, HourTally]]]]:
-    """Consecutive entries of one (src, position), as the quarter corrections they carry."""
+    """Consecutive entries of one (src, position), as the quarter-hour corrections they carry."""
     group: list[tuple[int, HourTally]] = []
     origin: tuple[int, int] | None = None
     for src, position, quarter, tally in entries:

@@ -1,8 +1,9 @@
 """What a deal, an acquisition, a call or a cost adds to which (scope, id) at which quarter-hour.
 
-``Deltas`` is the unit of exchange between agents: scope key -> quarter-hour -> ``Tally``. A batch
-of events is pre-aggregated into one ``Deltas`` and shipped as one message per scope key. A change
-of a deal is ``record(new) - record(old)``, so corrections retract exactly what was counted.
+``QuarterHourCorrections`` (scope key -> quarter-hour -> ``Tally``) is what one input changes:
+the folds tag it with the input's origin (``streams.folds.Corrections``) and send it on the
+kpi-deltas topic; a recomputation sums it straight into buckets. A change of a deal is
+``record(new) - record(old)``, so corrections retract exactly what was counted.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ def deal_scopes(
     return keys
 
 
-class Deltas:
-    """Pre-aggregated corrections for many (scope, id) keys and quarter-hours."""
+class QuarterHourCorrections:
+    """Corrections of many (scope, id) keys, pre-aggregated per quarter-hour."""
 
     __slots__ = ("by_key",)
 
@@ -55,7 +56,7 @@ class Deltas:
             tally = buckets[quarter] = Tally()
         return tally
 
-    def merge(self, other: Deltas, sign: int = 1) -> None:
+    def merge(self, other: QuarterHourCorrections, sign: int = 1) -> None:
         for key, buckets in other.by_key.items():
             for quarter, tally in buckets.items():
                 self.at(key, quarter).add(tally, sign)
@@ -71,27 +72,42 @@ class Deltas:
         return not any(True for _ in self.items())
 
 
-def add_deal(deltas: Deltas, deal: DealContribution | None, sign: int = 1) -> None:
+Deltas = QuarterHourCorrections
+"""The name before issue 17, still imported by files outside the projections (the collector's
+tests, ``bench.naive_app``): use ``QuarterHourCorrections``."""
+
+
+def add_deal(
+    corrections: QuarterHourCorrections, deal: DealContribution | None, sign: int = 1
+) -> None:
     """Rule 3: opportunity (and pipeline created) at creation, won (revenue, customer, time to
     win) at win, lost at loss; rule 6: the deal's open stock from creation to closing."""
     if deal is None:
         return
     keys = deal_scopes(deal.rep_id, deal.team_id, deal.channel, deal.segment)
-    for at_us, kind in ((deal.created_at, "created"), (deal.won_at, "won"), (deal.lost_at, "lost")):
+    moments = (
+        (deal.created_at, _count_creation),
+        (deal.won_at, _count_win),
+        (deal.lost_at, _count_loss),
+    )
+    for at_us, count in moments:
         if at_us is None:
             continue
         quarter = quarter_of(at_us)
         for key in keys:
-            tally = deltas.at(key, quarter)
+            tally = corrections.at(key, quarter)
             tally.rep(deal.rep_id, sign)
-            if kind == "created":
-                tally.count("opportunities", sign)
-                tally.count("pipeline_created", sign * deal.amount)
-            elif kind == "won":
-                _count_win(tally, deal, sign)
-            else:
-                tally.count("deals_lost", sign)
-    _add_open_stock(deltas, keys, deal, sign)
+            count(tally, deal, sign)
+    _add_open_stock(corrections, keys, deal, sign)
+
+
+def _count_creation(tally: Tally, deal: DealContribution, sign: int) -> None:
+    tally.count("opportunities", sign)
+    tally.count("pipeline_created", sign * deal.amount)
+
+
+def _count_loss(tally: Tally, deal: DealContribution, sign: int) -> None:
+    tally.count("deals_lost", sign)
 
 
 def _count_win(tally: Tally, deal: DealContribution, sign: int) -> None:
@@ -104,7 +120,9 @@ def _count_win(tally: Tally, deal: DealContribution, sign: int) -> None:
         tally.count("won_age_us", sign * max(0, deal.won_at - deal.created_at))
 
 
-def _add_open_stock(deltas: Deltas, keys: list[str], deal: DealContribution, sign: int) -> None:
+def _add_open_stock(
+    corrections: QuarterHourCorrections, keys: list[str], deal: DealContribution, sign: int
+) -> None:
     """Open at T: created before T and not closed before T, i.e. [c < T] - [max(c, close) < T]:
     +1 where it is created, -1 where it closes (never before its creation)."""
     if deal.created_at is None:
@@ -117,32 +135,34 @@ def _add_open_stock(deltas: Deltas, keys: list[str], deal: DealContribution, sig
     for at_us, step in moves:
         quarter = quarter_of(at_us)
         for key in keys:
-            tally = deltas.at(key, quarter)
+            tally = corrections.at(key, quarter)
             tally.count("open_delta", step)
             tally.count("open_amount_delta", step * deal.amount)
             tally.count("open_weighted_delta", step * weighted)
 
 
-def add_acquisition(deltas: Deltas, win: CustomerWin | None, sign: int = 1) -> None:
+def add_acquisition(
+    corrections: QuarterHourCorrections, win: CustomerWin | None, sign: int = 1
+) -> None:
     """Rule 4: a new customer counts at its acquiring win, attributed like that deal."""
     if win is None:
         return
     quarter = quarter_of(win.won_at)
     for key in deal_scopes(win.rep_id, win.team_id, win.channel, win.segment):
-        deltas.at(key, quarter).count("new_customers", sign)
+        corrections.at(key, quarter).count("new_customers", sign)
 
 
-def add_call(deltas: Deltas, at_us: int, rep_id: str, team_id: str) -> None:
+def add_call(corrections: QuarterHourCorrections, at_us: int, rep_id: str, team_id: str) -> None:
     """Rule 5: a call counts for its rep, team and the company; its rep is active there."""
     quarter = quarter_of(at_us)
     for key in (scope_key(REP, rep_id), scope_key(TEAM, team_id), COMPANY_KEY):
-        tally = deltas.at(key, quarter)
+        tally = corrections.at(key, quarter)
         tally.count("calls", 1)
         tally.rep(rep_id, 1)
 
 
 def add_cost(
-    deltas: Deltas,
+    corrections: QuarterHourCorrections,
     at_us: int,
     category: str,
     amount: int,
@@ -160,4 +180,4 @@ def add_cost(
         keys.append(scope_key(SEGMENT, segment))
     quarter = quarter_of(at_us)
     for key in keys:
-        deltas.at(key, quarter).count(f"cost_{category}", amount)
+        corrections.at(key, quarter).count(f"cost_{category}", amount)

@@ -1,10 +1,11 @@
 """Prometheus text exposition of the KPI families from lines rendered once per key.
 
 Why: formatting every series of every key on every scrape (``GaugeMetricFamily`` objects, then
-``generate_latest``) took 0.8-1.5 s for ~80k series and 9.1 s for 843k, while between two scrapes
-most keys do not change. A key's lines are rendered here exactly as ``generate_latest`` renders
-them (labels sorted, values escaped and formatted the same way), kept per KPI family, and a scrape
-only joins them. The operational metrics keep going through ``generate_latest``.
+``generate_latest``) grew to seconds at 100k series ("Scrape path" in docs/BENCHMARKS.md), while
+between two scrapes most keys do not change. A key's lines are rendered here exactly as
+``generate_latest`` renders them (labels sorted, values escaped and formatted the same way), kept
+per KPI family, and a scrape only joins them. The operational metrics keep going through
+``generate_latest``.
 """
 
 from __future__ import annotations

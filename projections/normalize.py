@@ -8,17 +8,18 @@ another currency is converted by the rate of its event's UTC day (``events.curre
 from __future__ import annotations
 
 from events.currency import RateTable
-from projections.deal import DealEvent
+from projections.deal import DealEvent, DealEventKind
 from projections.tally import PROBABILITY_SCALE, to_micros
 from projections.timebase import to_us
 
 DEAL_KINDS = {
-    "deal.created": "created",
-    "deal.updated": "updated",
-    "deal.won": "won",
-    "deal.lost": "lost",
-    "deal.reopened": "reopened",
+    "deal.created": DealEventKind.CREATED,
+    "deal.updated": DealEventKind.UPDATED,
+    "deal.won": DealEventKind.WON,
+    "deal.lost": DealEventKind.LOST,
+    "deal.reopened": DealEventKind.REOPENED,
 }
+"""The deal event types of the contract, and what each does to its deal."""
 
 
 def is_deal_event(event) -> bool:

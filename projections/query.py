@@ -59,7 +59,7 @@ def check_retained(query: KpiQuery, grid: BucketGrid, horizon_day: int | None) -
     UTC day before its first local day."""
     if horizon_day is None:
         return
-    start = window_bounds(query.window, query.as_of, grid)[0]
+    start, _ = window_bounds(query.window, query.as_of, grid)
     if to_us(start) // DAY_US < horizon_day:
         horizon = render_instant(from_us(horizon_day * DAY_US))
         raise QueryError(

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from projections.effects import Deltas, split_scope_key
+from projections.effects import QuarterHourCorrections, split_scope_key
 from projections.kpis import NO_OPEN_DEALS, OpenStock, derive_kpis
 from projections.tally import Tally, WindowTotals
-from projections.timebase import HOURLY, BucketGrid
+from projections.timebase import HOURLY, BucketGrid, Grid
 from projections.windows import WINDOWS, stock_hour, window_span
 
-BucketLookup = Callable[[str, str, int], Tally | None]
+BucketLookup = Callable[[str, Grid, int], Tally | None]
+"""(scope key, grid, bucket index) -> the bucket's tally, ``None`` if it holds nothing."""
 StockReader = Callable[[str, int], OpenStock]
 """(scope key, hour index T) -> the key's deals open at T (contract section 2.6)."""
 
@@ -73,9 +74,9 @@ def report(
 
 def bucket_updates(
     quarters: Iterable[tuple[int, Tally]], grid: BucketGrid
-) -> dict[tuple[str, int], Tally]:
+) -> dict[tuple[Grid, int], Tally]:
     """Fold quarter-hour corrections of one key into corrections of its grid buckets."""
-    updates: dict[tuple[str, int], Tally] = {}
+    updates: dict[tuple[Grid, int], Tally] = {}
     for quarter, tally in quarters:
         for bucket in grid.buckets_of(quarter):
             target = updates.get(bucket)
@@ -90,17 +91,17 @@ class BucketStore:
 
     def __init__(self, grid: BucketGrid) -> None:
         self.grid = grid
-        self.buckets: dict[tuple[str, str, int], Tally] = {}
+        self.buckets: dict[tuple[str, Grid, int], Tally] = {}
 
-    def apply(self, deltas: Deltas) -> None:
-        for key, quarters in deltas.items():
+    def apply(self, corrections: QuarterHourCorrections) -> None:
+        for key, quarters in corrections.items():
             for (grid_name, index), update in bucket_updates(quarters, self.grid).items():
                 bucket = self.buckets.setdefault((key, grid_name, index), Tally())
                 bucket.add(update)
                 if bucket.is_empty():
                     del self.buckets[(key, grid_name, index)]
 
-    def lookup(self, key: str, grid_name: str, index: int) -> Tally | None:
+    def lookup(self, key: str, grid_name: Grid, index: int) -> Tally | None:
         return self.buckets.get((key, grid_name, index))
 
     def open_stock(self, key: str, end_hour: int) -> OpenStock:

@@ -18,7 +18,13 @@ from projections.deal import (
     customer_win_of,
     fold_deal,
 )
-from projections.effects import Deltas, add_acquisition, add_call, add_cost, add_deal
+from projections.effects import (
+    QuarterHourCorrections,
+    add_acquisition,
+    add_call,
+    add_cost,
+    add_deal,
+)
 from projections.normalize import amount_micros, deal_event_of, is_deal_event
 from projections.readout import BucketStore
 from projections.timebase import BucketGrid, to_us
@@ -33,7 +39,7 @@ def recompute(
     """
     seen: set[str] = set()
     deals: dict[str, list[DealEvent]] = defaultdict(list)
-    deltas = Deltas()
+    corrections = QuarterHourCorrections()
     for seq, event in enumerate(events_in_arrival_order):
         if event.event_id in seen:
             continue
@@ -41,10 +47,10 @@ def recompute(
         if is_deal_event(event):
             deals[event.deal_id].append(deal_event_of(event, seq, rates))
         elif event.type == "call.logged":
-            add_call(deltas, to_us(event.occurred_at), event.rep_id, event.team_id)
+            add_call(corrections, to_us(event.occurred_at), event.rep_id, event.team_id)
         elif event.type == "cost.incurred":
             add_cost(
-                deltas,
+                corrections,
                 to_us(event.occurred_at),
                 event.category,
                 amount_micros(event, rates),
@@ -55,12 +61,12 @@ def recompute(
     wins: dict[str, list[CustomerWin]] = defaultdict(list)
     for deal_id, deal_events in deals.items():
         contribution = contribution_of(fold_deal(deal_events))
-        add_deal(deltas, contribution)
+        add_deal(corrections, contribution)
         offered = customer_win_of(deal_id, contribution)
         if offered is not None:
-            wins[offered[0]].append(offered[1])
+            wins[offered.customer_id].append(offered.win)
     for customer_wins in wins.values():
-        add_acquisition(deltas, acquiring_win(customer_wins))
+        add_acquisition(corrections, acquiring_win(customer_wins))
     store = BucketStore(grid)
-    store.apply(deltas)
+    store.apply(corrections)
     return store

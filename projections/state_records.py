@@ -28,17 +28,18 @@ from projections.deal import (
     WON,
     CustomerWin,
     DealEvent,
+    DealEventKind,
     DealState,
     fold_deal,
 )
-from projections.state_types import DealEventKind, codec_of
+from projections.state_types import codec_of
 
 ATTRIBUTE_NAMES = (*ATTRIBUTES, "segment", "probability")
 """The v1 attributes the folds read, then contract v2's, in ``events.models.DEAL_ATTRIBUTES``
 order: the order of today's stored JSON, which a round trip must keep."""
 """The deal attributes, in the order of ``DealAttrs``'s fields and of ``deal_event_of``."""
 KIND_NAMES = {kind: kind.name.lower() for kind in DealEventKind}
-"""``DealEventKind`` -> the kind string of ``projections.deal.DealEvent``."""
+"""``DealEventKind`` -> its text in v1's ``deals`` table values (``"created"``...)."""
 KINDS = {name: kind for kind, name in KIND_NAMES.items()}
 
 
@@ -168,14 +169,11 @@ Record = DealRecord | DealSummary | CustomerRecord | SeenDay | PartitionMeta
 
 def deal_event_of_record(event: DealEventRecord) -> tuple[str, DealEvent]:
     """(event id, the ``DealEvent`` ``projections.deal`` folds)."""
-    kind = KIND_NAMES[event.kind]
-    return event.event_id, DealEvent(event.at_us, event.seq, kind, event.attrs.as_dict())
+    return event.event_id, DealEvent(event.at_us, event.seq, event.kind, event.attrs.as_dict())
 
 
 def record_of_deal_event(event_id: str, event: DealEvent) -> DealEventRecord:
-    return DealEventRecord(
-        event_id, event.at_us, event.seq, KINDS[event.kind], deal_attrs_of(event.attrs)
-    )
+    return DealEventRecord(event_id, event.at_us, event.seq, event.kind, deal_attrs_of(event.attrs))
 
 
 def deal_state_of(summary: DealSummary) -> DealState:
@@ -195,7 +193,7 @@ def summary_of(record: DealRecord) -> DealSummary:
         raise ValueError("a record on top of a summary is summarised by the deal fold")
     if not record.events:
         raise ValueError("a deal without events has nothing to summarise")
-    state = fold_deal(deal_event_of_record(event)[1] for event in record.events)
+    state = fold_deal(event for _, event in map(deal_event_of_record, record.events))
     return DealSummary(
         status=STATUSES[state.status],
         created_at=state.created_at,

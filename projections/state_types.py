@@ -1,9 +1,9 @@
 """Typed state of engine v2 (docs/design/state-engine-v2.md, section 3) and its byte codec.
 
-Today's KPI buckets are JSON lists (``[counts, reps, customers, marks]``) under string keys, one
-per grid (``h``, ``d``, ``l``), with one-letter correction sources ("d3", "k0"). v2 keeps one
+v1's KPI buckets were JSON lists (``[counts, reps, customers, marks]``) under string keys, one
+per grid (``projections.timebase.Grid``), marks keyed by source labels ("d3", "k0"). v2 keeps one
 ``DayValue`` per (scope key, UTC day) holding its hours, so a correction touches one value instead
-of two or three, and names every field.
+of two or three, and names every field; marks are keyed by src ids (``src_id``).
 
 Stored bytes are a format byte (``FORMAT``) then msgpack of an ``array_like`` Struct. Fields are
 only ever appended, with defaults: a value written before a field existed decodes with the
@@ -34,7 +34,7 @@ MAX_PARTITIONS = 1024
 
 
 class SourceKind(IntEnum):
-    """Which input a correction came from; replaces the letters of today's src labels."""
+    """Which input a correction came from (its value is part of a src id: ``src_id``)."""
 
     DEAL = 0
     CALL = 1
@@ -42,23 +42,64 @@ class SourceKind(IntEnum):
     CUSTOMER = 3
 
 
-class DealEventKind(IntEnum):
-    """Kinds of deal events as stored; replaces the kind strings of ``projections.deal``."""
-
-    CREATED = 0
-    UPDATED = 1
-    WON = 2
-    LOST = 3
-    REOPENED = 4
-
-
-LEGACY_SOURCE_LETTERS = {
-    "d": SourceKind.DEAL,
-    "k": SourceKind.CALL,
-    "x": SourceKind.COST,
-    "c": SourceKind.CUSTOMER,
+SOURCE_LETTERS = {
+    SourceKind.DEAL: "d",
+    SourceKind.CALL: "k",
+    SourceKind.COST: "x",
+    SourceKind.CUSTOMER: "c",
 }
-"""Today's src label prefixes (``streams.folds``): ``d3`` is deal-events partition 3."""
+"""The first letter of a source's label on kpi-deltas (``Source``): ``d3`` is deal-events
+partition 3. Wire text only: code names the kind."""
+KIND_OF_LETTER = {letter: kind for kind, letter in SOURCE_LETTERS.items()}
+
+
+class Source(str):
+    """Where a correction came from: one partition of one input (``kind``, ``partition``).
+
+    A ``str`` whose text is the label kpi-deltas carries (``"d3"``): a source hashes, compares
+    and sorts exactly as the bare labels of earlier releases did, so messages keep their bytes
+    and entry order, and bucket marks and tests that hold labels keep working. Code builds one
+    with ``of`` (or ``parse`` for a label read from the wire) and reads its fields; only this
+    class knows the letters.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, kind: SourceKind, partition: int) -> "Source":
+        """The one ``Source`` object of an input partition: the folds tag every correction
+        with it, and an object per input would only feed the garbage collector."""
+        return _source_of(kind, partition)
+
+    @classmethod
+    def parse(cls, label: str) -> "Source":
+        """The source of a wire label; ``KeyError``/``ValueError`` if it names no input
+        partition (unknown letter, no number, a partition beyond ``MAX_PARTITIONS``)."""
+        src_id_of_label(label)
+        return cls(label)
+
+    @property
+    def kind(self) -> SourceKind:
+        return KIND_OF_LETTER[self[:1]]
+
+    @property
+    def partition(self) -> int:
+        return int(self[1:])
+
+    @property
+    def src_id(self) -> int:
+        """The v2 key of this source's applied marks."""
+        return src_id_of_label(self)
+
+    @property
+    def label(self) -> str:
+        """The label as a plain ``str``: msgspec encodes no ``str`` subclass."""
+        return str(self)
+
+
+@cache
+def _source_of(kind: SourceKind, partition: int) -> Source:
+    return Source(f"{SOURCE_LETTERS[kind]}{partition}")
 
 
 def src_id(kind: SourceKind, partition: int) -> int:
@@ -74,8 +115,9 @@ def split_src_id(src: int) -> tuple[SourceKind, int]:
 
 
 def src_id_of_label(label: str) -> int:
-    """The src id of a v1 label such as ``"d3"``, for migrating marks and comparing folds."""
-    return src_id(LEGACY_SOURCE_LETTERS[label[0]], int(label[1:]))
+    """The src id of a wire label such as ``"d3"`` (``KeyError``/``ValueError``: none), on the
+    apply agent's hot path: no ``Source`` is built."""
+    return src_id(KIND_OF_LETTER[label[:1]], int(label[1:]))
 
 
 class HourTally(msgspec.Struct, array_like=True, omit_defaults=True):
@@ -111,7 +153,7 @@ INT_FIELDS = HourTally.__struct_fields__[:-2]
 class DayValue(msgspec.Struct, array_like=True):
     """Everything one scope key holds for one UTC day.
 
-    ``hours`` (0-23 -> tally, sparse) are the ``h`` grid and their sum the ``d`` grid; ``local``
+    ``hours`` (0-23 -> tally, sparse) are the hourly grid and their sum the daily one; ``local``
     holds, when the reporting zone is not UTC, the part of this UTC day inside each local day it
     overlaps (offsets like +5:45 split an hour between two local days); ``marks`` maps each src
     id to the highest correction position applied, so a replayed correction is skipped.

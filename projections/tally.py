@@ -1,4 +1,4 @@
-"""Incremental KPI state: what one bucket of one (scope, id) holds, and the deltas that change it.
+"""Incremental KPI state: what one bucket of one (scope, id) holds, and the corrections to it.
 
 A ``Tally`` is both a bucket's state and a correction to it: counts and sums add, and the two sets
 the KPIs need distinctness for (active reps, customers) are multisets, so a retraction removes

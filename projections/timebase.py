@@ -1,13 +1,13 @@
 """Event time as integers, and the three bucket grids KPIs are kept on.
 
 Every KPI is kept in time buckets and windows are summed from buckets at read time. Three grids
-cover the six windows of the contract exactly:
+(``Grid``) cover the six windows of the contract exactly:
 
-- ``h``: UTC hours (windows ``1h`` and ``24h``),
-- ``d``: UTC days (windows ``7d`` and ``30d``),
-- ``l``: calendar days in the configured time zone (windows ``mtd`` and ``qtd``).
+- ``Grid.HOURLY``: UTC hours (windows ``1h`` and ``24h``),
+- ``Grid.DAILY``: UTC days (windows ``7d`` and ``30d``),
+- ``Grid.LOCAL_DAILY``: calendar days in the configured time zone (windows ``mtd`` and ``qtd``).
 
-Contributions travel between agents at quarter-hour resolution: every real time-zone offset is a
+Corrections travel between agents at quarter-hour resolution: every real time-zone offset is a
 multiple of 15 minutes, so a quarter-hour lies inside exactly one bucket of each grid. (Not quite
 in the 1970s: Monrovia's -0:44:30 and Kiritimati's -10:40 are not; there a quarter-hour counts in
 the local day it starts in, for the stream and a recomputation alike.)
@@ -16,12 +16,16 @@ Every computation here is total: it is integer arithmetic on epoch microseconds 
 and a zone's offset is looked up at an instant clamped into what ``datetime`` can represent. So no
 instant, however early or late, raises ``OverflowError`` in an agent (an event of 0001-01-01 in a
 zone west of UTC once did, inside ``datetime.fromtimestamp``).
+
+"Quarter" here is always a quarter-hour (``quarter_of``: its index since the epoch); the
+three-month period of window ``qtd`` is a "calendar quarter".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -40,7 +44,19 @@ _OFFSET_LOOKUP_MAX_US = 253_401_955_200 * US  # 9999-12-28T00:00Z
 the local time of such an instant is representable, and beyond it the zone's first (or last) rule
 holds anyway."""
 
-HOURLY, DAILY, LOCAL_DAILY = "h", "d", "l"
+
+class Grid(StrEnum):
+    """A bucket grid. Its value is the letter bucket keys have always used (``"h"``, ``"d"``,
+    ``"l"``): a ``str`` enum, so a key holding it is the same text (``composite_key``)."""
+
+    HOURLY = "h"
+    DAILY = "d"
+    LOCAL_DAILY = "l"
+
+
+HOURLY, DAILY, LOCAL_DAILY = Grid.HOURLY, Grid.DAILY, Grid.LOCAL_DAILY
+"""The members as module names: reading ``Grid.HOURLY`` costs ~100 ns (an enum class attribute),
+too much per quarter-hour on the hot paths that name a grid (``buckets_of``, the readouts)."""
 
 
 def to_us(moment: datetime) -> int:
@@ -69,7 +85,7 @@ def days_from_civil(year: int, month: int, day: int) -> int:
     """Day number (1970-01-01 is 0) of a proleptic Gregorian date, for any year.
 
     Howard Hinnant's ``days_from_civil``: unlike ``date``, it has no year 1-9999 limit, so the
-    end of a quarter in December 9999 is still a number.
+    end of a calendar quarter in December 9999 is still a number.
     """
     year -= month <= 2
     era = year // 400
@@ -122,20 +138,25 @@ class BucketGrid:
 
     @property
     def local_is_utc(self) -> bool:
-        """True when calendar days are UTC days, so the ``l`` grid is the ``d`` grid."""
+        """True when calendar days are UTC days, so the local-daily grid is the daily one."""
         return self.tz_name in ("UTC", "Etc/UTC", "Z", "GMT", "Etc/GMT")
 
     @property
-    def grids(self) -> tuple[str, ...]:
+    def grids(self) -> tuple[Grid, ...]:
         return (HOURLY, DAILY) if self.local_is_utc else (HOURLY, DAILY, LOCAL_DAILY)
 
-    def buckets_of(self, quarter: int) -> tuple[tuple[str, int], ...]:
+    def buckets_of(self, quarter: int) -> tuple[tuple[Grid, int], ...]:
         """The bucket of each kept grid that contains this quarter-hour."""
         hour = quarter // QUARTERS_PER_HOUR
         day = quarter // QUARTERS_PER_DAY
         if self.local_is_utc:
             return ((HOURLY, hour), (DAILY, day))
         return ((HOURLY, hour), (DAILY, day), (LOCAL_DAILY, _local_day(self.tz_name, quarter)))
+
+    def local_day_of_quarter(self, quarter: int) -> int:
+        """The local-daily bucket of a quarter-hour: the calendar day in the reporting zone
+        it starts in."""
+        return _local_day(self.tz_name, quarter)
 
     def local_day_of(self, moment: datetime) -> int:
         return local_day_at(self._tz, to_us(moment))

@@ -15,12 +15,10 @@ from datetime import datetime
 
 from events.errors import InvalidInput
 from projections.timebase import (
-    DAILY,
     HOUR_US,
-    HOURLY,
-    LOCAL_DAILY,
     US,
     BucketGrid,
+    Grid,
     civil_from_days,
     days_from_civil,
     from_us,
@@ -38,7 +36,7 @@ class UnknownWindow(InvalidInput):
 class WindowSpan:
     """Which buckets of which grid a window sums: indexes ``first`` to ``last`` inclusive."""
 
-    grid: str
+    grid: Grid
     first: int
     last: int
 
@@ -57,15 +55,15 @@ def window_span(window: str, now: datetime, grid: BucketGrid) -> WindowSpan:
     hour = now_us // HOUR_US
     day = now_us // (86_400 * US)
     if window == "1h":
-        return WindowSpan(HOURLY, hour, hour)
+        return WindowSpan(Grid.HOURLY, hour, hour)
     if window == "24h":
-        return WindowSpan(HOURLY, hour - 23, hour)
+        return WindowSpan(Grid.HOURLY, hour - 23, hour)
     if window == "7d":
-        return WindowSpan(DAILY, day - 6, day)
+        return WindowSpan(Grid.DAILY, day - 6, day)
     if window == "30d":
-        return WindowSpan(DAILY, day - 29, day)
+        return WindowSpan(Grid.DAILY, day - 29, day)
     if window in ("mtd", "qtd"):
-        local_grid = DAILY if grid.local_is_utc else LOCAL_DAILY
+        local_grid = Grid.DAILY if grid.local_is_utc else Grid.LOCAL_DAILY
         first, end = _calendar_period(window, grid.local_day_of(now))
         return WindowSpan(local_grid, days_from_civil(*first, 1), days_from_civil(*end, 1) - 1)
     raise UnknownWindow(f"window: must be one of {', '.join(WINDOWS)}")
@@ -74,9 +72,9 @@ def window_span(window: str, now: datetime, grid: BucketGrid) -> WindowSpan:
 def window_bounds(window: str, now: datetime, grid: BucketGrid) -> tuple[datetime, datetime]:
     """The window as aware datetimes (UTC for rolling windows, the reporting zone for calendar)."""
     span = window_span(window, now, grid)
-    if span.grid == HOURLY:
+    if span.grid is Grid.HOURLY:
         return from_us(span.first * HOUR_US), from_us((span.last + 1) * HOUR_US)
-    if span.grid == DAILY:
+    if span.grid is Grid.DAILY:
         day_us = 86_400 * US
         return from_us(span.first * day_us), from_us((span.last + 1) * day_us)
     first, end = _calendar_period(window, grid.local_day_of(now))
@@ -87,8 +85,9 @@ def window_bounds(window: str, now: datetime, grid: BucketGrid) -> tuple[datetim
 
 
 def _calendar_period(window: str, today: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(year, month) of the first month of the period containing day number ``today``, and of
-    the month after it: plain integers, so December 9999 has an end too."""
+    """(year, month) of the first month of the period (month or calendar quarter) containing
+    day number ``today``, and of the month after it: plain integers, so December 9999 has an
+    end too."""
     year, month, _ = civil_from_days(today)
     months = 1 if window == "mtd" else 3
     first_month = month if months == 1 else 3 * ((month - 1) // 3) + 1

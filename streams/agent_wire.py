@@ -77,6 +77,6 @@ def array_header(length: int) -> bytes:
 
 @lru_cache(maxsize=1 << 16)
 def placed(routing_key: str, partitions: int) -> int:
-    """``partition_of`` remembered: murmur2 in Python costs ~4 µs, and a worker sends and checks
-    the same few thousand scope keys and customers over and over."""
+    """``partition_of`` remembered: murmur2 runs in Python, and a worker sends and checks the
+    same few thousand scope keys and customers over and over."""
     return partition_of(routing_key, partitions)

@@ -30,6 +30,7 @@ from events.kafka_admin import DEAD_LETTER_MAX_BYTES, INTERNAL_TOPIC_CONFIG
 from events.kafka_security import kafka_client_options
 from events.models import REFUSED_FIELDS
 from events.policy import event_policy
+from events.settings import Settings
 from events.topics import TopicNames
 from projections.collector import KpiCollector, ReportCache
 from projections.export_selection import ExportSelection
@@ -39,7 +40,6 @@ from streams.faust_credentials import faust_broker_credentials
 from streams.faust_ext.checkpointing_app import SalespulseApp
 from streams.ownership import Ownership
 from streams.pipeline import Pipeline, WorkerTopics
-from streams.settings import Settings
 from streams.state.engine import StateEngine
 from streams.state.snapshot_kafka import STATE_TOPIC_CONFIG, KafkaStateTopic
 from streams.state.snapshot_shipper import SnapshotShipper

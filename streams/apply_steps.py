@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from typing import Any, TypeVar
 
-from projections.day_values import DayEntry, apply_day_batch
+from projections.day_values import DayCorrection, apply_day_batch
 from projections.timebase import BucketGrid
+from streams.corrections import Corrections
 from streams.folds import (
-    Corrections,
     DealBatchResult,
     IncomingCall,
     IncomingCost,
@@ -74,7 +74,7 @@ def fold_activity_parts(
     """Fold-calls and fold-costs: per partition, move its clock to the batch's latest event, fold
     with that horizon, then forget the ids beyond it; with the latest clock of the batch, which
     the kpi-deltas carry."""
-    deltas = Corrections()
+    corrections = Corrections()
     times = []
     for partition, items in by_partition(activities, _partition).items():
         seen = seen_of(partition)
@@ -82,24 +82,24 @@ def fold_activity_parts(
         clock = StreamClock()
         if retention_days is not None:
             clock = seen_horizon(seen, latest, retention_days)
-        deltas.absorb(fold_activity_batch(seen, items, clock.horizon))
+        corrections.absorb(fold_activity_batch(seen, items, clock.horizon))
         prune_seen_if_due(seen, clock)
         times.append(clock.stream_us)
-    return deltas, max_stream_us(times)
+    return corrections, max_stream_us(times)
 
 
 def fold_customer_parts(customers_of: TableOf, changes: Sequence[Any]) -> Corrections:
     """Fold-customers: each partition's win changes over its ``customers`` table."""
-    deltas = Corrections()
+    corrections = Corrections()
     for partition, items in by_partition(changes, _partition).items():
-        deltas.absorb(fold_customer_batch(customers_of(partition), items))
-    return deltas
+        corrections.absorb(fold_customer_batch(customers_of(partition), items))
+    return corrections
 
 
 def apply_part(
     state: Any,
     partition: int,
-    found: list[tuple[str, list[DayEntry]]],
+    found: list[tuple[str, list[DayCorrection]]],
     stream_times: Iterable[int | None],
     grid: BucketGrid,
     retention_days: int | None,

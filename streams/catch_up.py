@@ -15,8 +15,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from events.kafka_security import kafka_client_options
+from events.settings import Settings
 from events.topics import TopicNames
-from streams.settings import Settings
 from streams.tools.kafka_io import KafkaToolError, group_lag
 
 log = logging.getLogger(__name__)

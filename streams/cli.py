@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from streams.settings import Settings
+from events.settings import Settings
 from streams.tools.cli_backfill import backfill
 from streams.tools.cli_crm import crm_cli
 from streams.tools.cli_dead_letters import dead_letters_cli

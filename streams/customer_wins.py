@@ -7,7 +7,8 @@ to that partition explicitly. The partition is ``partition_of(customer_id)``, mu
 customer id, which is where Kafka's default partitioner put the one-change messages keyed by
 customer id: a customer's history stays in one partition, read by the worker that owns it.
 
-Value: the format byte ``0x02`` (``streams.agent_wire``), then msgpack of ``CustomerWinsBody``::
+Value: the format byte ``0x02`` (``streams.agent_wire``), then msgpack of ``CustomerWinsBody``,
+its ``ChangeWire``s (a win's array: ``streams.fold_values``)::
 
     [[[customer_id, deal_id, [won_at, rep, team, channel] | nil, deal_event_offset], ...]]
 
@@ -38,6 +39,7 @@ import msgspec
 import orjson
 
 from events.errors import CorruptRecord
+from projections.deal import CustomerWin
 from streams.agent_wire import (
     MAX_MESSAGE_BYTES,
     MSGPACK_FORMAT,
@@ -45,7 +47,8 @@ from streams.agent_wire import (
     pack_messages,
     placed,
 )
-from streams.folds import CustomerWinChange, win_from_json
+from streams.fold_values import win_from_wire, win_to_wire
+from streams.folds import CustomerWinChange
 
 POSITIONS_PER_MESSAGE = 4096
 """Most changes in one message: positions of the next offset start past the last index."""
@@ -53,7 +56,7 @@ POSITIONS_PER_MESSAGE = 4096
 
 class WinWire(msgspec.Struct, array_like=True):
     """won_at (µs), rep id, team id, channel, and (v2) the segment, written only when the deal
-    has one: a v1 win keeps its four elements."""
+    has one: a v1 win keeps its four elements (``streams.fold_values.win_to_wire`` writes it)."""
 
     won_at: int
     rep_id: str
@@ -61,9 +64,19 @@ class WinWire(msgspec.Struct, array_like=True):
     channel: str | None = None
     segment: str | None = None
 
+    def customer_win(self, deal_id: str) -> CustomerWin:
+        return CustomerWin(
+            self.won_at, deal_id, self.rep_id, self.team_id, self.channel, self.segment
+        )
 
-ChangeWire = tuple[str, str, WinWire | None, int]
-"""customer id, deal id, win (``None``: no longer a win there), source offset."""
+
+class ChangeWire(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
+    """One win change: exactly these four elements (``win`` ``None``: no longer a win there)."""
+
+    customer_id: str
+    deal_id: str
+    win: WinWire | None
+    source_offset: int
 
 
 class CustomerWinsBody(msgspec.Struct, array_like=True):
@@ -91,27 +104,14 @@ def encode_customer_wins(
     max_bytes: int = MAX_MESSAGE_BYTES,
 ) -> list[AgentMessage]:
     """The messages carrying ``changes`` per partition of their customer, in the batch's order."""
-    items = (
-        (
-            change.customer_id,
-            _ENCODER.encode(
-                (
-                    change.customer_id,
-                    change.deal_id,
-                    None if (win := change.win) is None else _win_wire(win),
-                    change.source_offset,
-                )
-            ),
-        )
-        for change in changes
-    )
+    items = ((change.customer_id, _ENCODER.encode(_change_wire(change))) for change in changes)
     return pack_messages(items, partitions, POSITIONS_PER_MESSAGE, max_bytes)
 
 
-def _win_wire(win) -> tuple:
-    if win.segment is None:
-        return (win.won_at, win.rep_id, win.team_id, win.channel)
-    return (win.won_at, win.rep_id, win.team_id, win.channel, win.segment)
+def _change_wire(change: CustomerWinChange) -> tuple:
+    """The ``ChangeWire`` array of a change, its win of four elements unless it has a segment
+    (a ``WinWire`` would write all five)."""
+    return (change.customer_id, change.deal_id, win_to_wire(change.win), change.source_offset)
 
 
 def decode_customer_wins(
@@ -137,17 +137,18 @@ def _decode_batch(
     if len(changes) > POSITIONS_PER_MESSAGE:
         raise MalformedCustomerWins(f"{len(changes)} changes, more than {POSITIONS_PER_MESSAGE}")
     result = []
-    for index, (customer_id, deal_id, win, source_offset) in enumerate(changes):
-        if placed(customer_id, partitions) != partition:
+    for index, change in enumerate(changes):
+        if placed(change.customer_id, partitions) != partition:
             raise MalformedCustomerWins(
-                f"customer {customer_id!r} does not belong to partition {partition}"
+                f"customer {change.customer_id!r} does not belong to partition {partition}"
             )
+        win = change.win
         result.append(
             CustomerWinChange(
-                customer_id,
-                deal_id,
-                win_from_json(deal_id, None if win is None else msgspec.structs.astuple(win)),
-                source_offset,
+                change.customer_id,
+                change.deal_id,
+                None if win is None else win.customer_win(change.deal_id),
+                change.source_offset,
                 position(offset, index),
                 partition,
             )
@@ -164,7 +165,7 @@ def _decode_single(
         return CustomerWinChange(
             key.decode(),  # type: ignore[union-attr]  # None: AttributeError, refused below
             deal_id,
-            win_from_json(deal_id, win),
+            win_from_wire(deal_id, win),
             int(source_offset),
             offset,
             partition,

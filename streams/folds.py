@@ -8,62 +8,51 @@ replays input from its last checkpoint's offsets (``streams.state.engine``), whi
 state may already hold some of that input (a spill) and some of its sends from that input may or
 may not have reached Kafka. So
 
-- every correction is tagged with its origin: ``src`` (input topic kind and partition) and the input
-  offset that caused it;
+- every correction is tagged with its origin: its ``Source`` (input kind and partition) and the
+  input offset that caused it (``streams.corrections``);
 - what an input message emits is a pure function of the log up to that offset (``C(<= o) - C(< o)``
   computed from the events each record keeps with their offsets), so a replay emits exactly the same
   corrections whether or not the first attempt's writes were stored;
-- each KPI bucket keeps, per ``src``, the highest offset applied to it (stored in the bucket
+- each KPI bucket keeps, per source, the highest offset applied to it (stored in the bucket
   itself, so atomically with its data) and ignores corrections at or below it.
+
+The tables' values are JSON arrays; ``streams.fold_values`` names them and keeps their bytes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from projections.deal import (
     CustomerWin,
+    DealContribution,
     DealEvent,
     acquiring_win,
     contribution_of,
     customer_win_of,
     fold_deal,
 )
-from projections.effects import Deltas, add_acquisition, add_call, add_cost, add_deal
-from projections.tally import Tally
+from projections.effects import (
+    QuarterHourCorrections,
+    add_acquisition,
+    add_call,
+    add_cost,
+    add_deal,
+)
+from projections.state_types import Source, SourceKind
+from streams.corrections import Corrections
+from streams.fold_values import (
+    CustomerHistory,
+    DealWinState,
+    customer_history_from_wire,
+    customer_history_to_wire,
+    deal_events_from_wire,
+    deal_events_to_wire,
+)
 from streams.retention import first_offset, remember_seen, utc_day
 from streams.routing import composite_key
-
-Entry = tuple[str, int, int, Tally]  # (src, offset, quarter, correction)
-
-
-class Corrections:
-    """Offset-tagged KPI corrections per scope key, in the order they were caused."""
-
-    __slots__ = ("by_key",)
-
-    def __init__(self) -> None:
-        self.by_key: dict[str, list[Entry]] = {}
-
-    def add(self, src: str, offset: int, deltas: Deltas) -> None:
-        for key, quarters in deltas.items():
-            entries = self.by_key.setdefault(key, [])
-            entries.extend((src, offset, quarter, tally) for quarter, tally in quarters)
-
-    def absorb(self, other: Corrections) -> None:
-        """Take in another fold's corrections (of other partitions: its sources are its own)."""
-        for key, entries in other.by_key.items():
-            self.by_key.setdefault(key, []).extend(entries)
-
-    def items(self) -> Iterator[tuple[str, list[Entry]]]:
-        """Entries per key in (src, offset) order: the order a bucket's applied marks rely on."""
-        for key, entries in self.by_key.items():
-            yield key, sorted(entries, key=lambda entry: (entry[0], entry[1]))
-
-    def is_empty(self) -> bool:
-        return not self.by_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +83,9 @@ class CustomerWinChange:
 
 @dataclass
 class DealBatchResult:
+    """What a fold-deals batch sends on: corrections for the kpi-deltas topic (``deltas``) and
+    win changes for customer-wins."""
+
     deltas: Corrections = field(default_factory=Corrections)
     customer_changes: list[CustomerWinChange] = field(default_factory=list)
 
@@ -103,18 +95,9 @@ class DealBatchResult:
         self.customer_changes.extend(other.customer_changes)
 
 
-def _events_of(record: dict | None) -> dict[str, DealEvent]:
-    if not record:
-        return {}
-    return {eid: DealEvent(at, seq, kind, attrs) for eid, at, seq, kind, attrs in record["events"]}
-
-
-def _record_of(events: dict[str, DealEvent]) -> dict:
-    ordered = sorted(events.items(), key=lambda item: item[1].seq)
-    return {"events": [[eid, e.at_us, e.seq, e.kind, dict(e.attrs)] for eid, e in ordered]}
-
-
-def _contribution_before(events: dict[str, DealEvent], offset: int, inclusive: bool):
+def _contribution_before(
+    events: dict[str, DealEvent], offset: int, inclusive: bool
+) -> DealContribution | None:
     return contribution_of(
         fold_deal(e for e in events.values() if e.seq < offset or (inclusive and e.seq == offset))
     )
@@ -129,7 +112,7 @@ def fold_deal_batch(
         by_deal.setdefault(item.deal_id, []).append(item)
     result = DealBatchResult()
     for deal_id, items in by_deal.items():
-        events = _events_of(deals.get(deal_id))
+        events = deal_events_from_wire(deals.get(deal_id))
         changed = False
         for item in sorted(items, key=lambda i: i.event.seq):
             known = events.get(item.event_id)
@@ -142,62 +125,47 @@ def fold_deal_batch(
             before = _contribution_before(events, offset, inclusive=False)
             after = _contribution_before(events, offset, inclusive=True)
             if before != after:
-                src = f"d{item.partition}"
-                deltas = Deltas()
-                add_deal(deltas, before, -1)
-                add_deal(deltas, after, +1)
-                result.deltas.add(src, offset, deltas)
+                caused = QuarterHourCorrections()
+                add_deal(caused, before, -1)
+                add_deal(caused, after, +1)
+                result.deltas.add(Source.of(SourceKind.DEAL, item.partition), offset, caused)
                 result.customer_changes.extend(_win_changes(deal_id, before, after, offset))
         if changed:
-            deals[deal_id] = _record_of(events)
+            deals[deal_id] = deal_events_to_wire(events)
     return result
 
 
-def _win_changes(deal_id: str, before, after, offset: int) -> list[CustomerWinChange]:
+def _win_changes(
+    deal_id: str, before: DealContribution | None, after: DealContribution | None, offset: int
+) -> list[CustomerWinChange]:
     old, new = customer_win_of(deal_id, before), customer_win_of(deal_id, after)
     if old == new:
         return []
     changes = []
-    if old is not None and (new is None or new[0] != old[0]):
-        changes.append(CustomerWinChange(old[0], deal_id, None, offset))
+    if old is not None and (new is None or new.customer_id != old.customer_id):
+        changes.append(CustomerWinChange(old.customer_id, deal_id, None, offset))
     if new is not None:
-        changes.append(CustomerWinChange(new[0], deal_id, new[1], offset))
+        changes.append(CustomerWinChange(new.customer_id, deal_id, new.win, offset))
     return changes
 
 
-def win_to_json(win: CustomerWin | None) -> list | None:
-    """``[won_at, rep, team, channel]``, and (v2) the segment appended when there is one, so
-    a v1 win keeps its bytes."""
-    if win is None:
-        return None
-    raw = [win.won_at, win.rep_id, win.team_id, win.channel]
-    if win.segment is not None:
-        raw.append(win.segment)
-    return raw
-
-
-def win_from_json(deal_id: str, raw: list | tuple | None) -> CustomerWin | None:
-    if raw is None:
-        return None
-    segment = raw[4] if len(raw) > 4 else None
-    return CustomerWin(raw[0], deal_id, raw[1], raw[2], raw[3], segment)
-
-
 def _acquisition_as_of(
-    history: dict[str, list], offset: int, inclusive: bool
+    history: CustomerHistory, position: int, inclusive: bool
 ) -> CustomerWin | None:
-    """The acquiring win given the changes seen before (or up to) ``offset`` of customer-wins.
+    """The acquiring win given the changes seen before (or up to) ``position`` of customer-wins.
 
     Per deal the state with the highest source offset counts, so a replayed older state of a deal
     never overrides a newer one.
     """
     wins = []
-    for deal_id, states in history.items():
-        visible = [s for s in states if s[0] < offset or (inclusive and s[0] == offset)]
+    for states in history.values():
+        visible = [
+            s for s in states if s.position < position or (inclusive and s.position == position)
+        ]
         if visible:
-            _, _, win = max(visible, key=lambda s: s[1])
+            win = max(visible, key=lambda s: s.source_offset).win
             if win is not None:
-                wins.append(win_from_json(deal_id, win))
+                wins.append(win)
     return acquiring_win(wins)
 
 
@@ -206,29 +174,27 @@ def fold_customer_batch(
 ) -> Corrections:
     """Rule 4 incrementally: move a customer's acquisition when its earliest win changes.
 
-    A customer keeps, per deal, the win states it was sent ([offset, source_offset, win]).
+    A customer keeps, per deal, the win states it was sent (``streams.fold_values``).
     """
     by_customer: dict[str, list[CustomerWinChange]] = {}
     for change in changes:
         by_customer.setdefault(change.customer_id, []).append(change)
     corrections = Corrections()
     for customer_id, items in by_customer.items():
-        history = {
-            deal: [list(s) for s in states]
-            for deal, states in (customers.get(customer_id) or {}).items()
-        }
+        history = customer_history_from_wire(customers.get(customer_id))
         for change in sorted(items, key=lambda c: c.offset):
             states = history.setdefault(change.deal_id, [])
-            if all(s[0] != change.offset for s in states):
-                states.append([change.offset, change.source_offset, win_to_json(change.win)])
+            if all(s.position != change.offset for s in states):
+                states.append(DealWinState(change.offset, change.source_offset, change.win))
             before = _acquisition_as_of(history, change.offset, inclusive=False)
             after = _acquisition_as_of(history, change.offset, inclusive=True)
             if before != after:
-                deltas = Deltas()
-                add_acquisition(deltas, before, -1)
-                add_acquisition(deltas, after, +1)
-                corrections.add(f"c{change.partition}", change.offset, deltas)
-        customers[customer_id] = history
+                caused = QuarterHourCorrections()
+                add_acquisition(caused, before, -1)
+                add_acquisition(caused, after, +1)
+                source = Source.of(SourceKind.CUSTOMER, change.partition)
+                corrections.add(source, change.offset, caused)
+        customers[customer_id] = customer_history_to_wire(history)
     return corrections
 
 
@@ -280,13 +246,13 @@ def fold_activity_batch(
             _remember(seen, key, item, horizon_day)
         if first != item.offset:
             continue
-        deltas = Deltas()
+        caused = QuarterHourCorrections()
         if isinstance(item, IncomingCall):
-            add_call(deltas, item.at_us, item.rep_id, item.team_id)
-            corrections.add(f"k{item.partition}", item.offset, deltas)
+            add_call(caused, item.at_us, item.rep_id, item.team_id)
+            corrections.add(Source.of(SourceKind.CALL, item.partition), item.offset, caused)
         else:
             add_cost(
-                deltas,
+                caused,
                 item.at_us,
                 item.category,
                 item.amount,
@@ -294,7 +260,7 @@ def fold_activity_batch(
                 item.channel,
                 item.segment,
             )
-            corrections.add(f"x{item.partition}", item.offset, deltas)
+            corrections.add(Source.of(SourceKind.COST, item.partition), item.offset, caused)
     return corrections
 
 

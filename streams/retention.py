@@ -24,7 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
+
+from projections.day_values import DayCorrection
 
 DAY_US = 86_400 * 1_000_000
 QUARTERS_PER_DAY = 96
@@ -130,19 +132,37 @@ def seen_index_key(day: int, key: str) -> str:
     return SEEN_INDEX + day_text(day) + key
 
 
+class SeenId(NamedTuple):
+    """A seen call or cost id: the first offset it was folded at, and its event's UTC day.
+
+    Stored as ``[offset, day]``; an id remembered before retention is a bare offset, whose
+    day is unknown (``None``: never pruned)."""
+
+    offset: int
+    day: int | None = None
+
+    @classmethod
+    def from_wire(cls, value: int | list[int]) -> SeenId:
+        if isinstance(value, int):
+            return cls(value)
+        return cls(int(value[0]), value[1])
+
+    def to_wire(self) -> int | list[int]:
+        return self.offset if self.day is None else [self.offset, self.day]
+
+
 def first_offset(value: Any) -> int | None:
-    """The first offset a seen id was folded at: values are ``[offset, day]``, or a bare
-    offset when written before retention (never pruned: their day is unknown)."""
+    """The first offset a seen id was folded at (``None``: not seen), from its stored value."""
     if value is None:
         return None
-    return value if isinstance(value, int) else int(value[0])
+    return SeenId.from_wire(value).offset
 
 
 def remember_seen(seen: MutableMapping[str, Any], key: str, offset: int, day: int) -> None:
     """Remember a seen id with its event day; the index entry first, so a spill in between
     leaves at worst an index entry without its id (pruning skips it), never an unindexed id."""
     seen[seen_index_key(day, key)] = 0
-    seen[key] = [offset, day]
+    seen[key] = SeenId(offset, day).to_wire()
 
 
 def prune_seen(seen: Any, below: int, lower: int | None) -> int:
@@ -154,7 +174,8 @@ def prune_seen(seen: Any, below: int, lower: int | None) -> int:
     for index_key in seen.keys_between(start, SEEN_INDEX + day_text(below)):
         key = index_key[1 + _DAY_DIGITS :]
         value = seen.get(key)
-        if value is not None and not isinstance(value, int) and value[1] < below:
+        day = None if value is None else SeenId.from_wire(value).day
+        if day is not None and day < below:
             del seen[key]
             dropped += 1
         del seen[index_key]
@@ -202,18 +223,18 @@ def retained_from(state: Any, partition: int) -> int | None:
     return read_clock(state.table("day_ix", partition), APPLY_CLOCK_KEY).horizon
 
 
-def leaves_a_trace(entries: Iterable[tuple[int, int, int, Any]], horizon: int | None) -> bool:
-    """Whether day-value entries (src, position, quarter, ``HourTally``) reach a kept day or
-    the stock total: only then is their scope key listed (a late correction that is dropped
-    whole does not bring back a key that retention forgot)."""
+def leaves_a_trace(entries: Iterable[DayCorrection], horizon: int | None) -> bool:
+    """Whether corrections reach a kept day or the stock total: only then is their scope key
+    listed (a late correction that is dropped whole does not bring back a key that retention
+    forgot)."""
     if horizon is None:
         return True
     return any(
-        quarter // QUARTERS_PER_DAY >= horizon
-        or tally.open_delta
-        or tally.open_amount_delta
-        or tally.open_weighted_delta
-        for _, _, quarter, tally in entries
+        entry.quarter // QUARTERS_PER_DAY >= horizon
+        or entry.tally.open_delta
+        or entry.tally.open_amount_delta
+        or entry.tally.open_weighted_delta
+        for entry in entries
     )
 
 

@@ -40,9 +40,9 @@ from streams.peer_hosts import PeerHosts
 from streams.worker_web_guard import error_response, guard_web_app
 
 if TYPE_CHECKING:
+    from events.settings import Settings
     from streams.app import WorkerContext
     from streams.ownership import Ownership
-    from streams.settings import Settings
 
 FORWARDED = "X-Salespulse-Forwarded"
 NOT_READY = "rebalancing, replaying its partitions or catching up with the log"

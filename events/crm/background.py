@@ -20,6 +20,7 @@ from events.ingest_telemetry import IngestTelemetry
 from events.kafka_security import kafka_client_options
 from events.models import EventPolicy
 from events.publisher import EventPublisher
+from events.settings import Settings
 from events.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class CrmBackground:
     @classmethod
     def start(
         cls,
-        settings: Any,
+        settings: Settings,
         publisher: EventPublisher,
         policy: EventPolicy,
         names: TopicNames,

@@ -34,6 +34,7 @@ from events.crm.interpretation import Context, Interpretation, Origin, interpret
 from events.crm.oversize import fitting_letter, publish_by_unit
 from events.ingest_telemetry import CrmTelemetry
 from events.publisher import BrokerUnavailable, EventPublisher, Outgoing, RecordTooLarge
+from events.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def interpreter_group(topic_prefix: str) -> str:
     return f"{topic_prefix}salespulse-crm-interpreter"
 
 
-def enrichment(settings: Any, sources: Mapping[str, Any]) -> dict[str, Any]:
+def enrichment(settings: Settings, sources: Mapping[str, Any]) -> dict[str, Any]:
     """What the CRM API access of this process leaves out, for the startup log and /readyz."""
     if not settings.hubspot_client_secret or "hubspot" in sources:
         return {"hubspot_api": "hubspot" in sources}

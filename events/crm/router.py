@@ -23,15 +23,16 @@ refusal of its delivery. Every refusal is counted in
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request, Security
 from fastapi.responses import Response
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from starlette.requests import HTTPConnection
 
 from events.auth import bytes_match, secret_matches
 from events.crm import hubspot_items, hubspot_signature, pipedrive
@@ -50,6 +51,7 @@ from events.publisher import (
     RecordTooLarge,
     record_size,
 )
+from events.settings import Settings
 from events.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -60,8 +62,28 @@ ENVELOPE_ROOM = 16 * 1024
 of a dead letter holding it): the body must leave that much of Kafka's record limit free."""
 
 
+class _BasicOrNone(HTTPBasic):
+    """``HTTPBasic(auto_error=False)``, with None for credentials it cannot decode too.
+
+    HTTPBasic itself refuses those before the handler runs: an unconfigured webhook would then
+    answer 401 rather than 404, and the refusal would escape the metrics. Here the handler
+    refuses, as for every other delivery.
+    """
+
+    async def __call__(self, request: HTTPConnection) -> HTTPBasicCredentials | None:
+        try:
+            return await super().__call__(request)
+        except HTTPException:
+            return None
+
+
+PIPEDRIVE_BASIC = _BasicOrNone(scheme_name="basic", realm="salespulse", auto_error=False)
+PipedriveCredentials = Annotated[HTTPBasicCredentials | None, Security(PIPEDRIVE_BASIC)]
+"""Pipedrive's HTTP Basic credentials as sent, if any (the OpenAPI document declares the scheme)."""
+
+
 def create_webhook_router(
-    settings,
+    settings: Settings,
     publisher: EventPublisher,
     policy: EventPolicy,
     names: TopicNames,
@@ -101,10 +123,12 @@ def create_webhook_router(
             return {"delivery_id": await store("hubspot", request, body), "items": len(items)}
 
     @router.post("/pipedrive", responses=ERRORS)
-    async def pipedrive_delivery(request: Request) -> dict[str, str | int]:
+    async def pipedrive_delivery(
+        request: Request, given: PipedriveCredentials
+    ) -> dict[str, str | int]:
         """A Pipedrive webhook (v1 or v2), authenticated by HTTP Basic."""
         with _counted(telemetry, "pipedrive"):
-            _check_basic(request, settings.pipedrive_user, settings.pipedrive_password)
+            _check_basic(given, settings.pipedrive_user, settings.pipedrive_password)
             body = await read_body(request, limit)
             _adapt(pipedrive.check_delivery, _json(body))
             return {"delivery_id": await store("pipedrive", request, body), "items": 1}
@@ -171,7 +195,7 @@ def _json(body: bytes) -> object:
         raise Refusal(400, "invalid_json", f"body is not valid JSON: {exc}") from exc
 
 
-def _check_hubspot(request: Request, body: bytes, secret: str, settings, policy) -> None:
+def _check_hubspot(request: Request, body: bytes, secret: str, settings: Settings, policy) -> None:
     uri = _public_uri(request, settings.webhook_public_url)
     try:
         hubspot_signature.verify(
@@ -201,38 +225,28 @@ def _public_uri(request: Request, public_base: str | None) -> str:
     return f"{base}{path}?{query}" if query else f"{base}{path}"
 
 
-def _check_basic(request: Request, user: str | None, password) -> None:
+def _check_basic(given: HTTPBasicCredentials | None, user: str | None, password) -> None:
     if not user or not password:
         raise Refusal(404, "not_configured", "the pipedrive webhook is not configured")
-    given = _basic_credentials(request.headers.get("authorization", ""))
-    expected = (user.encode(), password.get_secret_value().encode())
+    sent = (given.username, given.password) if given is not None else ("", "")
     # Both comparisons always run, on digests: timing says nothing about which half was wrong,
     # nor about the lengths of the configured user and password.
     ok = given is not None and all(
-        [bytes_match(given[0], expected[0]), bytes_match(given[1], expected[1])]
+        [
+            bytes_match(sent[0].encode(), user.encode()),
+            bytes_match(sent[1].encode(), password.get_secret_value().encode()),
+        ]
     )
     if not ok:
         raise Refusal(
             401,
             "unauthorized",
             "missing or wrong HTTP Basic credentials",
-            headers={"WWW-Authenticate": 'Basic realm="salespulse"'},
+            headers=PIPEDRIVE_BASIC.make_authenticate_headers(),
         )
 
 
-def _basic_credentials(header: str) -> tuple[bytes, bytes] | None:
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    user, colon, password = decoded.partition(b":")
-    return (user, password) if colon else None
-
-
-def _check_salesforce_url(request: Request, settings) -> None:
+def _check_salesforce_url(request: Request, settings: Settings) -> None:
     """The endpoint URL's ``?token=`` is the only secret of an Outbound Message: always required.
 
     Settings refuse an org id without a token; a settings object built around that check still

@@ -17,6 +17,7 @@ from events.crm.pipedrive_api import PipedriveDeals
 from events.crm.salesforce_api import SalesforceDeals
 from events.crm.vendor_http import RetryPolicy, VendorHttp
 from events.errors import Misconfigured
+from events.settings import Settings
 
 VENDORS = ("hubspot", "pipedrive", "salesforce")
 
@@ -25,7 +26,7 @@ class SourceNotConfigured(Misconfigured):
     """A vendor's API was asked for without the settings it needs (the message names them)."""
 
 
-def deal_sources(settings: Any, mapping: CrmMapping) -> dict[str, DealSource]:
+def deal_sources(settings: Settings, mapping: CrmMapping) -> dict[str, DealSource]:
     """Vendor name -> its ``DealSource``, for every vendor whose API is configured.
 
     Each source owns an HTTP client: call its ``close()`` when done.
@@ -37,7 +38,7 @@ def deal_sources(settings: Any, mapping: CrmMapping) -> dict[str, DealSource]:
     }
 
 
-def missing_settings(vendor: str, settings: Any) -> list[str]:
+def missing_settings(vendor: str, settings: Settings) -> list[str]:
     """The settings a vendor's API still needs (empty: it is configured)."""
     needed = {
         "hubspot": ("hubspot_private_app_token",),
@@ -47,7 +48,7 @@ def missing_settings(vendor: str, settings: Any) -> list[str]:
     return [name for name in needed if not _secret(getattr(settings, name, None))]
 
 
-def deal_source(vendor: str, settings: Any, mapping: CrmMapping) -> Any:
+def deal_source(vendor: str, settings: Settings, mapping: CrmMapping) -> Any:
     """The source of one vendor; ``SourceNotConfigured`` naming what is missing."""
     missing = missing_settings(vendor, settings)
     if missing:
@@ -68,7 +69,7 @@ def deal_source(vendor: str, settings: Any, mapping: CrmMapping) -> Any:
     return SalesforceDeals(http, mapping, settings.salesforce_api_version, zone)
 
 
-def _http(vendor: str, base_url: str, headers: dict[str, str], settings: Any) -> VendorHttp:
+def _http(vendor: str, base_url: str, headers: dict[str, str], settings: Settings) -> VendorHttp:
     policy = RetryPolicy(max_retries=settings.crm_api_max_retries)
     return VendorHttp(vendor, base_url, headers, settings.crm_api_timeout_s, policy)
 

@@ -13,13 +13,13 @@ from events.crm.mapping import MappingError, load_mapping
 from events.currency import RatesError
 from events.policy import event_policy
 from events.publisher import BrokerUnavailable, EventPublisher, Outgoing, RecordTooLarge
+from events.settings import Settings
 from events.topics import TopicNames
-from streams.settings import Settings
 from streams.tools.backfill_mapping import ExportMappingError, load_export_mapping
 from streams.tools.backfill_plan import REPORT_COLUMNS, ImportPlan, plan_import, report_rows
 from streams.tools.backfill_rows import ExportUnreadable, RowMapper, read_rows
-from streams.tools.console import fail, fail_for, print_rendered, progress, stderr
-from streams.tools.output import Exit, Format, render
+from streams.tools.console import fail, fail_for, print_rows, progress, stderr
+from streams.tools.output import Exit, Format
 
 
 class ExportFormat(StrEnum):
@@ -82,7 +82,7 @@ def backfill(
         plan = plan_import(read_rows(text, file.suffix), events_of, policy, names)
     except ExportUnreadable as exc:
         fail_for(exc, f"cannot read {file}: {exc}; nothing imported")
-    print_rendered(report_format, render(report_format, REPORT_COLUMNS, report_rows(plan)))
+    print_rows(report_format, REPORT_COLUMNS, report_rows(plan))
     stderr().print(_summary(plan, "would import" if dry_run else "to import"))
     if dry_run:
         raise typer.Exit(Exit.FINDINGS if plan.refused else Exit.OK)

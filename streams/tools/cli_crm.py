@@ -32,8 +32,8 @@ from events.http_edge import Refusal, validate_all
 from events.models import EventPolicy
 from events.policy import event_policy
 from events.publisher import BrokerUnavailable, EventPublisher, Outgoing
+from events.settings import Settings
 from events.topics import TopicNames
-from streams.settings import Settings
 from streams.tools.console import fail, fail_for, note, progress, say, warn
 from streams.tools.output import Exit
 

@@ -10,10 +10,19 @@ import typer
 
 from events.kafka_security import kafka_client_options
 from events.publisher import BrokerUnavailable, EventPublisher
+from events.settings import Settings
 from events.timestamps import parse_rfc3339
 from events.topics import TopicNames
-from streams.settings import Settings
-from streams.tools.console import fail, fail_for, note, print_rendered, progress, say, warn
+from streams.tools.console import (
+    fail,
+    fail_for,
+    note,
+    print_document,
+    print_rows,
+    progress,
+    say,
+    warn,
+)
 from streams.tools.dead_letter_report import (
     LIST_COLUMNS,
     SUMMARY_COLUMNS,
@@ -34,7 +43,7 @@ from streams.tools.kafka_io import (
     read_dead_letters,
     watermarks,
 )
-from streams.tools.output import Exit, Format, render, render_document
+from streams.tools.output import Exit, Format
 
 dead_letters_cli = typer.Typer(
     help="Inspect, re-inject and purge dead letters (refused records, with their reason).",
@@ -119,9 +128,9 @@ def list_command(
         warn("no dead letter matches")
         raise typer.Exit(Exit.FINDINGS)
     if summary:
-        print_rendered(fmt, render(fmt, SUMMARY_COLUMNS, summary_rows(letters)))
+        print_rows(fmt, SUMMARY_COLUMNS, summary_rows(letters))
     else:
-        print_rendered(fmt, render(fmt, LIST_COLUMNS, list_rows(letters[:limit])))
+        print_rows(fmt, LIST_COLUMNS, list_rows(letters[:limit]))
 
 
 @dead_letters_cli.command("show")
@@ -138,7 +147,7 @@ def show_command(
     found = {(letter.partition, letter.offset) for letter in letters}
     for missing in sorted(selection.positions - found):
         warn(f"no dead letter at {missing[0]}:{missing[1]}")
-    print_rendered(Format.json, render_document([detail(letter) for letter in letters]))
+    print_document([detail(letter) for letter in letters])
     if selection.positions - found:
         raise typer.Exit(Exit.FINDINGS)
 
@@ -181,7 +190,7 @@ def reinject_command(
         raise typer.Exit(Exit.FINDINGS)
     note(f"{len(outgoing)} dead letter(s) to re-inject onto their source topics")
     if dry_run:
-        print_rendered(Format.table, render(Format.table, LIST_COLUMNS, list_rows(letters)))
+        print_rows(Format.table, LIST_COLUMNS, list_rows(letters))
         raise typer.Exit(Exit.FINDINGS if refused else Exit.OK)
     if not yes:
         typer.confirm("Re-inject them?", abort=True)
@@ -244,8 +253,7 @@ def purge_command(
             warn("nothing to purge")
             raise typer.Exit(Exit.FINDINGS)
         rows = [[p, low[p], offset, offset - low[p]] for p, offset in sorted(plan.items())]
-        text = render(Format.table, ["partition", "from", "before", "records"], rows)
-        print_rendered(Format.table, text)
+        print_rows(Format.table, ["partition", "from", "before", "records"], rows)
         if not yes:
             typer.confirm(f"Delete {sum(r[3] for r in rows)} dead letter(s) for good?", abort=True)
         asyncio.run(delete_before(settings.bootstrap_servers, topic, plan, options))

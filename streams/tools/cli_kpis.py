@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from projections.effects import COMPANY, SCOPES
+from events.settings import Settings
+from projections.effects import COMPANY, SCOPES, TEAM
 from projections.windows import WINDOWS
-from streams.settings import Settings
-from streams.tools.console import fail, fail_for, print_rendered, progress, warn
+from streams.tools.console import fail_for, print_rows, progress, warn
 from streams.tools.kpi_report import ReportError, check_sort, ranked_rows
-from streams.tools.output import Exit, Format, render
+from streams.tools.output import Exit, Format
 from streams.tools.worker_api import BadRequest, UnknownKey, WorkerApi, WorkerUnavailable
 
 DEFAULT_WORKER_URL = "http://127.0.0.1:6066"
@@ -25,14 +26,18 @@ WorkerUrl = Annotated[
 ]
 FormatOption = Annotated[Format, typer.Option("--format", help="Output format.")]
 
+# The contract's names as choices: typer refuses any other (exit 2) and lists them in --help.
+Scope = StrEnum("Scope", {scope: scope for scope in SCOPES})
+Window = StrEnum("Window", {window: window for window in WINDOWS})
+
 
 def kpis(
-    scope: Annotated[str, typer.Option(help=f"One of {', '.join(SCOPES)}.")] = "team",
+    scope: Annotated[Scope, typer.Option(help="Scope of the KPIs: one row per id.")] = Scope[TEAM],
     ids: Annotated[
         list[str] | None,
         typer.Option("--id", help="Only these ids (repeatable); default: every known one."),
     ] = None,
-    window: Annotated[str, typer.Option(help=f"One of {', '.join(WINDOWS)}.")] = "30d",
+    window: Annotated[Window, typer.Option(help="Window the KPIs cover.")] = Window["30d"],
     as_of: Annotated[
         str | None, typer.Option(help="RFC 3339 instant the windows end at; default: now.")
     ] = None,
@@ -46,26 +51,22 @@ def kpis(
 
     Exit codes: 0 printed, 1 nothing to print, 2 bad options, 3 workers unreachable.
     """
-    if scope not in SCOPES:
-        fail(f"--scope: must be one of {', '.join(SCOPES)}", Exit.USAGE)
-    if window not in WINDOWS:
-        fail(f"--window: must be one of {', '.join(WINDOWS)}", Exit.USAGE)
     try:
-        check_sort(scope, sort)
+        check_sort(scope.value, sort)
     except ReportError as exc:
         fail_for(exc)
     token = Settings().worker_read_token
     with WorkerApi(worker_url, token.get_secret_value() if token else None) as api:
         try:
-            answers = _answers(api, scope, ids, window, as_of)
+            answers = _answers(api, scope.value, ids, window.value, as_of)
         except (BadRequest, WorkerUnavailable) as exc:
             fail_for(exc)
-    columns, rows = ranked_rows(scope, answers, sort, ascending)
+    columns, rows = ranked_rows(scope.value, answers, sort, ascending)
     rows = rows[:limit] if limit else rows
     if not rows:
-        warn(f"no KPIs known for scope {scope}")
+        warn(f"no KPIs known for scope {scope.value}")
         raise typer.Exit(Exit.FINDINGS)
-    print_rendered(fmt, render(fmt, columns, rows))
+    print_rows(fmt, columns, rows)
 
 
 def _answers(api: WorkerApi, scope: str, ids, window: str, as_of: str | None) -> list[dict]:

@@ -13,6 +13,7 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 from events.currency import RatesError
 from events.kafka_security import kafka_client_options
 from events.policy import event_policy
+from events.settings import Settings
 from events.timestamps import parse_rfc3339
 from events.topics import TopicNames
 from projections.effects import scope_key
@@ -20,11 +21,10 @@ from projections.query import render_instant
 from projections.timebase import BucketGrid
 from projections.windows import WINDOWS
 from streams.catch_up import group_topics
-from streams.settings import Settings
 from streams.tools.cli_kpis import DEFAULT_WORKER_URL
-from streams.tools.console import fail, fail_for, note, print_rendered, progress, say, warn
+from streams.tools.console import fail, fail_for, note, print_rows, progress, say, warn
 from streams.tools.kafka_io import KafkaToolError, group_lag, read_snapshot
-from streams.tools.output import Exit, Format, render
+from streams.tools.output import Exit, Format
 from streams.tools.rebuild import DIFF_COLUMNS, kpi_differences, offline_kpis, recompute_log
 from streams.tools.worker_api import UnknownKey, WorkerApi, WorkerUnavailable
 
@@ -80,7 +80,7 @@ def _known_keys(api: WorkerApi) -> set[str]:
 
 def _report(differences: list[list], fmt: Format, compared: int) -> None:
     if differences:
-        print_rendered(fmt, render(fmt, DIFF_COLUMNS, differences))
+        print_rows(fmt, DIFF_COLUMNS, differences)
         note(f"{len(differences)} difference(s) in {compared} (key, window) pairs")
         raise typer.Exit(Exit.FINDINGS)
     say(f"no difference in {compared} (key, window) pairs")
@@ -180,7 +180,7 @@ def status(
     settings = Settings(table_generation=generation)
     lag = _lag_until_caught_up(settings, timeout_s if wait else 0)
     rows = [[topic, count] for topic, count in lag.items()]
-    print_rendered(Format.table, render(Format.table, ["topic", "behind"], rows))
+    print_rows(Format.table, ["topic", "behind"], rows)
     if sum(lag.values()):
         raise typer.Exit(Exit.FINDINGS)
     say(f"generation {generation or '(original)'} has caught up")

@@ -9,9 +9,12 @@ would become an emoji inside an id), no highlighting, and control characters sho
 
 from __future__ import annotations
 
+import io
+from collections.abc import Sequence
 from typing import NoReturn
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -23,10 +26,36 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 from rich.text import Text
 
 from events.errors import exit_code
-from streams.tools.output import Exit, Format, terminal_lines, terminal_text
+from streams.tools.output import (
+    Cell,
+    Exit,
+    Format,
+    cell_text,
+    render_csv,
+    render_document,
+    render_json,
+    terminal_lines,
+    terminal_text,
+)
+
+HEADER_RULE = box.Box(
+    "    \n"
+    "    \n"
+    " -  \n"  # under the header: a rule of dashes per column, a space between columns
+    "    \n"
+    "    \n"
+    "    \n"
+    "    \n"
+    "    \n",
+    ascii=True,
+)
+"""A table's only line: a rule under each column's header (columns apart by spaces)."""
+TABLE_WIDTH = 1 << 20
+"""Width of the console a table is drawn on: wide enough that no row is ever wrapped nor cut."""
 
 
 class LiteralConsole(Console):
@@ -52,15 +81,45 @@ def stderr() -> Console:
     return LiteralConsole(stderr=True)
 
 
-def print_rendered(fmt: Format, text: str) -> None:
-    """A rendered result; a table's header line in bold on a terminal, data always plain."""
-    console = stdout()
-    if fmt is Format.table and "\n" in text:
-        header, rest = text.split("\n", 1)
-        console.print(header, style="bold")
-        console.print(rest)
+def rows_table(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> Table:
+    """Rows for people: one line each, numbers aligned right, every text shown literally."""
+    table = Table(
+        box=HEADER_RULE, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold"
+    )
+    for index, name in enumerate(columns):
+        numeric = bool(rows) and all(
+            isinstance(row[index], int | float) or row[index] is None for row in rows
+        )
+        justify = "right" if numeric else "left"
+        table.add_column(Text(terminal_text(name)), justify=justify, no_wrap=True)
+    for row in rows:
+        table.add_row(*(Text(terminal_text(cell_text(value))) for value in row))
+    return table
+
+
+def render(fmt: Format, columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> str:
+    """Rows as text in ``fmt``: what ``print_rows`` prints, without colour."""
+    if fmt is Format.json:
+        return render_json(columns, rows)
+    if fmt is Format.csv:
+        return render_csv(columns, rows).rstrip("\n")
+    console = LiteralConsole(file=io.StringIO(), width=TABLE_WIDTH, color_system=None)
+    with console.capture() as captured:
+        console.print(rows_table(columns, rows))
+    return captured.get().rstrip("\n")
+
+
+def print_rows(fmt: Format, columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> None:
+    """Rows on stdout in ``fmt``; a table's header in bold on a terminal."""
+    if fmt is Format.table:
+        LiteralConsole(width=TABLE_WIDTH).print(rows_table(columns, rows))
     else:
-        console.print(text)
+        stdout().print(render(fmt, columns, rows))
+
+
+def print_document(value: object) -> None:
+    """Any JSON value on stdout (``streams.tools.output.render_document``)."""
+    stdout().print(render_document(value))
 
 
 def say(message: str) -> None:

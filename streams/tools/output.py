@@ -1,7 +1,8 @@
-"""How every tool prints: exit codes, and rows as an aligned table, JSON or CSV (pure functions).
+"""How every tool prints: exit codes, cells as text, rows as JSON or CSV (pure functions).
 
 Rows are lists of plain values; ``None`` is an absent value (a ratio with a zero denominator): an
-empty cell in a table or CSV, ``null`` in JSON. Colour is added by the caller only on a terminal.
+empty cell in a table or CSV, ``null`` in JSON. Tables are drawn by rich, with colour only on a
+terminal (``streams.tools.console``).
 
 Ids, reasons and peers' messages are untrusted (anyone who can produce an event chooses its ids),
 so each format is made safe for where it is read:
@@ -118,26 +119,6 @@ def csv_cell(value: Cell) -> str:
     return terminal_text(text)
 
 
-def render_table(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> list[str]:
-    """Aligned lines: a header, a rule and one line per row; numbers align right."""
-    columns = [terminal_text(name) for name in columns]
-    texts = [[terminal_text(cell_text(value)) for value in row] for row in rows]
-    numeric = [
-        all(isinstance(row[i], int | float) or row[i] is None for row in rows) and bool(rows)
-        for i in range(len(columns))
-    ]
-    widths = [max([len(name), *(len(row[i]) for row in texts)]) for i, name in enumerate(columns)]
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [
-            cell.rjust(width) if is_number else cell.ljust(width)
-            for cell, width, is_number in zip(cells, widths, numeric, strict=True)
-        ]
-        return "  ".join(parts).rstrip()
-
-    return [line(columns), "  ".join("-" * width for width in widths), *map(line, texts)]
-
-
 def render_csv(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -167,11 +148,3 @@ def render_document(value: object) -> str:
 def render_json(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> str:
     """A JSON array of objects, one per row, keys in column order (absent values are null)."""
     return render_document([dict(zip(columns, row, strict=True)) for row in rows])
-
-
-def render(fmt: Format, columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> str:
-    if fmt is Format.json:
-        return render_json(columns, rows)
-    if fmt is Format.csv:
-        return render_csv(columns, rows).rstrip("\n")
-    return "\n".join(render_table(columns, rows))

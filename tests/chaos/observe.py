@@ -22,9 +22,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from events.kafka_admin import uncommitted_per_topic
+from events.settings import Settings
 from events.topics import TopicNames
 from streams.catch_up import group_topics
-from streams.settings import Settings
 from tests.chaos.feed import Feeder
 from tests.support.kafka import Record, read_topic
 from tests.support.polling import poll

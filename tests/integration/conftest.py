@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from events.ingest_api import create_ingest_app
-from streams.settings import Settings
+from events.settings import Settings
 from tests.support.kafka import create_event_topics
 
 

@@ -16,7 +16,7 @@ from events.crm.pipedrive_api import PipedriveDeals
 from events.crm.salesforce_api import SalesforceDeals
 from events.crm.sources import deal_sources
 from events.crm.vendor_http import RetryPolicy, VendorHttp
-from streams.settings import Settings
+from events.settings import Settings
 from tests.support import fake_vendors
 from tests.support.crm import fixture_mapping
 from tests.support.fake_vendors import TOKENS, Portal, running_fake_vendors

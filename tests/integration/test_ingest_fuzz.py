@@ -32,8 +32,8 @@ from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from events.ingest_api import create_ingest_app
+from events.settings import Settings
 from events.topics import TopicNames
-from streams.settings import Settings
 from tests.support.crm import (
     HUBSPOT_SECRET,
     PIPEDRIVE_PASSWORD,

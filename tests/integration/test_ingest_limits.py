@@ -28,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from events.ingest_api import create_ingest_app
 from events.publisher import EventPublisher
-from streams.settings import Settings
+from events.settings import Settings
 from tests.support.native import call_logged, cost_incurred, deal_created
 from tests.support.polling import wait_until
 from tests.support.stack import SALESPULSE, free_port

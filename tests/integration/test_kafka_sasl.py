@@ -21,7 +21,7 @@ import pytest
 from events.ingest_api import create_ingest_app
 from events.kafka_admin import TopicCreationFailed, ensure_topics
 from events.kafka_security import kafka_client_options
-from streams.settings import Settings
+from events.settings import Settings
 from streams.tools.kafka_io import KafkaToolError, partitions_of, read_snapshot
 from tests.e2e.test_golden import post_golden_through_api
 from tests.support.golden import golden_expected

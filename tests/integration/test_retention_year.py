@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from events.models import EventPolicy, validate_event
+from events.settings import Settings
 from projections.recompute import recompute
 from projections.timebase import BucketGrid
 from streams.retention import APPLY_CLOCK_KEY
-from streams.settings import Settings
 from streams.state.store import STATE_DIR, StateStore
 from tests.support.kpis import eventually, fetch_kpis, kpi_mismatches
 from tests.support.stack import StackFactory

@@ -14,8 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from events.ingest_api import create_ingest_app
+from events.settings import Settings
 from events.topics import DLQ_REASON, TopicNames
-from streams.settings import Settings
 from tests.support.crm import (
     SALESFORCE_ORG,
     SALESFORCE_PATH,

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, MutableMapping
 from projections.readout import bucket_updates
 from projections.tally import Tally
 from projections.timebase import BucketGrid
-from streams.folds import Entry
+from streams.corrections import Correction as Entry
 from streams.routing import composite_key
 
 

@@ -17,8 +17,8 @@ from projections.day_values import HOURS_PER_DAY, apply_day_batch, day_entries_o
 from projections.kpis import OpenStock
 from projections.readout import BucketStore
 from projections.state_types import DayValue
+from streams.corrections import Correction as Entry
 from streams.customer_wins import decode_customer_wins
-from streams.folds import Entry
 from streams.kpi_deltas import decode_kpi_deltas
 from tests.support.replay_model import Worker
 

@@ -5,10 +5,10 @@ from types import SimpleNamespace
 import pytest
 from faust.types import TP
 
+from events.settings import Settings
 from projections.timebase import BucketGrid
 from streams.catch_up import CatchUp, group_topics
 from streams.ownership import Ownership
-from streams.settings import Settings
 from streams.tools.kafka_io import KafkaToolError
 
 

@@ -26,8 +26,8 @@ from events.crm.vendor_http import RetryPolicy, VendorHttp
 from events.ingest_api import create_ingest_app
 from events.models import EventPolicy
 from events.publisher import Outgoing
+from events.settings import Settings
 from events.topics import TopicNames
-from streams.settings import Settings
 from tests.support.crm import SALESFORCE_PATH, fixture_bytes, fixture_mapping, webhook_settings
 
 MAPPING = fixture_mapping()

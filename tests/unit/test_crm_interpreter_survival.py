@@ -28,8 +28,8 @@ from events.ingest_api import create_ingest_app
 from events.ingest_telemetry import IngestTelemetry
 from events.models import EventPolicy
 from events.publisher import MAX_RECORD_BYTES, Outgoing, RecordTooLarge
+from events.settings import Settings
 from events.topics import DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_PARTITION, TopicNames
-from streams.settings import Settings
 from tests.support.crm import fixture_mapping, webhook_settings
 
 NAMES = TopicNames("t.")

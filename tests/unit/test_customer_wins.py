@@ -22,7 +22,8 @@ from streams.customer_wins import (
     encode_customer_wins,
     position,
 )
-from streams.folds import CustomerWinChange, fold_customer_batch, win_to_json
+from streams.fold_values import win_to_wire
+from streams.folds import CustomerWinChange, fold_customer_batch
 from streams.routing import partition_of
 from tests.support.agent_fakes import GRID, pipeline, record
 from tests.support.grid_buckets import apply_kpi_batch
@@ -63,7 +64,7 @@ def read_back(messages, partitions: int, first_offset: int = 0) -> list[Customer
 
 def one_change_value(change: CustomerWinChange) -> bytes:
     """A message of the first format, as workers wrote them before batching (key: customer)."""
-    return orjson.dumps([change.deal_id, win_to_json(change.win), change.source_offset])
+    return orjson.dumps([change.deal_id, win_to_wire(change.win), change.source_offset])
 
 
 @pytest.mark.parametrize("partitions", [1, 3, 8])

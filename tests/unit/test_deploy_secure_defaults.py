@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from events.settings import Settings
 from streams.peer_hosts import PeerHosts
-from streams.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"

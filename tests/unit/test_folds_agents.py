@@ -6,8 +6,8 @@ import pytest
 
 from projections.deal import CustomerWin
 from projections.normalize import deal_event_of
-from projections.tally import Tally
-from projections.timebase import BucketGrid, quarter_of
+from projections.timebase import quarter_of
+from streams.fold_values import customer_history_from_wire
 from streams.folds import (
     CustomerWinChange,
     IncomingCall,
@@ -15,8 +15,6 @@ from streams.folds import (
     fold_activity_batch,
     fold_customer_batch,
     fold_deal_batch,
-    win_from_json,
-    win_to_json,
 )
 from tests.unit.factories import created, lost, reopened, updated, us, validated, won
 
@@ -114,14 +112,9 @@ def test_a_deal_without_owner_sends_nothing():
     assert list(deals) == ["d-x"]
 
 
-@pytest.mark.parametrize("value", [None, win(), win(channel=None)])
-def test_a_win_round_trips_through_its_json_form(value):
-    assert win_from_json("d-1", win_to_json(value)) == value
-
-
 def acquisitions(corrections) -> dict[str, dict[int, int]]:
     return {
-        key: {q: t.counts["new_customers"] for _, _, q, t in entries}
+        key: {c.quarter: c.tally.counts["new_customers"] for c in entries}
         for key, entries in corrections.items()
         if key.startswith("rep|")
     }
@@ -133,9 +126,13 @@ def changes_at(offset: int, *changes: CustomerWinChange) -> list[CustomerWinChan
 
 
 def current_wins(customers: dict) -> dict:
+    """Per customer and deal, the win of the state with the highest source offset."""
     return {
-        customer: {deal: max(states, key=lambda s: s[1])[2] for deal, states in history.items()}
-        for customer, history in customers.items()
+        customer: {
+            deal: max(states, key=lambda s: s.source_offset).win
+            for deal, states in customer_history_from_wire(value).items()
+        }
+        for customer, value in customers.items()
     }
 
 
@@ -169,7 +166,7 @@ def test_several_changes_of_one_customer_in_a_batch_net_out():
         changes_at(0, CustomerWinChange("c", "d-1", win()), CustomerWinChange("c", "d-1", None)),
     )
     entries = dict(corrections.items())["rep|rep-1"]
-    assert sum(t.counts.get("new_customers", 0) for _, _, _, t in entries) == 0
+    assert sum(c.tally.counts.get("new_customers", 0) for c in entries) == 0
     assert current_wins(customers) == {"c": {"d-1": None}}
 
 
@@ -197,8 +194,8 @@ def test_activity_is_counted_once_per_routing_key_and_event_id():
     at = us(WON_AT)
     batch = [IncomingCall("rep-1", "ev-1", at, "rep-1", "team-1", offset=n) for n in (4, 7, 9)]
     corrections = fold_activity_batch(seen, batch)
-    [(_, offset, _, tally)] = dict(corrections.items())["rep|rep-1"]
-    assert (offset, tally.counts) == (4, {"calls": 1})
+    [correction] = dict(corrections.items())["rep|rep-1"]
+    assert (correction.offset, correction.tally.counts) == (4, {"calls": 1})
     assert fold_activity_batch(seen, batch[1:]).is_empty()
     assert list(seen.values()) == [4]
 
@@ -221,20 +218,3 @@ def test_a_replayed_deal_event_emits_the_same_corrections_whether_or_not_its_wri
     assert dict(replay_stored.deltas.items()) == dict(first.deltas.items())
     assert dict(replay_lost.deltas.items()) == dict(first.deltas.items())
     assert replay_stored.customer_changes == first.customer_changes
-
-
-GRID = BucketGrid()
-Q1 = quarter_of(us("2026-02-12T09:00:00Z"))
-Q2 = quarter_of(us("2026-02-12T11:30:00Z"))
-
-
-def call_at(quarter, sign=1):
-    return [(quarter, Tally({"calls": sign}, {"rep-1": sign}, {}))]
-
-
-def tagged(quarter, offset, sign=1, src="k0"):
-    return [(src, offset, quarter, Tally({"calls": sign}, {"rep-1": sign}, {}))]
-
-
-def tallies(table: dict) -> dict:
-    return {k: raw[:3] for k, raw in table.items() if not Tally.from_json(raw).is_empty()}

@@ -12,9 +12,10 @@ import orjson
 import pytest
 
 from projections.readout import report
+from projections.state_types import Source, SourceKind
 from projections.tally import INT64_MAX, INT64_MIN, Tally
-from projections.timebase import HOUR_US, HOURLY
-from streams.folds import Corrections
+from projections.timebase import HOUR_US, Grid
+from streams.corrections import Correction, Corrections
 from streams.kpi_deltas import MalformedKpiDeltas, decode_kpi_deltas, encode_kpi_deltas
 from streams.routing import partition_of
 from tests.support.grid_buckets import apply_kpi_batch, bucket_key
@@ -23,7 +24,8 @@ from tests.unit.factories import FoldTables, bucket_table_of, created, store_of,
 MAX = 10**12
 MAX_MICROS = MAX * 10**6
 NOW = ts("2026-02-14T15:59:59Z")
-TEAM_HOUR_BUCKET = bucket_key("team|team-1", HOURLY, us("2026-02-14T15:00:00Z") // HOUR_US)
+TEAM_HOUR_BUCKET = bucket_key("team|team-1", Grid.HOURLY, us("2026-02-14T15:00:00Z") // HOUR_US)
+D0 = Source.of(SourceKind.DEAL, 0)
 
 
 def big_hour(deals: int, amount: float = MAX) -> list[dict]:
@@ -66,13 +68,12 @@ def test_won_deals_summing_past_64_bits_in_one_hour_fold_and_encode_exactly(deal
 )
 def test_a_correction_beyond_64_bits_crosses_kpi_deltas_as_a_decimal_string(revenue):
     corrections = Corrections()
-    corrections.by_key["team|t"] = [("d0", 5, 7000, Tally({"revenue": revenue}, {"r": 1}))]
+    corrections.by_key["team|t"] = [Correction(D0, 5, 7000, Tally({"revenue": revenue}, {"r": 1}))]
     [message] = encode_kpi_deltas(corrections.items(), 4)
     assert msgspec.msgpack.encode({"revenue": str(revenue)}) in message.value
     [(key, [entry])] = decode_kpi_deltas(message.value, message.partition, 4)
-    src, offset, quarter, tally = entry
-    assert (key, src, offset, quarter) == ("team|t", "d0", 5, 7000)
-    assert tally.counts == {"revenue": revenue}
+    assert (key, entry.source, entry.offset, entry.quarter) == ("team|t", D0, 5, 7000)
+    assert entry.tally.counts == {"revenue": revenue}
 
 
 @pytest.mark.parametrize("value", [INT64_MAX, INT64_MIN, 0, 1, -1, MAX_MICROS])
@@ -94,7 +95,7 @@ def test_applying_big_corrections_twice_then_retracting_them_leaves_an_exact_emp
     buckets, keys = {}, {}
     corrections = Corrections()
     corrections.by_key["team|t"] = [
-        ("d0", offset, 7000, Tally({"revenue": sign * 10 * MAX_MICROS}))
+        Correction(D0, offset, 7000, Tally({"revenue": sign * 10 * MAX_MICROS}))
         for offset, sign in ((1, 1), (2, 1), (3, -1), (4, -1))
     ]
     [message] = encode_kpi_deltas(corrections.items(), 1)

@@ -23,8 +23,8 @@ from events.publisher import (
     RecordTooLarge,
     refuse_oversized,
 )
+from events.settings import Settings
 from events.topics import TopicNames
-from streams.settings import Settings
 from tests.support.crm import SALESFORCE_PATH, soap_notifications, webhook_settings
 from tests.support.native import call_logged, deal_created
 from tests.unit.factories import POLICY

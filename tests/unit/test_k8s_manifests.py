@@ -18,8 +18,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from events.settings import Settings
 from streams.peer_hosts import PeerHosts
-from streams.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"

@@ -13,8 +13,8 @@ import events.kafka_admin as kafka_admin
 import streams.catch_up as catch_up
 import streams.tools.kafka_io as kafka_io
 from events.kafka_security import kafka_client_options
+from events.settings import Settings
 from streams.faust_credentials import faust_broker_credentials
-from streams.settings import Settings
 
 SASL = {"kafka_sasl_username": "alice", "kafka_sasl_password": "s3cret-pw"}
 

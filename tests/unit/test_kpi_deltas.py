@@ -9,8 +9,9 @@ import orjson
 import pytest
 
 from events.topics import DLQ_REASON, DLQ_SOURCE_OFFSET
-from projections.effects import Deltas, add_call
-from streams.folds import Corrections
+from projections.effects import QuarterHourCorrections, add_call
+from projections.state_types import Source
+from streams.corrections import Corrections
 from streams.kpi_deltas import MalformedKpiDeltas, decode_kpi_deltas, encode_kpi_deltas
 from streams.routing import partition_of
 from tests.support.agent_fakes import GRID, expected_days, pipeline, record
@@ -19,12 +20,12 @@ from tests.unit.factories import us
 
 
 def calls(*origins: tuple[str, int, str, str]) -> Corrections:
-    """Corrections of calls, one per (src, offset, rep, hour of 2026-02-12)."""
+    """Corrections of calls, one per (source label, offset, rep, hour of 2026-02-12)."""
     corrections = Corrections()
-    for src, offset, rep, hour in origins:
-        deltas = Deltas()
-        add_call(deltas, us(f"2026-02-12T{hour}:00:00Z"), rep, f"team-of-{rep}")
-        corrections.add(src, offset, deltas)
+    for label, offset, rep, hour in origins:
+        caused = QuarterHourCorrections()
+        add_call(caused, us(f"2026-02-12T{hour}:00:00Z"), rep, f"team-of-{rep}")
+        corrections.add(Source.parse(label), offset, caused)
     return corrections
 
 

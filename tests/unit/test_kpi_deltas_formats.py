@@ -10,10 +10,11 @@ import pytest
 
 from events.topics import DLQ_SOURCE_OFFSET
 from projections.day_values import day_entries_of
-from projections.effects import Deltas, add_call, add_cost
+from projections.effects import QuarterHourCorrections, add_call, add_cost
+from projections.state_types import Source, SourceKind
 from projections.tally import INT64_MAX, INT64_MIN, Tally
 from streams.agent_wire import MSGPACK_FORMAT
-from streams.folds import Corrections
+from streams.corrections import Correction, Corrections
 from streams.kpi_deltas import (
     MalformedKpiDeltas,
     decode_kpi_deltas,
@@ -29,14 +30,14 @@ def activity() -> Corrections:
     """Calls and costs of three sources, as the activity agents tag them."""
     corrections = Corrections()
     for i in range(24):
-        deltas = Deltas()
+        caused = QuarterHourCorrections()
         at = us(f"2026-02-12T{i % 24:02d}:15:00Z")
         if i % 3:
-            add_call(deltas, at, f"rep-{i % 5}", f"team-{i % 2}")
-            corrections.add(f"k{i % 2}", 100 + i, deltas)
+            add_call(caused, at, f"rep-{i % 5}", f"team-{i % 2}")
+            corrections.add(Source.of(SourceKind.CALL, i % 2), 100 + i, caused)
         else:
-            add_cost(deltas, at, "marketing", 1_000_000 * (i + 1), f"team-{i % 2}", "email")
-            corrections.add("x3", 7 + i, deltas)
+            add_cost(caused, at, "marketing", 1_000_000 * (i + 1), f"team-{i % 2}", "email")
+            corrections.add(Source.of(SourceKind.COST, 3), 7 + i, caused)
     return corrections
 
 
@@ -128,7 +129,8 @@ def test_the_good_entry_of_the_malformed_cases_is_accepted_in_either_format():
         assert (key, entry) == (COMPANY, ("k0", 3, 7000, Tally({"calls": 1}, {"rep-1": 1})))
 
 
-[GOOD_MSGPACK] = encode_kpi_deltas([(COMPANY, [("k0", 3, 7000, Tally({"calls": 1}))])], 8)
+K0 = Source.of(SourceKind.CALL, 0)
+[GOOD_MSGPACK] = encode_kpi_deltas([(COMPANY, [Correction(K0, 3, 7000, Tally({"calls": 1}))])], 8)
 
 
 @pytest.mark.parametrize(
@@ -155,14 +157,15 @@ def test_bytes_that_are_no_message_of_either_format_are_refused(value):
     "revenue", [2**63, 2**64, 19 * 10**18, -(2**63) - 1, -(10**40), 10**40, INT64_MAX, INT64_MIN]
 )
 def test_sums_cross_exactly_and_beyond_64_bits_as_decimal_strings(revenue):
-    corrections = [("team|t", [("d0", 5, 7000, Tally({"revenue": revenue, "deals_won": 2}))])]
+    tally = Tally({"revenue": revenue, "deals_won": 2})
+    corrections = [("team|t", [Correction(Source.of(SourceKind.DEAL, 0), 5, 7000, tally)])]
     [message] = encode_kpi_deltas(corrections, 4)
     [[[_, [[*_, counts, _, _]]]]] = msgspec.msgpack.decode(message.value[1:])
     beyond = not INT64_MIN <= revenue <= INT64_MAX
     assert counts == {"revenue": str(revenue) if beyond else revenue, "deals_won": 2}
     [(key, [entry])] = decode_kpi_deltas(message.value, message.partition, 4)
     assert (key, [entry]) == corrections[0]
-    assert entry[3].counts["revenue"] == revenue
+    assert entry.tally.counts["revenue"] == revenue
 
 
 async def test_a_batch_mixing_both_formats_and_a_bad_message_applies_the_good_ones_once():
@@ -195,7 +198,9 @@ def test_the_apply_agent_reads_the_day_entries_the_corrections_give_in_every_for
 ):
     corrections = activity()
     if era == "beyond-64-bits":
-        corrections.add("d2", 9, {"company|": [(7000, Tally({"revenue": 10**40}))]})
+        big = QuarterHourCorrections()
+        big.at("company|", 7000).count("revenue", 10**40)
+        corrections.add(Source.of(SourceKind.DEAL, 2), 9, big)
     if era == "json":
         values = json_era_values(corrections, partitions)
     else:
@@ -214,16 +219,26 @@ def test_day_entries_keep_the_stream_time_a_message_carries():
 @pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize(
     "body",
-    [
-        *BAD_BODIES.values(),
-        [[COMPANY, [[*GOOD_ENTRY[:3], {"bonus_points": 1}, {}, {}]]]],
-        [[COMPANY, [["q0", *GOOD_ENTRY[1:]]]]],
-    ],
-    ids=[*BAD_BODIES.keys(), "unknown-count", "unknown-source-letter"],
+    [*BAD_BODIES.values(), [[COMPANY, [[*GOOD_ENTRY[:3], {"bonus_points": 1}, {}, {}]]]]],
+    ids=[*BAD_BODIES.keys(), "unknown-count"],
 )
 def test_a_body_the_day_values_cannot_take_is_refused_before_anything_is_applied(encoding, body):
     with pytest.raises(MalformedKpiDeltas):
         read_day_entries(ENCODINGS[encoding](body), COMPANY_PARTITION, 8)
+
+
+BAD_SOURCES = {"unknown-letter": "q0", "no-partition": "k", "empty": "", "past-the-cap": "k1024"}
+
+
+@pytest.mark.parametrize("read", [decode_kpi_deltas, read_day_entries])
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("label", BAD_SOURCES.values(), ids=BAD_SOURCES.keys())
+def test_a_source_label_naming_no_input_partition_is_refused_by_either_reader(
+    read, encoding, label
+):
+    body = [[COMPANY, [[label, *GOOD_ENTRY[1:]]]]]
+    with pytest.raises(MalformedKpiDeltas):
+        read(ENCODINGS[encoding](body), COMPANY_PARTITION, 8)
 
 
 OUT_OF_TIME = {

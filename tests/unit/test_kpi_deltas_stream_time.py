@@ -8,29 +8,27 @@ one-field body (a worker before retention) still decodes a message that carries 
 import msgspec
 import pytest
 
-from projections.effects import Deltas, add_call
-from streams.folds import Corrections
-from streams.kpi_deltas import (
-    WireEntry,
-    decode_kpi_deltas,
-    encode_kpi_deltas,
-    read_kpi_deltas,
-)
+from projections.effects import QuarterHourCorrections, add_call
+from projections.state_types import Source, SourceKind
+from streams.corrections import Corrections
+from streams.kpi_deltas import decode_kpi_deltas, encode_kpi_deltas, read_kpi_deltas
 from tests.unit.factories import us
+
+OldCounts = dict[str, int]
 
 
 class OneFieldBody(msgspec.Struct, array_like=True):
-    """The body as workers before retention declared it: scopes only."""
+    """The body as workers before retention declared it: scopes only, as tuples."""
 
-    scopes: list[tuple[str, list[WireEntry]]]
+    scopes: list[tuple[str, list[tuple[str, int, int, OldCounts, OldCounts, OldCounts]]]]
 
 
 def some_calls() -> Corrections:
     corrections = Corrections()
     for i in range(6):
-        deltas = Deltas()
-        add_call(deltas, us(f"2026-02-12T1{i}:00:00Z"), f"rep-{i}", "team-1")
-        corrections.add("k0", 10 + i, deltas)
+        caused = QuarterHourCorrections()
+        add_call(caused, us(f"2026-02-12T1{i}:00:00Z"), f"rep-{i}", "team-1")
+        corrections.add(Source.of(SourceKind.CALL, 0), 10 + i, caused)
     return corrections
 
 
@@ -76,13 +74,14 @@ def test_a_message_of_the_first_json_format_has_no_stream_time():
 
 def test_a_big_sum_message_keeps_its_stream_time():
     corrections = Corrections()
-    deltas = Deltas()
-    add_call(deltas, us("2026-02-12T10:00:00Z"), "rep-1", "team-1")
-    for buckets in deltas.by_key.values():
+    caused = QuarterHourCorrections()
+    add_call(caused, us("2026-02-12T10:00:00Z"), "rep-1", "team-1")
+    for buckets in caused.by_key.values():
         for tally in buckets.values():
             tally.counts["revenue"] = 2**70
-    corrections.add("d0", 1, deltas)
+    corrections.add(Source.of(SourceKind.DEAL, 0), 1, caused)
     [message] = encode_kpi_deltas(corrections.items(), 1, stream_us=1234)
     decoded = read_kpi_deltas(message.value, 0, 1)
     assert decoded.stream_us == 1234
-    assert any(t.counts.get("revenue") == 2**70 for _, es in decoded.scopes for *_, t in es)
+    revenues = [c.tally.counts.get("revenue") for _, found in decoded.scopes for c in found]
+    assert 2**70 in revenues

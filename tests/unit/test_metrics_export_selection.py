@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
 from bench.scrape import BaselineCollector, worker_registries
+from events.settings import Settings
 from projections.collector import KpiCollector, ReportCache
 from projections.effects import SCOPES
 from projections.export_selection import ExportSelection, parse_names
@@ -19,7 +20,6 @@ from projections.readout import read_kpis, report
 from projections.timebase import BucketGrid
 from projections.windows import WINDOWS
 from streams.app import create_app
-from streams.settings import Settings
 from tests.unit.factories import store_of
 from tests.unit.test_metrics_exposition import VersionedStore
 from tests.unit.test_projections_collector import EVENTS, NOW

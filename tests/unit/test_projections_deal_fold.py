@@ -6,7 +6,7 @@ fold (events sorted by occurred_at, ties by arrival) and what it contributes to 
 
 import pytest
 
-from projections.deal import LOST, OPEN, WON, DealEvent, contribution_of, fold_deal
+from projections.deal import LOST, OPEN, WON, DealEvent, DealEventKind, contribution_of, fold_deal
 from tests.unit.factories import (
     contribution,
     created,
@@ -183,11 +183,11 @@ def test_a_deal_without_final_rep_and_team_counts_nowhere(arrivals):
 
 def test_the_fold_does_not_depend_on_the_order_events_are_given_only_on_seq():
     events = [
-        DealEvent(us(T1), 0, "created", {"rep_id": "r", "team_id": "t", "amount": 1}),
-        DealEvent(us(T2), 1, "won", {"amount": 2}),
-        DealEvent(us(T2), 2, "updated", {"amount": 3}),
-        DealEvent(us(T3), 3, "reopened", {}),
-        DealEvent(us(T4), 4, "won", {}),
+        DealEvent(us(T1), 0, DealEventKind.CREATED, {"rep_id": "r", "team_id": "t", "amount": 1}),
+        DealEvent(us(T2), 1, DealEventKind.WON, {"amount": 2}),
+        DealEvent(us(T2), 2, DealEventKind.UPDATED, {"amount": 3}),
+        DealEvent(us(T3), 3, DealEventKind.REOPENED, {}),
+        DealEvent(us(T4), 4, DealEventKind.WON, {}),
     ]
     forward = contribution_of(fold_deal(events))
     assert contribution_of(fold_deal(reversed(events))) == forward

@@ -5,7 +5,7 @@ import pytest
 from projections.deal import CustomerWin, DealContribution
 from projections.effects import (
     COMPANY_KEY,
-    Deltas,
+    QuarterHourCorrections,
     add_acquisition,
     add_call,
     add_cost,
@@ -36,9 +36,9 @@ def deal(
     )
 
 
-def touched(deltas: Deltas) -> dict[str, dict]:
+def touched(corrections: QuarterHourCorrections) -> dict[str, dict]:
     """key -> the single quarter's tally as json, for non-empty keys only."""
-    return {key: {q: t.to_json() for q, t in quarters} for key, quarters in deltas.items()}
+    return {key: {q: t.to_json() for q, t in quarters} for key, quarters in corrections.items()}
 
 
 @pytest.mark.parametrize(
@@ -61,8 +61,8 @@ def test_scope_keys_round_trip(scope, scope_id, key):
 def test_a_deal_counts_for_its_rep_team_company_and_channel_and_segment_if_any(
     channel, segment, keys
 ):
-    deltas = Deltas()
-    add_deal(deltas, deal(channel=channel, segment=segment, won=AT + 1))
+    corrections = QuarterHourCorrections()
+    add_deal(corrections, deal(channel=channel, segment=segment, won=AT + 1))
     counts = {
         "opportunities": 1,
         "pipeline_created": 5_000_000,
@@ -72,14 +72,14 @@ def test_a_deal_counts_for_its_rep_team_company_and_channel_and_segment_if_any(
         "won_age_us": 1,
     }  # open at creation and closed in the same quarter: no open-stock change is left
     expected = [counts, {"r1": 2}, {"c1": 1}]
-    assert touched(deltas) == {key: {Q: expected} for key in keys}
+    assert touched(corrections) == {key: {Q: expected} for key in keys}
 
 
 def test_an_open_deal_adds_to_the_stock_where_it_is_created_and_takes_back_where_it_closes():
     later = AT + 3 * 900 * 10**6
-    deltas = Deltas()
-    add_deal(deltas, deal(won=later, probability=250_000))
-    quarters = dict(dict(deltas.items())["rep|r1"])
+    corrections = QuarterHourCorrections()
+    add_deal(corrections, deal(won=later, probability=250_000))
+    quarters = dict(dict(corrections.items())["rep|r1"])
     assert {k: v for k, v in quarters[Q].counts.items() if k.startswith("open")} == {
         "open_delta": 1,
         "open_amount_delta": 5_000_000,
@@ -94,9 +94,9 @@ def test_an_open_deal_adds_to_the_stock_where_it_is_created_and_takes_back_where
 
 def test_a_deal_won_before_it_was_created_is_never_open_and_waits_zero_seconds():
     earlier = AT - 2 * 900 * 10**6
-    deltas = Deltas()
-    add_deal(deltas, deal(won=earlier))
-    counts = {q: t.counts for q, t in dict(deltas.items())["rep|r1"]}
+    corrections = QuarterHourCorrections()
+    add_deal(corrections, deal(won=earlier))
+    counts = {q: t.counts for q, t in dict(corrections.items())["rep|r1"]}
     assert not any(k.startswith("open") for c in counts.values() for k in c)
     assert "won_age_us" not in counts[Q - 2]  # max(0, won_at - created_at) = 0: nothing added
     assert counts[Q - 2]["won_with_created"] == 1
@@ -120,41 +120,41 @@ def test_a_deal_won_before_it_was_created_is_never_open_and_waits_zero_seconds()
     ],
 )
 def test_each_milestone_adds_its_count_and_marks_the_rep_active(milestones, counts):
-    deltas = Deltas()
-    add_deal(deltas, deal(**milestones))
+    corrections = QuarterHourCorrections()
+    add_deal(corrections, deal(**milestones))
     if counts is None:
-        assert deltas.is_empty()
+        assert corrections.is_empty()
     else:
-        assert touched(deltas)["rep|r1"][Q][:2] == [counts, {"r1": 1}]
+        assert touched(corrections)["rep|r1"][Q][:2] == [counts, {"r1": 1}]
 
 
 def test_a_won_deal_without_customer_adds_revenue_but_no_customer():
-    deltas = Deltas()
-    add_deal(deltas, deal(customer=None, created=None, won=AT))
-    assert touched(deltas)[COMPANY_KEY][Q][2] == {}
+    corrections = QuarterHourCorrections()
+    add_deal(corrections, deal(customer=None, created=None, won=AT))
+    assert touched(corrections)[COMPANY_KEY][Q][2] == {}
 
 
 def test_a_counted_nowhere_deal_adds_nothing():
-    deltas = Deltas()
-    add_deal(deltas, None)
-    add_acquisition(deltas, None)
-    assert deltas.is_empty()
+    corrections = QuarterHourCorrections()
+    add_deal(corrections, None)
+    add_acquisition(corrections, None)
+    assert corrections.is_empty()
 
 
 def test_retracting_a_deal_cancels_it_exactly_and_drops_the_keys():
-    deltas = Deltas()
-    add_deal(deltas, deal(won=AT + 3600 * 10**6))
-    add_deal(deltas, deal(won=AT + 3600 * 10**6), -1)
-    assert deltas.is_empty()
-    assert list(deltas.items()) == []
+    corrections = QuarterHourCorrections()
+    add_deal(corrections, deal(won=AT + 3600 * 10**6))
+    add_deal(corrections, deal(won=AT + 3600 * 10**6), -1)
+    assert corrections.is_empty()
+    assert list(corrections.items()) == []
 
 
 def test_a_moved_win_is_a_retraction_in_one_quarter_and_an_addition_in_another():
     later = AT + 900 * 10**6
-    deltas = Deltas()
-    add_deal(deltas, deal(created=None, won=AT), -1)
-    add_deal(deltas, deal(created=None, won=later))
-    quarters = dict(dict(deltas.items())["team|t1"])
+    corrections = QuarterHourCorrections()
+    add_deal(corrections, deal(created=None, won=AT), -1)
+    add_deal(corrections, deal(created=None, won=later))
+    quarters = dict(dict(corrections.items())["team|t1"])
     assert quarters[Q].counts == {"deals_won": -1, "revenue": -5_000_000}
     assert quarters[Q + 1].counts == {"deals_won": 1, "revenue": 5_000_000}
 
@@ -167,16 +167,16 @@ def test_a_moved_win_is_a_retraction_in_one_quarter_and_an_addition_in_another()
     ],
 )
 def test_an_acquisition_counts_a_new_customer_where_its_deal_counts(channel, keys):
-    deltas = Deltas()
-    add_acquisition(deltas, CustomerWin(AT, "d-1", "r1", "t1", channel))
-    assert touched(deltas) == {key: {Q: [{"new_customers": 1}, {}, {}]} for key in keys}
+    corrections = QuarterHourCorrections()
+    add_acquisition(corrections, CustomerWin(AT, "d-1", "r1", "t1", channel))
+    assert touched(corrections) == {key: {Q: [{"new_customers": 1}, {}, {}]} for key in keys}
 
 
 def test_a_call_counts_for_rep_team_and_company_never_a_channel():
-    deltas = Deltas()
-    add_call(deltas, AT, "r1", "t1")
-    add_call(deltas, AT + 1, "r1", "t1")
-    assert touched(deltas) == {
+    corrections = QuarterHourCorrections()
+    add_call(corrections, AT, "r1", "t1")
+    add_call(corrections, AT + 1, "r1", "t1")
+    assert touched(corrections) == {
         key: {Q: [{"calls": 2}, {"r1": 2}, {}]} for key in ["rep|r1", "team|t1", COMPANY_KEY]
     }
 
@@ -194,9 +194,11 @@ def test_a_call_counts_for_rep_team_and_company_never_a_channel():
 def test_a_cost_counts_for_the_company_and_its_team_and_channel_if_named(
     team, channel, keys, category
 ):
-    deltas = Deltas()
-    add_cost(deltas, AT, category, 1_500_000, team, channel)
-    assert touched(deltas) == {key: {Q: [{f"cost_{category}": 1_500_000}, {}, {}]} for key in keys}
+    corrections = QuarterHourCorrections()
+    add_cost(corrections, AT, category, 1_500_000, team, channel)
+    assert touched(corrections) == {
+        key: {Q: [{f"cost_{category}": 1_500_000}, {}, {}]} for key in keys
+    }
 
 
 @pytest.mark.parametrize(
@@ -245,8 +247,8 @@ def test_window_totals_union_members_skip_empty_buckets_and_ignore_negative_memb
     assert (window.counts, window.reps, window.customers) == ({"calls": 5}, {"r1"}, {"c1", "c2"})
 
 
-def test_merging_deltas_adds_or_retracts_all_keys():
-    one, other = Deltas(), Deltas()
+def test_merging_corrections_adds_or_retracts_all_keys():
+    one, other = QuarterHourCorrections(), QuarterHourCorrections()
     add_call(one, AT, "r1", "t1")
     add_call(other, AT, "r1", "t1")
     one.merge(other)

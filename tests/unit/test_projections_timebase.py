@@ -3,17 +3,16 @@
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, available_timezones
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events.timestamps import EARLIEST_INSTANT, LATEST_INSTANT
 from projections.timebase import (
-    DAILY,
-    HOURLY,
-    LOCAL_DAILY,
     QUARTER_US,
     BucketGrid,
+    Grid,
     civil_from_days,
     day_index,
     days_from_civil,
@@ -63,13 +62,23 @@ def test_quarter_of_truncates_to_the_quarter_hour(at, quarter_start):
     assert quarter_of(to_us(ts(at))) * QUARTER_US == to_us(ts(quarter_start))
 
 
+def test_a_grid_is_named_by_the_letter_bucket_keys_have_always_held():
+    assert [(grid.name, grid.value) for grid in Grid] == [
+        ("HOURLY", "h"),
+        ("DAILY", "d"),
+        ("LOCAL_DAILY", "l"),
+    ]
+    assert orjson.dumps(["team|t", Grid.LOCAL_DAILY, 7]) == b'["team|t","l",7]'
+    assert f"{Grid.DAILY}|{Grid.HOURLY}" == "d|h"
+
+
 @pytest.mark.parametrize(
     ("zone", "utc", "grids"),
     [
-        ("UTC", True, (HOURLY, DAILY)),
-        ("Etc/UTC", True, (HOURLY, DAILY)),
-        ("Europe/Paris", False, (HOURLY, DAILY, LOCAL_DAILY)),
-        ("Asia/Kolkata", False, (HOURLY, DAILY, LOCAL_DAILY)),
+        ("UTC", True, (Grid.HOURLY, Grid.DAILY)),
+        ("Etc/UTC", True, (Grid.HOURLY, Grid.DAILY)),
+        ("Europe/Paris", False, (Grid.HOURLY, Grid.DAILY, Grid.LOCAL_DAILY)),
+        ("Asia/Kolkata", False, (Grid.HOURLY, Grid.DAILY, Grid.LOCAL_DAILY)),
     ],
 )
 def test_the_local_grid_is_kept_only_outside_utc(zone, utc, grids):
@@ -100,9 +109,9 @@ def test_a_quarter_hour_lies_in_one_hour_one_utc_day_and_one_local_day(
     at_us = to_us(ts(at))
     buckets = dict(BucketGrid(zone).buckets_of(quarter_of(at_us)))
     assert buckets == {
-        HOURLY: at_us // (3600 * 10**6),
-        DAILY: day_index(utc_day),
-        LOCAL_DAILY: day_index(local_day),
+        Grid.HOURLY: at_us // (3600 * 10**6),
+        Grid.DAILY: day_index(utc_day),
+        Grid.LOCAL_DAILY: day_index(local_day),
     }
     assert BucketGrid(zone).local_day_of(ts(at)) == day_index(local_day)
 
@@ -128,7 +137,7 @@ def test_every_microsecond_of_a_quarter_hour_is_in_the_same_local_day(zone, quar
     grid = BucketGrid(zone)
     first, last = quarter * QUARTER_US, (quarter + 1) * QUARTER_US - 1
     assert grid.local_day_of(from_us(first)) == grid.local_day_of(from_us(last))
-    assert dict(grid.buckets_of(quarter))[LOCAL_DAILY] == grid.local_day_of(from_us(first))
+    assert dict(grid.buckets_of(quarter))[Grid.LOCAL_DAILY] == grid.local_day_of(from_us(first))
 
 
 # Totality (issue 13): no instant the edge accepts, in no zone, raises in an agent.
@@ -147,7 +156,7 @@ def test_every_zone_places_the_earliest_and_latest_accepted_instants_in_its_loca
     for moment in EDGE_INSTANTS:
         quarter = quarter_of(to_us(moment))
         expected = day_index(from_us(quarter * QUARTER_US).astimezone(ZoneInfo(zone)).date())
-        assert dict(grid.buckets_of(quarter)).get(LOCAL_DAILY, expected) == expected
+        assert dict(grid.buckets_of(quarter)).get(Grid.LOCAL_DAILY, expected) == expected
         assert grid.local_day_of(moment) == day_index(moment.astimezone(ZoneInfo(zone)).date())
 
 
@@ -167,7 +176,7 @@ def test_bucket_indexes_are_total_even_for_instants_the_edge_refuses(zone, momen
     # The 0001-01-01 event of issue 13 raised "date value out of range" in the apply agent.
     grid = BucketGrid(zone)
     at_us = to_us(moment)
-    local = dict(grid.buckets_of(quarter_of(at_us)))[LOCAL_DAILY]
+    local = dict(grid.buckets_of(quarter_of(at_us)))[Grid.LOCAL_DAILY]
     assert abs(local - at_us // (86_400 * 10**6)) <= 1
     assert grid.local_day_of(moment) == local
 
@@ -176,7 +185,7 @@ def test_bucket_indexes_are_total_even_for_instants_the_edge_refuses(zone, momen
 def test_bucket_indexes_exist_for_any_integer_quarter(quarter):
     for zone in ("America/Adak", "Pacific/Kiritimati"):
         buckets = dict(BucketGrid(zone).buckets_of(quarter))
-        assert abs(buckets[LOCAL_DAILY] - buckets[DAILY]) <= 1
+        assert abs(buckets[Grid.LOCAL_DAILY] - buckets[Grid.DAILY]) <= 1
 
 
 @settings(max_examples=300, deadline=None, database=None)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events.timestamps import EARLIEST_INSTANT, LATEST_INSTANT
-from projections.timebase import DAILY, HOURLY, LOCAL_DAILY, QUARTER_US, BucketGrid, to_us
+from projections.timebase import QUARTER_US, BucketGrid, Grid, to_us
 from projections.windows import WINDOWS, UnknownWindow, window_bounds, window_span
 from tests.unit.factories import ts
 
@@ -188,12 +188,12 @@ def test_rolling_windows_truncate_in_utc_whatever_the_reporting_zone(zone, now, 
 @pytest.mark.parametrize(
     ("window", "grid_name", "buckets"),
     [
-        ("1h", HOURLY, 1),
-        ("24h", HOURLY, 24),
-        ("7d", DAILY, 7),
-        ("30d", DAILY, 30),
-        ("mtd", DAILY, 28),
-        ("qtd", DAILY, 90),
+        ("1h", Grid.HOURLY, 1),
+        ("24h", Grid.HOURLY, 24),
+        ("7d", Grid.DAILY, 7),
+        ("30d", Grid.DAILY, 30),
+        ("mtd", Grid.DAILY, 28),
+        ("qtd", Grid.DAILY, 90),
     ],
 )
 def test_a_window_span_sums_whole_buckets_of_one_grid(window, grid_name, buckets):
@@ -205,7 +205,7 @@ def test_a_window_span_sums_whole_buckets_of_one_grid(window, grid_name, buckets
 @pytest.mark.parametrize(("window", "days"), [("mtd", 31), ("qtd", 90)])
 def test_calendar_spans_use_the_local_grid_outside_utc(window, days):
     span = window_span(window, ts("2026-03-15T12:00:00Z"), BucketGrid("America/New_York"))
-    assert (span.grid, len(span.indexes())) == (LOCAL_DAILY, days)
+    assert (span.grid, len(span.indexes())) == (Grid.LOCAL_DAILY, days)
 
 
 @pytest.mark.parametrize("window", ["", "1d", "ytd", "MTD", "24H", None])
@@ -274,14 +274,14 @@ def test_every_window_of_the_earliest_and_latest_as_of_has_bounds_in_every_zone(
          "8999-10-01T00:00:00-09:00", "9000-01-01T00:00:00-10:00"),
     ],
 )  # fmt: skip
-def test_a_quarter_to_date_at_the_extremes_starts_and_ends_at_local_midnights(
+def test_a_calendar_quarter_to_date_at_the_extremes_starts_and_ends_at_local_midnights(
     zone, now, first, end
 ):
     grid = BucketGrid(zone)
     start, stop = window_bounds("qtd", ts(now), grid)
     assert (start, stop) == (ts(first), ts(end))
     span = window_span("qtd", ts(now), grid)
-    assert span.grid == LOCAL_DAILY
+    assert span.grid == Grid.LOCAL_DAILY
     assert len(span.indexes()) == (stop.date() - start.date()).days
 
 

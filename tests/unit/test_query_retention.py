@@ -10,12 +10,12 @@ from datetime import datetime
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from events.settings import Settings
 from projections.query import KpiQuery, QueryError, check_retained
 from projections.timebase import BucketGrid
 from streams.app import create_app
 from streams.retention import APPLY_CLOCK_KEY, advance_clock
 from streams.routing import partition_of
-from streams.settings import Settings
 from tests.unit.factories import us
 
 HORIZON = 20_454  # 2026-01-01

@@ -4,6 +4,7 @@ The index is what keeps pruning a range scan of the pruned days only, and the cl
 through the store, so they are part of the checkpoint batch and survive a restart.
 """
 
+import orjson
 import pytest
 
 from projections.state_keys import day_bound
@@ -12,6 +13,7 @@ from streams.folds import IncomingCall, fold_activity_batch
 from streams.retention import (
     APPLY_CLOCK_KEY,
     SEEN_CLOCK_KEY,
+    SeenId,
     StreamClock,
     advance_clock,
     prune_seen,
@@ -111,6 +113,15 @@ def test_a_seen_id_is_remembered_with_its_day_and_indexed_by_it():
     fold_activity_batch(seen, [incoming("e-1", 20_000, 4)], horizon_day=19_950)
     key = composite_key("rep-1", "e-1")
     assert seen == {key: [4, 20_000], seen_index_key(20_000, key): 0}
+
+
+@pytest.mark.parametrize(
+    ("stored", "seen_id", "text"),
+    [(3, SeenId(3), b"3"), ([3, 20_000], SeenId(3, 20_000), b"[3,20000]")],
+)
+def test_a_seen_id_reads_both_stored_forms_and_writes_each_back_to_its_bytes(stored, seen_id, text):
+    assert SeenId.from_wire(stored) == seen_id
+    assert orjson.dumps(seen_id.to_wire()) == text
 
 
 @pytest.mark.parametrize("old_value", [3, [3, 20_000]])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from streams.settings import Settings
+from events.settings import Settings
 
 
 def make_settings(**fields) -> Settings:

@@ -219,8 +219,8 @@ def test_snapshots_and_restores_are_counted_on_the_workers_metrics(make_worker, 
 def test_a_worker_snapshots_to_the_state_topic_of_its_generation_unless_disabled(
     tmp_path, enabled, interval
 ):
+    from events.settings import Settings
     from streams.app import create_app
-    from streams.settings import Settings
 
     settings = Settings(
         _env_file=None,

@@ -14,8 +14,8 @@ import pytest
 from faust.types import TP
 from pydantic import ValidationError
 
+from events.settings import Settings
 from streams.faust_ext.checkpointed_offsets import CheckpointedOffsets
-from streams.settings import Settings
 from streams.state import StateStore
 from streams.state import faults as faults_module
 from streams.state.engine import StateEngine

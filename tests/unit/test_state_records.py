@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.deal import DealEvent, fold_deal
+from projections.deal import DealEvent, DealEventKind, fold_deal
 from projections.state_legacy import (
     LegacyShapeError,
     customer_record_from_json,
@@ -43,7 +43,7 @@ from projections.state_records import (
     summary_of,
     win_state_of,
 )
-from projections.state_types import FORMAT, DealEventKind, StateFormatError, codec_of
+from projections.state_types import FORMAT, StateFormatError, codec_of
 from projections.timebase import to_us
 from streams.routing import composite_key
 from tests.unit.factories import FoldTables, event_streams, validated
@@ -215,7 +215,7 @@ def test_a_summary_holds_the_state_its_events_fold_to(value):
 def test_a_deal_event_converts_to_its_fold_view_and_back(event_id, at_us, seq, kind, attrs):
     record = DealEventRecord(event_id, at_us, seq, kind, deal_attrs_of(attrs))
     assert record_of_deal_event(*deal_event_of_record(record)) == record
-    assert deal_event_of_record(record)[1] == DealEvent(at_us, seq, KIND_NAMES[kind], attrs)
+    assert deal_event_of_record(record)[1] == DealEvent(at_us, seq, kind, attrs)
 
 
 @pytest.mark.parametrize(

@@ -4,13 +4,14 @@ beyond 64 bits, values written before or after a field was appended)."""
 import msgspec
 import pytest
 
+from projections.deal import DealEventKind
 from projections.state_types import (
     FORMAT,
     INT_FIELDS,
     Carry,
     DayValue,
-    DealEventKind,
     HourTally,
+    Source,
     SourceKind,
     StateCodec,
     StateFormatError,
@@ -64,8 +65,37 @@ def test_a_partition_outside_the_settings_cap_has_no_src_id(partition):
         ("c2", (SourceKind.CUSTOMER, 2)),
     ],
 )
-def test_a_v1_src_label_maps_to_the_src_id_of_its_kind_and_partition(label, expected):
+def test_a_source_label_maps_to_the_src_id_of_its_kind_and_partition(label, expected):
     assert split_src_id(src_id_of_label(label)) == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "partition", "label"),
+    [
+        (SourceKind.DEAL, 3, "d3"),
+        (SourceKind.CALL, 0, "k0"),
+        (SourceKind.COST, 17, "x17"),
+        (SourceKind.CUSTOMER, 1023, "c1023"),
+    ],
+)
+def test_a_source_is_its_wire_label_and_names_its_kind_and_partition(kind, partition, label):
+    source = Source.of(kind, partition)
+    assert (source, source.label, type(source.label)) == (label, label, str)
+    assert (source.kind, source.partition) == (kind, partition)
+    assert Source.parse(label) == source
+    assert source.src_id == src_id(kind, partition)
+
+
+def test_sources_sort_as_their_labels_so_messages_keep_their_entry_order():
+    sources = [Source.of(kind, p) for kind in SourceKind for p in (0, 2, 10)]
+    assert sorted(sources) == sorted(source.label for source in sources)
+    assert sorted(sources)[:4] == ["c0", "c10", "c2", "d0"]
+
+
+@pytest.mark.parametrize("label", ["", "q1", "d", "dx", "d1024", "d-1"])
+def test_a_label_naming_no_input_partition_is_no_source(label):
+    with pytest.raises((KeyError, ValueError)):
+        Source.parse(label)
 
 
 @pytest.mark.parametrize(

@@ -12,13 +12,13 @@ from streams.tools.console import (
     DescriptionColumn,
     fail,
     note,
-    print_rendered,
+    print_rows,
     say,
     stderr,
     stdout,
     warn,
 )
-from streams.tools.output import Exit, Format, render, terminal_text
+from streams.tools.output import Exit, Format, terminal_text
 
 HOSTILE_IDS = [
     "\x1b[2J\x1b[Hrep-1",
@@ -45,7 +45,7 @@ def printed(capsys):
     """Factory: print a rendered result in a format, return what reached stdout."""
 
     def print_in(fmt: Format, rows: list[list]) -> str:
-        print_rendered(fmt, render(fmt, ["id", "delta"], rows))
+        print_rows(fmt, ["id", "delta"], rows)
         return capsys.readouterr().out
 
     return print_in

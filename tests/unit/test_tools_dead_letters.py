@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from events.topics import TopicNames, dead_letter_headers
+from streams.tools.console import render
 from streams.tools.dead_letter_report import (
     LIST_COLUMNS,
     REINJECTED_FROM,
@@ -20,7 +21,7 @@ from streams.tools.dead_letter_report import (
     select,
     summary_rows,
 )
-from streams.tools.output import Format, render, render_document, terminal_text
+from streams.tools.output import Format, render_document, terminal_text
 from tests.support.hostile_ids import FORMULA_STARTS, HOSTILE_IDS, is_inert, read_back
 
 NAMES = TopicNames("acme.")

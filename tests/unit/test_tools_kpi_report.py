@@ -2,8 +2,9 @@
 
 import pytest
 
+from streams.tools.console import render
 from streams.tools.kpi_report import ReportError, check_sort, kpi_names, ranked_rows
-from streams.tools.output import Format, render, terminal_text
+from streams.tools.output import Format, terminal_text
 from tests.support.hostile_ids import FORMULA_STARTS, HOSTILE_IDS, is_inert, read_back
 
 

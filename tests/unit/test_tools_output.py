@@ -1,4 +1,4 @@
-"""Tool output: exit codes and rows rendered as an aligned table, JSON or CSV."""
+"""Tool output: exit codes and rows rendered as an aligned table (rich), JSON or CSV."""
 
 import csv
 import io
@@ -7,14 +7,8 @@ import math
 import orjson
 import pytest
 
-from streams.tools.output import (
-    Format,
-    cell_text,
-    render,
-    render_document,
-    render_table,
-    terminal_text,
-)
+from streams.tools.console import render
+from streams.tools.output import Format, cell_text, render_document, terminal_text
 
 
 def rows_of(*rows):
@@ -38,21 +32,34 @@ def test_a_cell_is_shown_short_and_an_absent_value_is_empty(value, text):
     assert cell_text(value) == text
 
 
+def table_lines(columns, rows) -> list[str]:
+    """A rendered table's lines, without the padding rich leaves after the last cell."""
+    return [line.rstrip() for line in render(Format.table, columns, rows).split("\n")]
+
+
 def test_a_table_aligns_text_left_and_numbers_right_under_a_rule():
-    lines = render_table(["id", "revenue"], rows_of(("team-1", 1200.5), ("t-22", 7)))
+    lines = table_lines(["id", "revenue"], rows_of(("team-1", 1200.5), ("t-22", 7)))
 
     assert lines == [
         "id      revenue",
-        "------  -------",
+        "------- -------",
         "team-1   1200.5",
         "t-22          7",
     ]
 
 
 def test_a_column_with_absent_values_still_counts_as_numeric():
-    lines = render_table(["id", "ratio"], rows_of(("a", None), ("b", 0.5)))
+    lines = table_lines(["id", "ratio"], rows_of(("a", None), ("b", 0.5)))
 
     assert lines[2:] == ["a", "b     0.5"]
+
+
+def test_a_long_row_stays_one_line_and_wide_letters_keep_the_columns_aligned():
+    lines = table_lines(["id", "n"], rows_of(("x" * 500, 1), ("東京", 22)))
+
+    assert len(lines) == 4
+    assert lines[2] == "x" * 500 + "   1"
+    assert lines[3] == "東京" + " " * (500 - 4 + 2) + "22"  # each letter two columns wide
 
 
 @pytest.mark.parametrize("fmt", list(Format))

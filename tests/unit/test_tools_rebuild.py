@@ -5,10 +5,11 @@ from collections import namedtuple
 import pytest
 
 from events.models import EventPolicy
+from events.settings import Settings
 from events.topics import TopicNames
 from projections.timebase import BucketGrid
-from streams.settings import Settings
-from streams.tools.output import Format, render, terminal_text
+from streams.tools.console import render
+from streams.tools.output import Format, terminal_text
 from streams.tools.rebuild import (
     DIFF_COLUMNS,
     kpi_differences,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from events.models import REFUSED_FIELDS
+from events.settings import Settings
 from events.topics import TopicNames
 from streams.app import create_app
-from streams.settings import Settings
 from streams.telemetry import reason_label
 
 NAMES = TopicNames()

@@ -20,9 +20,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
+from events.settings import Settings
 from projections.timebase import BucketGrid
 from streams.peer_hosts import PeerHosts
-from streams.settings import Settings
 from streams.web import FORWARDED, OWNER_UNAVAILABLE, register_views
 
 TOKEN = "worker-read-token"

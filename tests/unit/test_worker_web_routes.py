@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from events.settings import Settings
 from streams.app import create_app
-from streams.settings import Settings
 
 TOKEN = "worker-read-token"
 PROBES = {"/healthz", "/readyz"}

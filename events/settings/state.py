@@ -1,0 +1,73 @@
+"""Settings groups: a worker's KPI state, where it is kept and how much history it holds.
+
+Two groups, because the fields list them apart: the store (directory, backend, generation,
+readiness after a rebuild) and the history (retention horizon, snapshots on the state topic).
+Both decide what a worker restart or a partition move costs (docs/OPERATIONS.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+
+class StateStoreSettings(BaseModel):
+    """The state store and directory, the state generation, and readiness after a rebuild."""
+
+    data_dir: Path = Field(
+        Path(".local/state/worker-0"),
+        description="Directory for a worker's local state (its RocksDB under 'state-v2').",
+    )
+    table_store: str = Field(
+        "memory://",
+        pattern=r"^(rocksdb|memory)://$",
+        description="The worker's state store: 'rocksdb://' (kept in data_dir; a restart resumes "
+        "from the last checkpoint) or 'memory://' (the state directory is wiped at each start, "
+        "so every start rebuilds its partitions by replaying their logs).",
+    )
+    table_generation: str = Field(
+        "",
+        pattern=r"^[a-z0-9-]{0,32}$",
+        description="Generation of the worker's state: a non-empty value (e.g. 'g2') gives the "
+        "workers their own consumer group, internal topics and local state directory "
+        "('<prefix>salespulse.g2'), so they fold the whole log from the start into fresh state "
+        "beside the running generation (a rebuild: docs/OPERATIONS.md). Empty: the original "
+        "generation.",
+    )
+    ready_after_catch_up: bool = Field(
+        False,
+        description="When true, a worker is not ready (/readyz 503, no KPI series, /v1/kpis 503) "
+        "until its consumer group has caught up with the whole log once: for the workers of a new "
+        "table_generation, so that a rebuild never serves half-built numbers "
+        "(streams/catch_up.py).",
+    )
+
+
+class StateHistorySettings(BaseModel):
+    """How many days the state keeps, and the snapshots that spare a full replay."""
+
+    retention_days: int = Field(
+        100,
+        ge=100,
+        description="How many days of event time the KPI state keeps, measured back from stream "
+        "time (the latest occurred_at a partition has seen), never from the wall clock "
+        "(contract section 3). Day values of older UTC days and the call and cost ids first "
+        "seen on them are deleted; open-deal stocks stay exact. At least 100, which covers the "
+        "longest window (qtd, 92 days). /v1/kpis answers 400 for an as_of whose window starts "
+        "before the horizon. Raise it to read older as_of windows (replays of long histories).",
+    )
+    snapshot_interval_s: float = Field(
+        60.0,
+        ge=0,
+        description="How often at most a worker writes the snapshot of a partition that changed "
+        "to the state topic (<app id>.state, compacted), right after a checkpoint. A worker "
+        "that takes a partition over without a local checkpoint of it (a fresh host, an empty "
+        "data dir, memory://) restores the latest complete snapshot and replays only the logs "
+        "after it. 0: after every checkpoint with changes.",
+    )
+    snapshots_enabled: bool = Field(
+        True,
+        description="Write and restore partition snapshots on the state topic. Off: a worker "
+        "without a local checkpoint replays its partitions' logs from their start.",
+    )
