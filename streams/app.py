@@ -41,6 +41,7 @@ from streams.faust_ext.checkpointing_app import SalespulseApp
 from streams.ownership import Ownership
 from streams.pipeline import Pipeline, WorkerTopics
 from streams.state.engine import StateEngine
+from streams.state.options import StoreLimits
 from streams.state.snapshot_kafka import STATE_TOPIC_CONFIG, KafkaStateTopic
 from streams.state.snapshot_shipper import SnapshotShipper
 from streams.telemetry import WorkerStatusCollector, WorkerTelemetry
@@ -91,6 +92,7 @@ def _state_engine(settings: Settings) -> StateEngine:
         settings.table_store,
         settings.data_dir / settings.app_id,
         kpi_deltas,
+        limits=StoreLimits.within(settings.state_memory_mb),
         fault_kill_at=settings.fault_kill_at,
     )
 

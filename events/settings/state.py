@@ -35,6 +35,16 @@ class StateStoreSettings(BaseModel):
         "beside the running generation (a rebuild: docs/OPERATIONS.md). Empty: the original "
         "generation.",
     )
+    state_memory_mb: int = Field(
+        256,
+        ge=4,
+        le=65_536,
+        description="Memory the worker's state store may use for its caches and buffers, split "
+        "in four equal parts: RocksDB's block cache, its memtables, the LRU of clean values, "
+        "and the values changed since the last checkpoint. Each fills up on a big tenant, so "
+        "together they are most of a worker's memory above its idle size; lower it on small "
+        "hosts (fewer cache hits, more reads from RocksDB), raise it for many hot keys.",
+    )
     ready_after_catch_up: bool = Field(
         False,
         description="When true, a worker is not ready (/readyz 503, no KPI series, /v1/kpis 503) "

@@ -24,6 +24,8 @@ from rocksdict import (
 from streams.state.layout import COLUMN_FAMILIES
 
 MIB = 1 << 20
+CACHED_VALUE_BYTES = 640
+"""What one clean value costs in the LRU with its key and bookkeeping, for the count limit."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,28 @@ class StoreLimits:
     """Bytes of changed values held between checkpoints; past it they are spilled."""
     background_jobs: int = 2
     """RocksDB flush and compaction threads (the workers run on small hosts)."""
+
+    @classmethod
+    def within(cls, budget_mb: int) -> StoreLimits:
+        """Limits whose caches and buffers together stay within ``budget_mb`` (setting
+        ``state_memory_mb``): a quarter each to the block cache, the memtables, the value LRU
+        and the changed values held between checkpoints. Each of the four fills up on a big
+        tenant, so together they are most of a worker's memory above its idle size."""
+        quarter = max(budget_mb * MIB // 4, MIB)
+        return cls(
+            block_cache_bytes=quarter,
+            write_buffer_bytes=quarter,
+            memtable_bytes=max(quarter // 4, MIB // 4),
+            cached_values=max(quarter // CACHED_VALUE_BYTES, 1_000),
+            cached_bytes=quarter,
+            dirty_bytes=quarter,
+        )
+
+    @property
+    def budget_bytes(self) -> int:
+        return (
+            self.block_cache_bytes + self.write_buffer_bytes + self.cached_bytes + self.dirty_bytes
+        )
 
 
 def _table_options(cache: Cache) -> BlockBasedOptions:

@@ -74,6 +74,7 @@ FIELDS_BEFORE_THE_SPLIT = (
     "data_dir",
     "table_store",
     "table_generation",
+    "state_memory_mb",
     "ready_after_catch_up",
     "batch_max_events",
     "batch_within_s",
@@ -90,7 +91,8 @@ FIELDS_BEFORE_THE_SPLIT = (
     "snapshots_enabled",
     "log_level",
 )
-"""``Settings.model_fields`` of ``streams/settings.py`` before the split, in its order."""
+"""``Settings.model_fields`` in order: those of ``streams/settings.py`` before the split, and
+``state_memory_mb`` added after it."""
 
 
 def runtime_imports(path: Path, root: Path = REPO) -> list[str]:
