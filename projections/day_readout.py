@@ -38,7 +38,7 @@ class KeyDays:
     summed once (``7d``, ``30d``, ``mtd`` and ``qtd`` include the same recent days whole), and,
     when the caller knows them (``present``), only the days that exist."""
 
-    __slots__ = ("_read_day", "_key", "_present", "_values", "_totals")
+    __slots__ = ("_read_day", "_key", "_present", "_values", "_totals", "_daily")
 
     def __init__(
         self, read_day: DayReader, key: str, present: Collection[int] | None = None
@@ -47,6 +47,7 @@ class KeyDays:
         self._present = None if present is None else sorted(present)
         self._values: dict[int, DayValue | None] = {}
         self._totals: dict[int, HourTally | None] = {}
+        self._daily: dict[tuple[int, ...], WindowTotals] = {}
 
     def value(self, day: int) -> DayValue | None:
         if day not in self._values:
@@ -58,6 +59,18 @@ class KeyDays:
             value = self.value(day)
             self._totals[day] = None if value is None else _sum_parts(value.hours.values())
         return self._totals[day]
+
+    def daily(self, first: int, last: int) -> WindowTotals:
+        """UTC days ``first..last`` summed whole; windows that span the same days with a value
+        share one result (a key active only lately has the same ``7d``, ``30d``, ``mtd`` and
+        ``qtd``), so callers must not change it."""
+        days = tuple(self.days(first, last)) if self._present is not None else (first, last)
+        found = self._daily.get(days)
+        if found is None:
+            found = self._daily[days] = WindowTotals()
+            for day in self.days(first, last):
+                _include(found, self.total(day))
+        return found
 
     def days(self, first: int, last: int) -> Iterable[int]:
         """Days ``first..last`` that may hold a value, in order."""
@@ -99,8 +112,7 @@ def window_totals(
                 if span.first <= day * HOURS_PER_DAY + hour <= span.last:
                     _include(totals, tally)
     elif span.grid == DAILY:
-        for day in reads.days(span.first, span.last):
-            _include(totals, reads.total(day))
+        return reads.daily(span.first, span.last)
     else:
         for part in _local_days(reads, span.first, span.last).values():
             _include(totals, part)

@@ -44,15 +44,25 @@ def key_lines(
     scope, scope_id = split_scope_key(key)
     labels = f'{{id="{escape_label_value(scope_id)}",scope="{escape_label_value(scope)}",window="'
     families = []
+    texts: dict[float | str, str] = {}  # windows often share values (and KPI dicts)
     for name in selection.kpis:
         prefix = f"sales_{name}{labels}"
         lines = []
         for window in selection.windows:
             value = windows[window].get(name)
             if value is not None and not math.isnan(value := float(value)):
-                lines.append(f'{prefix}{window}"}} {floatToGoString(value)}\n')
+                lines.append(f'{prefix}{window}"}} {_text_of(value, texts)}\n')
         families.append("".join(lines).encode())
     return tuple(families)
+
+
+def _text_of(value: float, texts: dict[float | str, str]) -> str:
+    """``floatToGoString(value)``, remembered in ``texts`` (zero by its sign: -0.0 == 0.0)."""
+    key: float | str = value if value else repr(value)
+    text = texts.get(key)
+    if text is None:
+        text = texts[key] = floatToGoString(value)
+    return text
 
 
 class RenderedFamily(Metric):

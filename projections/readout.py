@@ -44,7 +44,11 @@ def reported(key: str, totals: dict[str, WindowTotals], stock: OpenStock) -> dic
     if not any(t.touched for t in totals.values()) and not stock.deals:
         return None
     scope, _ = split_scope_key(key)
-    return {window: derive_kpis(scope, t, stock) for window, t in totals.items()}
+    kpis: dict[int, dict] = {}  # windows given one WindowTotals object share their KPIs too
+    for window_totals_ in totals.values():
+        if id(window_totals_) not in kpis:
+            kpis[id(window_totals_)] = derive_kpis(scope, window_totals_, stock)
+    return {window: kpis[id(t)] for window, t in totals.items()}
 
 
 def read_kpis(

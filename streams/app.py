@@ -203,9 +203,9 @@ def _declare_topics(app: faust.App, settings: Settings, names: TopicNames) -> Wo
 def _declare_agents(
     app: faust.App, settings: Settings, topics: WorkerTopics, pipeline: Pipeline
 ) -> None:
-    size, within = settings.batch_max_events, settings.batch_within_s
+    size = settings.batch_max_events
 
-    def batched(name, topic, handler):
+    def batched(name, topic, handler, within=settings.batch_within_s):
         async def agent(stream):
             async for events in stream.take_events(size, within):
                 await handler(events)
@@ -218,7 +218,7 @@ def _declare_agents(
     batched("fold-calls", topics.call_events, lambda ev: pipeline.on_event_batch("call", ev))
     batched("fold-costs", topics.cost_events, lambda ev: pipeline.on_event_batch("cost", ev))
     batched("fold-customers", topics.customer_wins, pipeline.on_customer_batch)
-    batched("apply-kpis", topics.kpi_deltas, pipeline.on_kpi_batch)
+    batched("apply-kpis", topics.kpi_deltas, pipeline.on_kpi_batch, settings.apply_within_s)
 
 
 def _external(app: faust.App, name: str, partitions: int) -> faust.TopicT:

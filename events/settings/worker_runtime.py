@@ -10,8 +10,9 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, model_validator
 
 FAULT_POINTS = ("before-checkpoint-write", "after-checkpoint-write", "in-spill", "in-snapshot")
-"""The crash points of ``streams/state/faults.py`` (its ``POINTS``), named here because the
-events layer cannot import the runtime; a unit test keeps the two lists equal."""
+"""The crash points the runtime reaches (``streams/state/faults.py`` imports this list and names
+each point), defined here because the events layer cannot import the runtime; a unit test checks
+that the runtime names every one."""
 FAULT_SETTING_PATTERN = rf"^((?P<point>{'|'.join(FAULT_POINTS)}):(?P<at>[1-9][0-9]{{0,8}}))?$"
 """What ``fault_kill_at`` accepts: ``<point>:<n>`` with n ≥ 1, or empty (off)."""
 
@@ -23,7 +24,14 @@ class WorkerRuntimeSettings(BaseModel):
         2000, ge=1, description="Most events an agent folds per batch (one state write per key)."
     )
     batch_within_s: float = Field(
-        0.2, gt=0, description="Longest an agent waits to fill a batch before folding it."
+        0.2, gt=0, description="Longest a fold agent waits to fill a batch before folding it."
+    )
+    apply_within_s: float = Field(
+        0.05,
+        gt=0,
+        description="Longest the apply agent waits to fill a batch of kpi-deltas messages. Each "
+        "message already carries a fold batch's corrections for its partition, so waiting adds "
+        "latency (freshness) more than it saves work; under a backlog batches fill at once.",
     )
     worker_session_timeout_s: float = Field(
         10.0,

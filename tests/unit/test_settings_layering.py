@@ -78,6 +78,7 @@ FIELDS_BEFORE_THE_SPLIT = (
     "ready_after_catch_up",
     "batch_max_events",
     "batch_within_s",
+    "apply_within_s",
     "worker_session_timeout_s",
     "worker_heartbeat_interval_s",
     "worker_request_timeout_s",
@@ -92,7 +93,7 @@ FIELDS_BEFORE_THE_SPLIT = (
     "log_level",
 )
 """``Settings.model_fields`` in order: those of ``streams/settings.py`` before the split, and
-``state_memory_mb`` added after it."""
+``state_memory_mb`` and ``apply_within_s`` added after it."""
 
 
 def runtime_imports(path: Path, root: Path = REPO) -> list[str]:
