@@ -21,9 +21,9 @@ from events.topics import TopicNames
 from projections.day_values import apply_day_batch, day_entries_of
 from projections.normalize import deal_event_of
 from projections.timebase import BucketGrid
+from streams.corrections import Corrections
 from streams.customer_wins import decode_customer_wins, encode_customer_wins
 from streams.folds import (
-    Corrections,
     IncomingDealEvent,
     fold_activity_batch,
     fold_customer_batch,
@@ -136,8 +136,8 @@ class InProcessWorker:
             return
         with self.clock.stage(FOLD_ACTIVITY, len(valid)):
             activities = [activity_of(r, e, self.policy.rates) for r, e in valid]
-            deltas = fold_activity_batch(self.tables.seen, activities)
-        self.send_deltas(deltas)
+            corrections = fold_activity_batch(self.tables.seen, activities)
+        self.send_corrections(corrections)
 
     def _decoded(self, record: Record):
         try:
@@ -159,7 +159,7 @@ class InProcessWorker:
         with self.clock.stage(WINS_CODEC, 0):  # counted once, when decoded
             for m in encode_customer_wins(result.customer_changes, self.partitions):
                 self.customer_wins.append(m.key, m.value, m.partition)
-        self.send_deltas(result.deltas)
+        self.send_corrections(result.corrections)
 
     def on_customer_batch(self, records: list[Record]) -> None:
         """``Pipeline.on_customer_batch`` (the workload has no malformed change to refuse)."""
@@ -170,8 +170,8 @@ class InProcessWorker:
                     r.key, r.value, r.offset, r.partition, self.partitions
                 )
         with self.clock.stage(FOLD_CUSTOMERS, len(changes)):
-            deltas = fold_customer_batch(self.tables.customers, changes)
-        self.send_deltas(deltas)
+            corrections = fold_customer_batch(self.tables.customers, changes)
+        self.send_corrections(corrections)
 
     def on_kpi_batch(self, records: list[Record]) -> None:
         """``Pipeline.on_kpi_batch``: decode message by message, apply ``apply_max_keys`` scope
@@ -194,8 +194,8 @@ class InProcessWorker:
             day_corrections = [(key, day_entries_of(entries)) for key, entries in corrections]
             apply_day_batch(self.tables.days, day_corrections, self.grid, self.tables.stocks)
 
-    def send_deltas(self, corrections: Corrections) -> None:
-        """``Pipeline.send_deltas``: one kpi-deltas message per destination partition."""
+    def send_corrections(self, corrections: Corrections) -> None:
+        """``Pipeline.send_corrections``: one kpi-deltas message per destination partition."""
         with self.clock.stage(DELTAS_CODEC, 0):
             for message in encode_kpi_deltas(corrections.items(), self.partitions):
                 self.kpi_deltas.append(message.key, message.value, message.partition)

@@ -29,7 +29,13 @@ from projections.deal import (
     customer_win_of,
     fold_deal,
 )
-from projections.effects import Deltas, add_acquisition, add_call, add_cost, add_deal
+from projections.effects import (
+    QuarterHourCorrections,
+    add_acquisition,
+    add_call,
+    add_cost,
+    add_deal,
+)
 from projections.normalize import deal_event_of, is_deal_event
 from projections.readout import bucket_updates
 from projections.tally import Tally, to_micros
@@ -67,7 +73,7 @@ def create_naive_app(bootstrap: str, prefix: str, web_port: int, data_dir: str) 
     policy, grid = EventPolicy(), BucketGrid("UTC")
     progress = {"processed": 0}
 
-    def fold_deal_event(event, offset: int, deltas: Deltas) -> None:
+    def fold_deal_event(event, offset: int, deltas: QuarterHourCorrections) -> None:
         stored = deals.get(event.deal_id) or []
         old = [DealEvent(at, seq, kind, attrs) for at, seq, kind, attrs in stored]
         new_event = deal_event_of(event, offset)
@@ -83,11 +89,11 @@ def create_naive_app(bootstrap: str, prefix: str, web_port: int, data_dir: str) 
         new_win = customer_win_of(event.deal_id, after)
         if old_win == new_win:
             return
-        for customer_id in {win[0] for win in (old_win, new_win) if win is not None}:
+        for customer_id in {win.customer_id for win in (old_win, new_win) if win is not None}:
             wins = dict(customers.get(customer_id) or {})
             first_before = acquiring_win(_wins(wins))
-            if new_win is not None and new_win[0] == customer_id:
-                win = new_win[1]
+            if new_win is not None and new_win.customer_id == customer_id:
+                win = new_win.win
                 wins[event.deal_id] = [win.won_at, win.rep_id, win.team_id, win.channel]
             else:
                 wins.pop(event.deal_id, None)
@@ -109,7 +115,7 @@ def create_naive_app(bootstrap: str, prefix: str, web_port: int, data_dir: str) 
             if decoded.event_id in seen:
                 continue
             seen[decoded.event_id] = message.offset
-            deltas = Deltas()
+            deltas = QuarterHourCorrections()
             if is_deal_event(decoded):
                 fold_deal_event(decoded, message.offset, deltas)
             elif decoded.type == "call.logged":

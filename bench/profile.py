@@ -31,7 +31,7 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "per-message send path (Faust + aiokafka producer)",
         (
-            "send_deltas",
+            "send_corrections",
             "DirectSender.send",
             "encode_kpi_deltas",
             "Topic.send",

@@ -1,7 +1,7 @@
 """What a deal, an acquisition, a call or a cost adds to which (scope, id) at which quarter-hour.
 
 ``QuarterHourCorrections`` (scope key -> quarter-hour -> ``Tally``) is what one input changes:
-the folds tag it with the input's origin (``streams.folds.Corrections``) and send it on the
+the folds tag it with the input's origin (``streams.corrections.Corrections``) and send it on the
 kpi-deltas topic; a recomputation sums it straight into buckets. A change of a deal is
 ``record(new) - record(old)``, so corrections retract exactly what was counted.
 """
@@ -70,11 +70,6 @@ class QuarterHourCorrections:
 
     def is_empty(self) -> bool:
         return not any(True for _ in self.items())
-
-
-Deltas = QuarterHourCorrections
-"""The name before issue 17, still imported by files outside the projections (the collector's
-tests, ``bench.naive_app``): use ``QuarterHourCorrections``."""
 
 
 def add_deal(

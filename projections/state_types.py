@@ -30,7 +30,7 @@ from projections.tally import Tally, wire_int
 FORMAT = 0x02
 """First byte of every stored value of this layout (v1 table values are JSON, without one)."""
 MAX_PARTITIONS = 1024
-"""Settings cap partitions at 1024 (``streams.settings``), so a src id packs kind and partition."""
+"""Settings cap partitions at 1024 (``events.settings``), so a src id packs kind and partition."""
 
 
 class SourceKind(IntEnum):

@@ -4,7 +4,7 @@ Why: the tables hold JSON arrays (``streams.state.tables``), and code that read 
 (``raw[4] if len(raw) > 4``) hid what each element is. Each shape here is decoded once where a
 fold reads a value (``from_wire``) and written back as exactly the array it was read from
 (``to_wire``), so the stored bytes stay those of earlier releases (pinned by
-``tests/unit/test_fold_values.py``):
+``tests/unit/streams/test_fold_values.py``):
 
 - ``deals``: ``{"events": [[event_id, at_us, seq, kind, {attrs}], ...]}`` in ``seq`` order,
   ``kind`` the lower-case name of its ``DealEventKind``;

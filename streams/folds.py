@@ -83,15 +83,15 @@ class CustomerWinChange:
 
 @dataclass
 class DealBatchResult:
-    """What a fold-deals batch sends on: corrections for the kpi-deltas topic (``deltas``) and
+    """What a fold-deals batch sends on: corrections for the kpi-deltas topic (``corrections``) and
     win changes for customer-wins."""
 
-    deltas: Corrections = field(default_factory=Corrections)
+    corrections: Corrections = field(default_factory=Corrections)
     customer_changes: list[CustomerWinChange] = field(default_factory=list)
 
     def absorb(self, other: DealBatchResult) -> None:
         """Take in the result of the same fold over another partition's deals."""
-        self.deltas.absorb(other.deltas)
+        self.corrections.absorb(other.corrections)
         self.customer_changes.extend(other.customer_changes)
 
 
@@ -128,7 +128,7 @@ def fold_deal_batch(
                 caused = QuarterHourCorrections()
                 add_deal(caused, before, -1)
                 add_deal(caused, after, +1)
-                result.deltas.add(Source.of(SourceKind.DEAL, item.partition), offset, caused)
+                result.corrections.add(Source.of(SourceKind.DEAL, item.partition), offset, caused)
                 result.customer_changes.extend(_win_changes(deal_id, before, after, offset))
         if changed:
             deals[deal_id] = deal_events_to_wire(events)

@@ -1,7 +1,7 @@
 """The msgpack shapes of a kpi-deltas message (``streams.kpi_deltas``), as msgspec Structs.
 
 ``array_like`` Structs encode as the very arrays the tuples they replaced did, so the bytes on
-the topic are unchanged (``tests/unit/test_kpi_deltas_wire.py`` pins them)::
+the topic are unchanged (``tests/unit/streams/test_kpi_deltas_wire.py`` pins them)::
 
     [[[scope_key, [[source, offset, quarter, counts, reps, customers], ...]], ...], st_us]
 

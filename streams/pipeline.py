@@ -37,13 +37,14 @@ from streams.apply_steps import (
     fold_deal_parts,
     prune_part,
 )
+from streams.corrections import Corrections
 from streams.customer_wins import (
     MalformedCustomerWins,
     decode_customer_wins,
     encode_customer_wins,
 )
 from streams.faust_ext.direct_send import DirectSender
-from streams.folds import Corrections, IncomingCall, IncomingCost, IncomingDealEvent
+from streams.folds import IncomingCall, IncomingCost, IncomingDealEvent
 from streams.kpi_deltas import MalformedKpiDeltas, encode_kpi_deltas, read_day_entries
 from streams.retention import DEFAULT_RETENTION_DAYS
 from streams.telemetry import WorkerTelemetry
@@ -134,10 +135,10 @@ class Pipeline:
 
     async def _fold_activity(self, activities: list[IncomingCall | IncomingCost]) -> None:
         """Fold over each partition's ``seen`` with its retention (``fold_activity_parts``)."""
-        deltas, stream_us = fold_activity_parts(
+        corrections, stream_us = fold_activity_parts(
             self._table_of("seen"), activities, self.retention_days
         )
-        await self.send_deltas(deltas, stream_us)
+        await self.send_corrections(corrections, stream_us)
 
     def _table_of(self, name: str) -> Callable[[int], MutableMapping[str, Any]]:
         """The ``name`` table of a partition, as the shared steps ask for it."""
@@ -156,7 +157,7 @@ class Pipeline:
         result, stream_us = fold_deal_parts(self._table_of("deals"), batch, self.retention_days)
         for message in encode_customer_wins(result.customer_changes, self.partitions):
             await self.customer_wins_out.send(message.key, message.value, message.partition)
-        await self.send_deltas(result.deltas, stream_us)
+        await self.send_corrections(result.corrections, stream_us)
 
     async def on_customer_batch(self, events: Sequence[Any]) -> None:
         """Fold the win changes of a batch of customer-wins messages, batched or of one change."""
@@ -169,7 +170,7 @@ class Pipeline:
                 )
             except MalformedCustomerWins as exc:
                 await self.dead_letter(message, f"value: not a customer-win change ({exc})")
-        await self.send_deltas(fold_customer_parts(self._table_of("customers"), changes))
+        await self.send_corrections(fold_customer_parts(self._table_of("customers"), changes))
 
     async def on_kpi_batch(self, events: Sequence[Any]) -> None:
         """Apply a batch of kpi-deltas messages, ``apply_max_keys`` scope keys at a time.
@@ -216,7 +217,9 @@ class Pipeline:
         if pruned:
             self.keys_changed(pruned)
 
-    async def send_deltas(self, corrections: Corrections, stream_us: int | None = None) -> None:
+    async def send_corrections(
+        self, corrections: Corrections, stream_us: int | None = None
+    ) -> None:
         """One kpi-deltas message per destination partition (more if large), in order, each
         carrying the sender's stream time ``stream_us`` (None: it read no event time)."""
         messages = encode_kpi_deltas(corrections.items(), self.partitions, stream_us=stream_us)

@@ -2,8 +2,8 @@
 
 faust-streaming is pinned (0.15.3). What this package overrides, calls or reads beyond Faust's
 documented API is listed as data in ``hooks`` and checked against the installed Faust by
-``tests/unit/test_faust_ext_hooks.py``, which also fails when a module outside this package
-touches a private attribute of Faust, mode or aiokafka.
+``tests/unit/streams/faust_ext/test_faust_ext_hooks.py``, which also fails when a module outside
+this package touches a private attribute of Faust, mode or aiokafka.
 
 - ``checkpointing_app``: the worker's app class and its consumer, where both protocols plug in;
 - ``checkpointed_offsets``: the checkpoint inside each commit, the seek to the checkpoint;

@@ -1,8 +1,9 @@
 """What ``streams.faust_ext`` takes from Faust beyond its documented API, as data.
 
 A Faust upgrade may rename or drop any of these without notice; the pinned faust-streaming is
-checked against these lists by ``tests/unit/test_faust_ext_hooks.py``, which names the hook that
-went missing. Add an entry here whenever this package starts relying on another one.
+checked against these lists by ``tests/unit/streams/faust_ext/test_faust_ext_hooks.py``, which
+names the hook that went missing. Add an entry here whenever this package starts relying on
+another one.
 """
 
 from __future__ import annotations

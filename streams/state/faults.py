@@ -8,6 +8,8 @@ the batch but before the Kafka commit, right after a spill batch (values without
 by luck, so the worker takes it from the setting ``SALESPULSE_FAULT_KILL_AT=<point>:<n>``: it
 kills itself the n-th time it reaches ``point``.
 Unset (the default, and always in production) the switch is ``NO_FAULTS``, which does nothing.
+The list of points and the setting's pattern live with the setting (``events.settings``: the
+events layer cannot import the runtime); the names below are how the runtime reaches them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+
+from events.settings import FAULT_POINTS, FAULT_SETTING_PATTERN
 
 BEFORE_CHECKPOINT_WRITE = "before-checkpoint-write"
 """The producer is flushed (outputs on Kafka), the checkpoint batch not yet written."""
@@ -24,12 +28,9 @@ IN_SPILL = "in-spill"
 """A spill batch is written: the stored values are ahead of the stored offsets."""
 IN_SNAPSHOT = "in-snapshot"
 """A snapshot's chunks are acknowledged, its manifest not yet sent (chaos 7b)."""
-POINTS = (BEFORE_CHECKPOINT_WRITE, AFTER_CHECKPOINT_WRITE, IN_SPILL, IN_SNAPSHOT)
 
-SPEC = re.compile(rf"^(?P<point>{'|'.join(POINTS)}):(?P<at>[1-9][0-9]{{0,8}})$")
-"""``<point>:<n>``, n ≥ 1."""
-SETTING_PATTERN = rf"^({SPEC.pattern[1:-1]})?$"
-"""What the setting ``fault_kill_at`` accepts: ``SPEC`` or empty (off)."""
+SPEC = re.compile(FAULT_SETTING_PATTERN)
+"""What the setting ``fault_kill_at`` accepts: ``<point>:<n>`` with n ≥ 1, or empty (off)."""
 
 
 class FaultSwitch:
@@ -46,8 +47,8 @@ class KillSwitch(FaultSwitch):
     """Counts how often ``point`` is reached and SIGKILLs this process the ``at``-th time."""
 
     def __init__(self, point: str, at: int) -> None:
-        if point not in POINTS:
-            raise ValueError(f"unknown fault point {point!r}: one of {', '.join(POINTS)}")
+        if point not in FAULT_POINTS:
+            raise ValueError(f"unknown fault point {point!r}: one of {', '.join(FAULT_POINTS)}")
         if at < 1:
             raise ValueError(f"a fault point is reached the 1st time or later, not {at}")
         self.point, self.at, self.count = point, at, 0
@@ -68,9 +69,9 @@ def kill_switch(spec: str) -> FaultSwitch:
     if not spec:
         return NO_FAULTS
     match = SPEC.match(spec)
-    if match is None:
+    if match is None or match["point"] is None:
         raise ValueError(
             f"fault_kill_at {spec!r}: expected '<point>:<n>' with n >= 1 and point one of "
-            f"{', '.join(POINTS)}"
+            f"{', '.join(FAULT_POINTS)}"
         )
     return KillSwitch(match["point"], int(match["at"]))

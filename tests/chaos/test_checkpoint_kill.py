@@ -9,7 +9,8 @@ restarted without the fault, the stream ends, and every KPI must be exact.
 
 The third point, ``in-spill``, is not reached here: a spill needs more than 20k changed values
 between two commits (``StoreLimits.dirty_values``), which a worker did not reach on a 20k-event
-backfill posted as fast as ingest takes it. tests/unit/test_state_faults.py kills a store there.
+backfill posted as fast as ingest takes it. tests/unit/streams/state/test_state_faults.py kills a
+store there.
 """
 
 from __future__ import annotations

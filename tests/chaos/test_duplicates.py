@@ -14,40 +14,9 @@ from tests.chaos.audit import settled_audit
 from tests.chaos.feed import deliver_segments
 from tests.chaos.history import CHAOS_AS_OF, routed, size_history, validated
 from tests.chaos.observe import settle
+from tests.support.chaos_inputs import duplicated_plan
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(900)]
-
-BLOCK = 250
-
-
-def duplicated_plan(events: list[dict], rng: random.Random) -> list[tuple[str, list[dict]]]:
-    """Segments (path, events): each event once through the API and once onto its topic, in a
-    random order of the two, and a third time (half of them) by either path, one or two blocks
-    later; so copies of an event arrive apart, by different paths, first copy by either."""
-    blocks = [events[i : i + BLOCK] for i in range(0, len(events), BLOCK)]
-    firsts, seconds, thirds = [], [], []
-    for block in blocks:
-        first = {"api": [], "topic": []}
-        second = {"api": [], "topic": []}
-        third = {"api": [], "topic": []}
-        for event in block:
-            a, b = rng.sample(["api", "topic"], 2)
-            first[a].append(event)
-            second[b].append(event)
-            if rng.random() < 0.5:
-                third[rng.choice(["api", "topic"])].append(event)
-        firsts.append(first)
-        seconds.append(second)
-        thirds.append(third)
-    plan: list[tuple[str, list[dict]]] = []
-    for i in range(len(blocks) + 2):
-        for lag, copies in enumerate((firsts, seconds, thirds)):
-            j = i - lag
-            if 0 <= j < len(blocks):
-                for path in rng.sample(["api", "topic"], 2):
-                    if copies[j][path]:
-                        plan.append((path, copies[j][path]))
-    return plan
 
 
 def test_every_event_delivered_two_or_three_times_by_api_and_topic_counts_once(chaos_stack, size):

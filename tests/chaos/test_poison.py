@@ -8,7 +8,6 @@ import asyncio
 import random
 import time
 
-import orjson
 import pytest
 
 from events.topics import (
@@ -22,73 +21,10 @@ from tests.chaos.audit import settled_audit
 from tests.chaos.feed import produce_now
 from tests.chaos.history import CHAOS_AS_OF, routed, size_history, validated
 from tests.chaos.observe import metric_total, settle
+from tests.support.chaos_inputs import poison_for
 from tests.support.kafka import read_topic
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(900)]
-
-ONE_MB = 1_000_000
-AT = "2026-03-20T10:00:00Z"
-
-
-def _one_mb_json(event: dict, field: str) -> bytes:
-    """``event`` as JSON of exactly 1 MB, padded in ``field`` (invalid: far too long)."""
-    bare = len(orjson.dumps({**event, field: ""}))
-    return orjson.dumps({**event, field: "x" * (ONE_MB - bare)})
-
-
-def poison_for(names: TopicNames) -> list[tuple[str, str, bytes | None, bytes, str]]:
-    """(kind, topic, key, value, a fragment the dead letter's reason must contain)."""
-    deal = {
-        "event_id": "poison-deal",
-        "type": "deal.created",
-        "occurred_at": AT,
-        "deal_id": "poison-deal-1",
-        "rep_id": "rep-1",
-        "team_id": "team-0",
-        "customer_id": "poison-customer",
-        "amount": 100.0,
-    }
-    call = {
-        "event_id": "poison-call",
-        "type": "call.logged",
-        "occurred_at": AT,
-        "rep_id": "rep-2",
-        "team_id": "team-0",
-    }
-    cost = {
-        "event_id": "poison-cost",
-        "type": "cost.incurred",
-        "occurred_at": AT,
-        "category": "marketing",
-        "amount": 50.0,
-        "team_id": "team-1",
-    }
-    out = []
-    for name, topic, event, key, missing, mistyped in (
-        ("deal", names.deal_events, deal, "poison-deal-1", "customer_id", ("amount", "1200.5")),
-        ("call", names.call_events, call, "rep-2", "rep_id", ("team_id", 7)),
-        ("cost", names.cost_events, cost, "team-1", "category", ("amount", True)),
-    ):
-        k = key.encode()
-
-        def variant(kind: str, body: dict, _name=name) -> dict:
-            return {**body, "event_id": f"poison-{_name}-{kind}"}
-
-        schema = {f: v for f, v in variant("schema", event).items() if f != missing}
-        out += [
-            (f"{name}/not-json", topic, k, b'{"event_id": "poison-' + k + b'", "type": ', "JSON"),
-            (f"{name}/wrong-schema", topic, k, orjson.dumps(schema), missing),
-            (
-                f"{name}/wrong-types",
-                topic,
-                k,
-                orjson.dumps({**variant("types", event), mistyped[0]: mistyped[1]}),
-                mistyped[0],
-            ),
-            (f"{name}/1mb", topic, k, _one_mb_json(variant("1mb", event), "event_id"), "event_id"),
-            (f"{name}/empty-key", topic, b"", orjson.dumps(variant("empty-key", event)), "key"),
-        ]
-    return out
 
 
 def test_poison_on_every_topic_is_dead_lettered_with_reasons_and_nothing_else_is_lost(

@@ -14,8 +14,7 @@ from projections.windows import window_bounds
 from tests.chaos.audit import ledger_tiles
 from tests.chaos.history import CHAOS_AS_OF, size_history, validated
 from tests.chaos.observe import replay_since
-from tests.chaos.test_duplicates import duplicated_plan
-from tests.chaos.test_poison import ONE_MB, poison_for
+from tests.support.chaos_inputs import ONE_MB, duplicated_plan, poison_for
 
 
 def test_ledger_tiles_cover_the_history_with_back_to_back_30_day_windows():

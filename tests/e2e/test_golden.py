@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import math
 
-import httpx
 import pytest
 
 from events.topics import DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_PARTITION, DLQ_SOURCE_TOPIC
@@ -16,38 +15,12 @@ from tests.support.golden import (
     golden_v2_expected,
     golden_v2_lines,
     is_invalid_golden_line,
+    post_golden_through_api,
 )
 from tests.support.kafka import produce_raw, read_topic, topics_under
 from tests.support.kpis import compare_all, eventually, scrape_kpi_series
 
 pytestmark = pytest.mark.e2e
-
-
-def post_golden_through_api(ingest_url: str, lines: list[str] | None = None) -> int:
-    """Valid lines in arrival order (batches), each invalid line alone; returns the 422 count.
-    ``lines``: the golden v1 file unless given (golden v2's)."""
-    refused, batch = 0, []
-    with httpx.Client(base_url=ingest_url, timeout=30) as client:
-
-        def flush() -> None:
-            if batch:
-                response = client.post("/v1/events", content=f"[{','.join(batch)}]")
-                assert response.status_code == 202, response.text
-                batch.clear()
-
-        for line in lines if lines is not None else golden_lines():
-            if is_invalid_golden_line(line):
-                flush()
-                response = client.post("/v1/events", content=line)
-                assert response.status_code == 422, line
-                assert response.json()["error"]["invalid"][0]["reasons"]
-                refused += 1
-            else:
-                batch.append(line)
-                if len(batch) == 500:
-                    flush()
-        flush()
-    return refused
 
 
 def test_golden_events_posted_through_the_api_give_every_expected_kpi(make_stack):

@@ -11,8 +11,7 @@ from events.demo import DemoCompany
 from events.models import EventPolicy, validate_event
 from projections.recompute import recompute
 from projections.timebase import BucketGrid
-from tests.e2e.test_golden import post_golden_through_api
-from tests.support.golden import golden_expected
+from tests.support.golden import golden_expected, post_golden_through_api
 from tests.support.kpis import compare_all, eventually, scrape_kpi_series
 
 pytestmark = pytest.mark.e2e

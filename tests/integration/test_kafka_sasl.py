@@ -23,8 +23,7 @@ from events.kafka_admin import TopicCreationFailed, ensure_topics
 from events.kafka_security import kafka_client_options
 from events.settings import Settings
 from streams.tools.kafka_io import KafkaToolError, partitions_of, read_snapshot
-from tests.e2e.test_golden import post_golden_through_api
-from tests.support.golden import golden_expected
+from tests.support.golden import golden_expected, post_golden_through_api
 from tests.support.kafka import create_event_topics, run_broker_script
 from tests.support.kpis import compare_all, eventually
 from tests.support.native import call_logged, deal_created

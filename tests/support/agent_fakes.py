@@ -15,7 +15,7 @@ from events.models import EventPolicy
 from events.topics import TopicNames
 from projections.day_values import apply_day_batch, day_entries_of
 from projections.timebase import BucketGrid
-from streams.folds import Corrections
+from streams.corrections import Corrections
 from streams.pipeline import AgentState, Pipeline, WorkerTopics
 from streams.retention import DEFAULT_RETENTION_DAYS
 

@@ -1,4 +1,8 @@
-"""Where the golden data is: ``shared/golden`` beside the repository (or $SALESPULSE_GOLDEN_DIR)."""
+"""Where the golden data is: ``shared/golden`` beside the repository (or $SALESPULSE_GOLDEN_DIR).
+
+``post_golden_through_api`` posts the golden lines to a running ingest, as the stack tests (e2e,
+the SASL integration test) feed it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+
+import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN_DIR = Path(os.environ.get("SALESPULSE_GOLDEN_DIR", REPO.parent / "shared" / "golden"))
@@ -53,3 +59,30 @@ def golden_v2_lines() -> list[str]:
 
 def golden_v2_expected() -> dict:
     return json.loads((GOLDEN_V2_DIR / "expected.json").read_text(encoding="utf-8"))
+
+
+def post_golden_through_api(ingest_url: str, lines: list[str] | None = None) -> int:
+    """Valid lines in arrival order (batches), each invalid line alone; returns the 422 count.
+    ``lines``: the golden v1 file unless given (golden v2's)."""
+    refused, batch = 0, []
+    with httpx.Client(base_url=ingest_url, timeout=30) as client:
+
+        def flush() -> None:
+            if batch:
+                response = client.post("/v1/events", content=f"[{','.join(batch)}]")
+                assert response.status_code == 202, response.text
+                batch.clear()
+
+        for line in lines if lines is not None else golden_lines():
+            if is_invalid_golden_line(line):
+                flush()
+                response = client.post("/v1/events", content=line)
+                assert response.status_code == 422, line
+                assert response.json()["error"]["invalid"][0]["reasons"]
+                refused += 1
+            else:
+                batch.append(line)
+                if len(batch) == 500:
+                    flush()
+        flush()
+    return refused

@@ -3,8 +3,8 @@
 Workers apply corrections to day values (``projections.day_values``); the fold tests still read
 their corrections through today's three grids (``h``, ``d``, ``l``), which
 ``projections.readout.BucketStore`` (the recompute) also keeps, so a fold's output is compared
-bucket for bucket with a recomputation. ``tests/unit/test_day_values.py`` shows both readings
-agree.
+bucket for bucket with a recomputation. ``tests/unit/projections/test_day_values.py`` shows both
+readings agree.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, MutableMapping
 from projections.readout import bucket_updates
 from projections.tally import Tally
 from projections.timebase import BucketGrid
-from streams.corrections import Correction as Entry
+from streams.corrections import Correction
 from streams.routing import composite_key
 
 
@@ -25,7 +25,7 @@ def bucket_key(scope_key: str, grid_name: str, index: int) -> str:
 def apply_kpi_batch(
     buckets: MutableMapping[str, list],
     live_keys: MutableMapping[str, int],
-    corrections: Iterable[tuple[str, list[Entry]]],
+    corrections: Iterable[tuple[str, list[Correction]]],
     grid: BucketGrid,
 ) -> None:
     """Apply offset-tagged corrections to the time buckets, each (src, offset) at most once.
@@ -55,7 +55,9 @@ def apply_kpi_batch(
         buckets[key] = [*tally.to_json(), marks]
 
 
-def _by_origin(entries: list[Entry]) -> Iterator[tuple[tuple[str, int], list[tuple[int, Tally]]]]:
+def _by_origin(
+    entries: list[Correction],
+) -> Iterator[tuple[tuple[str, int], list[tuple[int, Tally]]]]:
     """Consecutive entries of one (src, offset), as the quarter corrections they carry."""
     group: list[tuple[int, Tally]] = []
     origin: tuple[str, int] | None = None

@@ -27,8 +27,9 @@ from streams.apply_steps import (
     fold_deal_parts,
     prune_part,
 )
+from streams.corrections import Corrections
 from streams.customer_wins import decode_customer_wins, encode_customer_wins
-from streams.folds import Corrections, IncomingDealEvent
+from streams.folds import IncomingDealEvent
 from streams.kpi_deltas import encode_kpi_deltas, read_day_entries
 from streams.pipeline import activity_of
 
@@ -99,7 +100,7 @@ def fold_deals(
         Output("customer-wins", m.partition, m.key.decode(), m.value)
         for m in encode_customer_wins(result.customer_changes, partitions)
     ]
-    return wins + kpi_outputs(result.deltas, partitions, stream_us)
+    return wins + kpi_outputs(result.corrections, partitions, stream_us)
 
 
 def fold_activity(
@@ -111,8 +112,8 @@ def fold_activity(
 ) -> list[Output]:
     """``Pipeline._fold_activity``: each record read as the agent reads it (``activity_of``)."""
     items = [activity_of(_message(p, offset, e), e, None) for p, offset, e in batch]
-    deltas, stream_us = fold_activity_parts(_parts(tables, "seen"), items, retention_days)
-    return kpi_outputs(deltas, partitions, stream_us)
+    corrections, stream_us = fold_activity_parts(_parts(tables, "seen"), items, retention_days)
+    return kpi_outputs(corrections, partitions, stream_us)
 
 
 def fold_customers(

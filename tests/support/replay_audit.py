@@ -16,13 +16,13 @@ from projections import day_readout
 from projections.day_values import HOURS_PER_DAY, apply_day_batch, day_entries_of
 from projections.kpis import OpenStock
 from projections.readout import BucketStore
-from projections.state_types import DayValue
-from streams.corrections import Correction as Entry
+from projections.state_types import DayValue, Source, SourceKind
+from streams.corrections import Correction
 from streams.customer_wins import decode_customer_wins
 from streams.kpi_deltas import decode_kpi_deltas
 from tests.support.replay_model import Worker
 
-Origin = tuple[str, str, int]  # (scope key, src, offset)
+Origin = tuple[str, Source, int]  # (scope key, src, offset)
 
 
 def kpi_differences(worker: Worker, expected: BucketStore, as_ofs: list[datetime]) -> list[str]:
@@ -60,7 +60,7 @@ def sent_corrections(worker: Worker) -> list[tuple[Origin, list]]:
     return sent
 
 
-def _origins(entries: list[Entry]) -> dict[tuple[str, int], list]:
+def _origins(entries: list[Correction]) -> dict[tuple[str, int], list]:
     by_origin: dict[tuple[str, int], list] = {}
     for src, offset, quarter, tally in entries:
         by_origin.setdefault((src, offset), []).append((quarter, tally))
@@ -114,7 +114,9 @@ def calm_differences(worker: Worker, calm: Worker) -> list[str]:
 
 def _event_corrections(worker: Worker) -> dict[Origin, list]:
     sent = dict(reversed(sent_corrections(worker)))
-    return {o: _wire(quarters) for o, quarters in sent.items() if not o[1].startswith("c")}
+    return {
+        o: _wire(quarters) for o, quarters in sent.items() if o[1].kind is not SourceKind.CUSTOMER
+    }
 
 
 def _win_changes(worker: Worker) -> set[tuple]:

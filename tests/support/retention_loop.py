@@ -22,7 +22,7 @@ from projections.state_types import DayValue
 from streams.pipeline import Pipeline
 from streams.routing import partition_of
 from tests.support.agent_fakes import pipeline as fake_pipeline
-from tests.unit.factories import POLICY, validated
+from tests.support.factories import POLICY, validated
 
 KINDS = {"deal-events": "deal", "call-events": "call", "cost-events": "cost"}
 

@@ -1,4 +1,5 @@
-"""A compacted snapshot topic partition without Kafka (tests/unit/test_state_snapshot.py).
+"""A compacted snapshot topic partition without Kafka
+(tests/unit/streams/state/test_state_snapshot.py).
 
 ``SnapshotTopic`` is one topic partition: an append-only list of (key, value | None) records.
 ``compact(upto)`` does what Kafka's log cleaner does to the cleanable part of the log: a record

@@ -1,5 +1,6 @@
-"""A process that checkpoints a state store in a loop until it is killed (tests/unit/
-test_state_store.py kills it with SIGKILL at a random moment and checks what reopens).
+"""A process that checkpoints a state store in a loop until it is killed
+(tests/unit/streams/state/test_state_store_crash.py kills it with SIGKILL at a random moment and
+checks what reopens).
 
 Checkpoint k (k = 1, 2, ...) of partition 0 writes ``KEYS`` values named (k, i), sets ``latest``
 to k, deletes value (k - 1, 0), and stores offsets ``{"in": k}``. Every third checkpoint spills
