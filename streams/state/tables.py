@@ -43,7 +43,8 @@ def encode_value(value: Any) -> bytes:
 
     Copied to a bytes object of its own size: orjson returns its write buffer, at least 4 KiB
     whatever the length (orjson 3.12+, home-assistant/core#181245), and the store keeps these
-    values (value cache, changed values): 50k cached deals held ~200 MiB for ~8 MiB of JSON."""
+    values (value cache, changed values) by the ten thousand ("Memory and freshness" in
+    docs/BENCHMARKS.md)."""
     try:
         return bytes(memoryview(orjson.dumps(value)))
     except TypeError:
