@@ -33,16 +33,17 @@ class PrometheusError(RuntimeError):
     """The server answered a query or request with an error."""
 
 
-def prometheus_binary() -> str:
-    """Path of ``prometheus``, installing it with deploy/prometheus/install.sh when missing."""
-    found = shutil.which("prometheus")
+def prometheus_binary(name: str = "prometheus") -> str:
+    """Path of ``prometheus`` (or ``promtool``, from the same package), installing it with
+    deploy/prometheus/install.sh when missing: a fresh CI machine has neither."""
+    found = shutil.which(name)
     if found is None:
         if not INSTALL_SH.exists():
-            raise RuntimeError(f"prometheus is not installed and {INSTALL_SH} does not exist")
-        subprocess.run([str(INSTALL_SH)], check=True, stdin=subprocess.DEVNULL, timeout=600)
-        found = shutil.which("prometheus")
+            raise RuntimeError(f"{name} is not installed and {INSTALL_SH} does not exist")
+        subprocess.run([str(INSTALL_SH)], check=True, stdin=subprocess.DEVNULL, timeout=840)
+        found = shutil.which(name)
         if found is None:
-            raise RuntimeError(f"{INSTALL_SH} ran, but prometheus is still not on PATH")
+            raise RuntimeError(f"{INSTALL_SH} ran, but {name} is still not on PATH")
     return found
 
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import importlib
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 GRAFANA = REPO / "deploy" / "grafana"
-INSTALL = REPO / "deploy" / "prometheus" / "install.sh"
 M = 'job=~"$job", instance=~"$instance"'
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
@@ -24,20 +21,6 @@ def grafana_module(monkeypatch, name: str):
     """deploy/ is no package: its modules import their siblings from their own directory."""
     monkeypatch.syspath_prepend(str(GRAFANA))
     return importlib.import_module(name)
-
-
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    """promtool judges every query; when it is missing, installed once as lint.sh would."""
-    if shutil.which("promtool") is None:
-        result = subprocess.run(
-            [str(INSTALL)], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=840, check=False,
-        )  # fmt: skip
-        assert result.returncode == 0, f"{INSTALL} failed:\n{result.stdout}{result.stderr}"
-    found = shutil.which("promtool")
-    assert found is not None, f"promtool is not on PATH after {INSTALL}"
-    return found
 
 
 @pytest.fixture

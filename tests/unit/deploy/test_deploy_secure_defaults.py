@@ -8,7 +8,6 @@ colon-less) forms compose resolves before it starts anything.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,6 @@ from streams.peer_hosts import PeerHosts
 REPO = Path(__file__).resolve().parents[3]
 COMPOSE = REPO / "docker-compose.yml"
 PROMETHEUS = REPO / "deploy" / "prometheus"
-INSTALL = PROMETHEUS / "install.sh"
 SCRAPE_CONFIGS = ("prometheus.yml", "kubernetes.yml")
 WORKER_JOB = "salespulse-workers"
 SECRETS = ("SALESPULSE_INGEST_TOKEN", "SALESPULSE_WORKER_READ_TOKEN", "GRAFANA_ADMIN_PASSWORD")
@@ -188,20 +186,6 @@ def test_every_worker_scrape_job_sends_the_read_token_from_a_file(config_name):
         assert authorization["credentials_file"].startswith("/")
         assert "credentials" not in authorization  # never the token itself
         assert "bearer_token" not in job
-
-
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        result = subprocess.run(
-            [str(INSTALL)], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=840, check=False,
-        )  # fmt: skip
-        assert result.returncode == 0, f"{INSTALL} failed:\n{result.stdout}{result.stderr}"
-        found = shutil.which("promtool")
-        assert found is not None, f"promtool is not on PATH after {INSTALL}"
-    return found
 
 
 @pytest.mark.parametrize("config_name", SCRAPE_CONFIGS)

@@ -29,24 +29,6 @@ COVERAGE_FLOOR = "salespulse:pipeline_coverage:floor"
 pytestmark = pytest.mark.timeout(900)
 
 
-@pytest.fixture(scope="session")
-def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        result = subprocess.run(
-            [str(INSTALL)],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=840,
-            check=False,
-        )
-        assert result.returncode == 0, f"{INSTALL} failed:\n{result.stdout}{result.stderr}"
-        found = shutil.which("promtool")
-        assert found is not None, f"promtool is not on PATH after {INSTALL}:\n{result.stdout}"
-    return found
-
-
 def run_promtool(promtool: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [promtool, *args],
