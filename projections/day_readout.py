@@ -64,11 +64,11 @@ class KeyDays:
         """UTC days ``first..last`` summed whole; windows that span the same days with a value
         share one result (a key active only lately has the same ``7d``, ``30d``, ``mtd`` and
         ``qtd``), so callers must not change it."""
-        days = tuple(self.days(first, last)) if self._present is not None else (first, last)
+        days = tuple(self.days(first, last))
         found = self._daily.get(days)
         if found is None:
             found = self._daily[days] = WindowTotals()
-            for day in self.days(first, last):
+            for day in days:
                 _include(found, self.total(day))
         return found
 

@@ -94,17 +94,6 @@ class Ownership:
     def is_known(self, key: str) -> bool:
         return key in self._engine.live_keys(self.partition_of(key))
 
-    def read_day(self, key: str, day: int) -> DayValue | None:
-        """The day value of ``key`` (owned or not: the caller checks) on a UTC day."""
-        return self._engine.days(self.partition_of(key)).get((key, day))  # type: ignore[no-any-return]
-
-    def open_stock(self, key: str, end_hour: int) -> OpenStock:
-        """The key's deals open at hour ``end_hour`` (contract section 2.6)."""
-        partition = self.partition_of(key)
-        total = self._engine.stocks(partition).get(key)
-        later = self._engine.days(partition).days_from(key, end_hour // HOURS_PER_DAY)
-        return day_readout.open_stock(total, later, end_hour)
-
     def report(self, key: str, now: datetime) -> dict[str, dict] | None:
         """KPIs of the six windows, or None when the key contributes to none and has no open
         deal (contract section 4)."""
