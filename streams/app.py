@@ -153,6 +153,7 @@ def _build_worker(app: faust.App, settings: Settings, engine: StateEngine) -> Wo
         policy=event_policy(settings),
         telemetry=telemetry,
         retention_days=settings.retention_days,
+        closed_deal_memory_days=settings.deal_memory_days,
         apply_max_keys=settings.batch_max_events,
         keys_changed=ownership.mark_changed,
     )

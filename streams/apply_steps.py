@@ -13,11 +13,13 @@ is carried (the replay model before retention; a worker always has a setting).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from projections.day_values import DayCorrection, apply_day_batch
 from projections.timebase import BucketGrid
 from streams.corrections import Corrections
+from streams.deal_memory import track_closed_deals
 from streams.folds import (
     DealBatchResult,
     IncomingCall,
@@ -43,6 +45,15 @@ TableOf = Callable[[int], MutableMapping[str, Any]]
 """A partition's table of one agent (``AgentState.table`` with the name bound)."""
 
 
+@dataclass(frozen=True)
+class DealMemory:
+    """How fold-deals forgets closed deals: each partition's ``deal_ix`` table, and the days a
+    closed deal is kept after its latest event (setting ``closed_deal_memory_days``)."""
+
+    index_of: TableOf
+    days: int
+
+
 def by_partition(items: Iterable[Item], partition: Callable[[Item], int]) -> dict[int, list[Item]]:
     """Items grouped by partition, each group in the items' order."""
     groups: dict[int, list[Item]] = {}
@@ -56,13 +67,23 @@ def _partition(item: Any) -> int:
 
 
 def fold_deal_parts(
-    deals_of: TableOf, batch: Sequence[IncomingDealEvent], retention_days: int | None
+    deals_of: TableOf,
+    batch: Sequence[IncomingDealEvent],
+    retention_days: int | None,
+    memory: DealMemory | None = None,
 ) -> tuple[DealBatchResult, int | None]:
-    """Fold-deals: each partition's events over its ``deals`` table; with the stream time its
-    kpi-deltas carry (the batch's latest event: a deal fold keeps no clock of its own)."""
+    """Fold-deals: each partition's events over its ``deals`` table, then (``memory`` given) its
+    closed deals listed and the old ones forgotten (``streams.deal_memory``); with the stream
+    time its kpi-deltas carry (the batch's latest event)."""
     result = DealBatchResult()
     for partition, items in by_partition(batch, _partition).items():
-        result.absorb(fold_deal_batch(deals_of(partition), items))
+        deals = deals_of(partition)
+        part = fold_deal_batch(deals, items)
+        if memory is not None:
+            latest = max(item.event.at_us for item in items)
+            index = memory.index_of(partition)
+            track_closed_deals(deals, index, part.closed, latest, memory.days)
+        result.absorb(part)
     if retention_days is None:
         return result, None
     return result, max_stream_us(item.event.at_us for item in batch)

@@ -43,6 +43,7 @@ from projections.effects import (
 )
 from projections.state_types import Source, SourceKind
 from streams.corrections import Corrections
+from streams.deal_memory import closed_day
 from streams.fold_values import (
     CustomerHistory,
     DealWinState,
@@ -84,15 +85,18 @@ class CustomerWinChange:
 @dataclass
 class DealBatchResult:
     """What a fold-deals batch sends on: corrections for the kpi-deltas topic (``corrections``) and
-    win changes for customer-wins."""
+    win changes for customer-wins; and which of its deals it left closed (deal id -> UTC day of
+    the latest event), so that they are forgotten once old (``streams.deal_memory``)."""
 
     corrections: Corrections = field(default_factory=Corrections)
     customer_changes: list[CustomerWinChange] = field(default_factory=list)
+    closed: dict[str, int] = field(default_factory=dict)
 
     def absorb(self, other: DealBatchResult) -> None:
         """Take in the result of the same fold over another partition's deals."""
         self.corrections.absorb(other.corrections)
         self.customer_changes.extend(other.customer_changes)
+        self.closed.update(other.closed)
 
 
 def _contribution_before(
@@ -132,6 +136,9 @@ def fold_deal_batch(
                 result.customer_changes.extend(_win_changes(deal_id, before, after, offset))
         if changed:
             deals[deal_id] = deal_events_to_wire(events)
+        day = closed_day(events)
+        if day is not None:  # listed even when unchanged: a replay may follow a partial write
+            result.closed[deal_id] = day
     return result
 
 

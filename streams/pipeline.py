@@ -31,6 +31,7 @@ from projections.normalize import amount_micros, deal_event_of
 from projections.state_types import Carry, DayValue
 from projections.timebase import BucketGrid, to_us
 from streams.apply_steps import (
+    DealMemory,
     apply_part,
     fold_activity_parts,
     fold_customer_parts,
@@ -43,6 +44,7 @@ from streams.customer_wins import (
     decode_customer_wins,
     encode_customer_wins,
 )
+from streams.deal_memory import DEFAULT_CLOSED_DEAL_MEMORY_DAYS
 from streams.faust_ext.direct_send import DirectSender
 from streams.folds import IncomingCall, IncomingCost, IncomingDealEvent
 from streams.kpi_deltas import MalformedKpiDeltas, encode_kpi_deltas, read_day_entries
@@ -60,8 +62,9 @@ class AgentState(Protocol):
     """The agents' state, per partition (``streams.state.engine.StateEngine``; dicts in tests)."""
 
     def table(self, name: str, partition: int) -> MutableMapping[str, Any]:
-        """``deals``, ``customers`` or ``seen`` of one partition, or ``day_ix`` (where the apply
-        agent's clock is, ``streams.retention``); ``seen`` lists keys by range too."""
+        """``deals``, ``customers`` or ``seen`` of one partition, or ``day_ix`` and ``deal_ix``
+        (the apply and fold-deals clocks, ``streams.retention``, ``streams.deal_memory``);
+        ``seen`` and ``deal_ix`` list keys by range too."""
         ...
 
     def days(self, partition: int) -> MutableMapping[DayKey, DayValue]:
@@ -101,6 +104,7 @@ class Pipeline:
         policy: EventPolicy,
         telemetry: WorkerTelemetry,
         retention_days: int = DEFAULT_RETENTION_DAYS,
+        closed_deal_memory_days: int = DEFAULT_CLOSED_DEAL_MEMORY_DAYS,
         apply_max_keys: int = APPLY_MAX_KEYS,
         keys_changed: Callable[[Iterable[str]], None] = lambda keys: None,
     ) -> None:
@@ -108,6 +112,8 @@ class Pipeline:
         self.grid, self.policy, self.telemetry = grid, policy, telemetry
         self.retention_days = retention_days
         """Days of event time kept back from stream time (setting ``retention_days``)."""
+        self.deal_memory = DealMemory(self._table_of("deal_ix"), closed_deal_memory_days)
+        """How long fold-deals keeps a closed deal (``streams.deal_memory``)."""
         self.apply_max_keys = apply_max_keys
         """Most scope keys folded into the day values at once (see ``on_kpi_batch``); a worker
         passes its ``batch_max_events``, the most messages per batch when each carried one."""
@@ -154,7 +160,9 @@ class Pipeline:
             )
             for message, event in valid
         ]
-        result, stream_us = fold_deal_parts(self._table_of("deals"), batch, self.retention_days)
+        result, stream_us = fold_deal_parts(
+            self._table_of("deals"), batch, self.retention_days, self.deal_memory
+        )
         for message in encode_customer_wins(result.customer_changes, self.partitions):
             await self.customer_wins_out.send(message.key, message.value, message.partition)
         await self.send_corrections(result.corrections, stream_us)

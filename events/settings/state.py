@@ -67,6 +67,16 @@ class StateHistorySettings(BaseModel):
         "longest window (qtd, 92 days). /v1/kpis answers 400 for an as_of whose window starts "
         "before the horizon. Raise it to read older as_of windows (replays of long histories).",
     )
+    closed_deal_memory_days: int = Field(
+        400,
+        ge=100,
+        description="How many days of event time a closed (won or lost) deal is kept after its "
+        "latest event, measured back from stream time like retention_days (a lower value "
+        "counts as retention_days). Until then a reopen, re-assignment or late change of the "
+        "deal is restated exactly; after it the deal is forgotten, so the state stays bounded "
+        "by the deals closed in this many days: an event for a forgotten deal starts a new "
+        "deal from that event alone (docs/GUARANTEES.md). Open deals are never forgotten.",
+    )
     snapshot_interval_s: float = Field(
         60.0,
         ge=0,
@@ -81,3 +91,9 @@ class StateHistorySettings(BaseModel):
         description="Write and restore partition snapshots on the state topic. Off: a worker "
         "without a local checkpoint replays its partitions' logs from their start.",
     )
+
+    @property
+    def deal_memory_days(self) -> int:
+        """``closed_deal_memory_days``, never below ``retention_days``: a closed deal forgotten
+        before its days are pruned would leave retained windows without it."""
+        return max(self.closed_deal_memory_days, self.retention_days)

@@ -3,7 +3,9 @@
 At the end its KPIs inside retention are exact (``projections.recompute`` over all 250 days,
 open-deal stocks included: a deal created on the first day is still open), an as_of beyond the
 horizon is refused, and its stored day values are bounded by keys x retention days (counted in
-its RocksDB once it stopped), as are the call and cost ids it remembers.
+its RocksDB once it stopped), as are the call and cost ids it remembers. It keeps closed deals
+for as long as retention (``SALESPULSE_CLOSED_DEAL_MEMORY_DAYS=100``): what it stores at the end
+is every open deal and the deals won in the last 100 days, nothing older.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from events.settings import Settings
 from projections.recompute import recompute
 from projections.timebase import BucketGrid
 from streams.retention import APPLY_CLOCK_KEY
+from streams.routing import partition_of
 from streams.state.store import STATE_DIR, StateStore
 from tests.support.kpis import eventually, fetch_kpis, kpi_mismatches
 from tests.support.stack import StackFactory
@@ -111,7 +114,12 @@ def test_a_worker_folding_250_days_keeps_100_and_stays_exact(
 ):
     factory = StackFactory(lambda: kafka_bootstrap, topic_prefix, tmp_path)
     try:
-        stack = factory.build(workers=1, partitions=PARTITIONS, table_store="rocksdb://")
+        stack = factory.build(
+            workers=1,
+            partitions=PARTITIONS,
+            table_store="rocksdb://",
+            extra_env={"SALESPULSE_CLOSED_DEAL_MEMORY_DAYS": str(RETENTION_DAYS)},
+        )
         events = year_of_events()
         with httpx.Client(base_url=stack.ingest.url, timeout=30) as client:
             assert client.post("/v1/events", json=events).status_code == 202
@@ -134,3 +142,25 @@ def test_a_worker_folding_250_days_keeps_100_and_stays_exact(
     assert len([key for key in stored(path, "day_ix") if key != clock]) == len(days)
     ids = [key for key in stored(path, "seen") if key.startswith(b"[")]
     assert len(ids) <= (RETENTION_DAYS + 1) * 2 + (RETENTION_DAYS // 7 + 1)
+    assert {key.decode() for key in stored(path, "deals")} == deals_kept(events)
+
+
+def deals_kept(events: list[dict]) -> set[str]:
+    """The deals a memory of RETENTION_DAYS keeps at the end: the open ones, and those won on or
+    after the horizon of their partition (its latest deal event's UTC day - RETENTION_DAYS)."""
+    deal_events = [e for e in events if e["type"].startswith("deal.")]
+    latest: dict[int, int] = {}
+    for event in deal_events:
+        part = partition_of(event["deal_id"], PARTITIONS)
+        latest[part] = max(latest.get(part, 0), _day(event))
+    won = {e["deal_id"]: _day(e) for e in deal_events if e["type"] == "deal.won"}
+    return {
+        e["deal_id"]
+        for e in deal_events
+        if e["deal_id"] not in won
+        or won[e["deal_id"]] >= latest[partition_of(e["deal_id"], PARTITIONS)] - RETENTION_DAYS
+    }
+
+
+def _day(event: dict) -> int:
+    return datetime.fromisoformat(event["occurred_at"]).toordinal()

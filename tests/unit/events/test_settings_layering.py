@@ -88,6 +88,7 @@ FIELDS_BEFORE_THE_SPLIT = (
     "worker_stuck_after_s",
     "fault_kill_at",
     "retention_days",
+    "closed_deal_memory_days",
     "snapshot_interval_s",
     "snapshots_enabled",
     "log_level",
@@ -169,6 +170,7 @@ def test_every_setting_is_read_from_the_same_environment_variable_as_before():
         ("SALESPULSE_TABLE_GENERATION", "g2", "app_id", "salespulse.g2"),
         ("SALESPULSE_BATCH_MAX_EVENTS", "50", "batch_max_events", 50),
         ("SALESPULSE_RETENTION_DAYS", "400", "retention_days", 400),
+        ("SALESPULSE_CLOSED_DEAL_MEMORY_DAYS", "120", "deal_memory_days", 120),
         ("SALESPULSE_LOG_LEVEL", "DEBUG", "log_level", "DEBUG"),
     ],
 )
