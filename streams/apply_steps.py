@@ -82,7 +82,7 @@ def fold_deal_parts(
         if memory is not None:
             latest = max(item.event.at_us for item in items)
             index = memory.index_of(partition)
-            track_closed_deals(deals, index, part.closed, latest, memory.days)
+            part.forgotten = track_closed_deals(deals, index, part.closed, latest, memory.days)
         result.absorb(part)
     if retention_days is None:
         return result, None

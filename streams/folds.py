@@ -91,12 +91,15 @@ class DealBatchResult:
     corrections: Corrections = field(default_factory=Corrections)
     customer_changes: list[CustomerWinChange] = field(default_factory=list)
     closed: dict[str, int] = field(default_factory=dict)
+    forgotten: int = 0
+    """Closed deals deleted after the batch (``streams.deal_memory``), for the worker's metric."""
 
     def absorb(self, other: DealBatchResult) -> None:
         """Take in the result of the same fold over another partition's deals."""
         self.corrections.absorb(other.corrections)
         self.customer_changes.extend(other.customer_changes)
         self.closed.update(other.closed)
+        self.forgotten += other.forgotten
 
 
 def _contribution_before(

@@ -163,6 +163,8 @@ class Pipeline:
         result, stream_us = fold_deal_parts(
             self._table_of("deals"), batch, self.retention_days, self.deal_memory
         )
+        if result.forgotten:
+            self.telemetry.deals_forgotten.inc(result.forgotten)
         for message in encode_customer_wins(result.customer_changes, self.partitions):
             await self.customer_wins_out.send(message.key, message.value, message.partition)
         await self.send_corrections(result.corrections, stream_us)

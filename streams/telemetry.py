@@ -45,6 +45,11 @@ class WorkerTelemetry:
             ["topic", "reason"],
             registry=registry,
         )
+        self.deals_forgotten = Counter(
+            "salespulse_deals_forgotten",
+            "Closed deals deleted SALESPULSE_CLOSED_DEAL_MEMORY_DAYS after their latest event",
+            registry=registry,
+        )
         self.latency = Histogram(
             "salespulse_processing_latency_seconds",
             "From a message's Kafka timestamp to the end of the batch that folded it",

@@ -128,6 +128,9 @@ def test_a_worker_folding_250_days_keeps_100_and_stays_exact(
         worker = stack.workers[0]
         assert eventually(lambda: differences(worker.url, expected, as_of), timeout_s=120) == []
         assert expected["company||30d"]["open_deals"] >= 1
+        forgotten = len({e["deal_id"] for e in events if "deal_id" in e} - deals_kept(events))
+        metrics = httpx.get(f"{worker.url}/metrics", timeout=30).text
+        assert f"salespulse_deals_forgotten_total {float(forgotten)}" in metrics
         old = fetch_kpis(worker.url, "company||7d", at(DAYS - 1 - 150))
         assert old[0] == 400 and "retention horizon" in old[1]["error"]["message"]
         worker.stop()

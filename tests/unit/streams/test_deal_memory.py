@@ -18,7 +18,7 @@ from streams.deal_memory import (
     forget_closed_deals,
     track_closed_deals,
 )
-from streams.folds import IncomingDealEvent
+from streams.folds import DealBatchResult, IncomingDealEvent
 from streams.retention import day_text, read_clock, utc_day
 from tests.support.agent_fakes import RangeDict
 
@@ -63,7 +63,7 @@ class DealFold:
         self.offset = 0
         self.policy = EventPolicy(clock=lambda: START + timedelta(days=2000))
 
-    def fold(self, *events: dict) -> None:
+    def fold(self, *events: dict) -> DealBatchResult:
         batch = []
         for raw in events:
             event = validate_event(raw, self.policy)
@@ -72,7 +72,8 @@ class DealFold:
             )
             self.offset += 1
         memory = DealMemory(lambda partition: self.index, MEMORY)
-        fold_deal_parts(lambda partition: self.deals, batch, MEMORY, memory)
+        result, _ = fold_deal_parts(lambda partition: self.deals, batch, MEMORY, memory)
+        return result
 
     def listed(self) -> list[str]:
         return [key for key in sorted(self.index) if key != DEAL_CLOCK_KEY]
@@ -117,7 +118,7 @@ def test_a_closed_deal_is_forgotten_once_stream_time_is_memory_days_past_its_las
     folds.fold(created("d-1", 0), deal_event("w-1", "won", 3, "d-1"), created("d-2", 1))
     folds.fold(created("d-3", 3 + MEMORY))
     assert "d-1" in folds.deals, "its day is the horizon itself: still kept"
-    folds.fold(created("d-4", 4 + MEMORY))
+    assert folds.fold(created("d-4", 4 + MEMORY)).forgotten == 1
     assert "d-1" not in folds.deals
     assert {"d-2", "d-3", "d-4"} <= set(folds.deals), "open deals are never forgotten"
     assert folds.listed() == []
