@@ -22,8 +22,9 @@ from projections.recompute import recompute
 from projections.timebase import BucketGrid
 from tests.support.cli import run_cli
 from tests.support.crm import MAPPING_FILE, fixture_mapping
+from tests.support.crm_topics import read_published
 from tests.support.fake_vendors import TOKENS, Portal, running_fake_vendors
-from tests.support.kafka import create_event_topics, read_topic
+from tests.support.kafka import create_event_topics
 from tests.support.vendor_deals import (
     DealSpec,
     add_deals,
@@ -114,7 +115,8 @@ def sync_portal(kafka_bootstrap: str, topic_prefix: str) -> Iterator[Callable]:
             since = (NOW - timedelta(days=5)).isoformat()
             done = run_cli(None, "crm", "sync", "--crm", vendor, "--since", since, **env)
             assert done.returncode == 0, done.stderr
-            records = await read_topic(kafka_bootstrap, names.deal_events)
+            # The sync exited once the broker acknowledged all it published: read to the end.
+            records = await read_published(kafka_bootstrap, names.deal_events)
             return done.returncode, [orjson.loads(r.value) for r in records]
 
         yield sync

@@ -1,7 +1,9 @@
 """CRM webhooks against the real broker: what is acknowledged is stored, what is refused is not.
 
 Each refusal test posts a sentinel delivery afterwards and then reads the deal topic: only the
-sentinel's events may be there, which proves the refused delivery published nothing.
+sentinel's events may be there, which proves the refused delivery published nothing. The topic is
+read whole once the interpreter has committed every delivery stored so far (``deal_records``):
+it interprets them in order and commits one only after what it published for it is acknowledged.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from tests.support.crm import (
     webhook_settings,
 )
 from tests.support.crm_ingest import running_ingests
+from tests.support.crm_topics import interpreted, read_published
 from tests.support.kafka import create_event_topics, read_topic
 
 pytestmark = pytest.mark.integration
@@ -46,9 +49,15 @@ SOAP = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
 
 
 async def deal_records(bootstrap: str, prefix: str, expect: int | None = None):
-    records = await read_topic(
-        bootstrap, TopicNames(prefix).deal_events, expect=expect, timeout_s=15
-    )
+    """The deal topic: until ``expect`` records are in; without ``expect``, all of it once the
+    interpreter is done with every delivery stored so far (all it published for them is then
+    acknowledged), so what a test posted before can no longer add to it."""
+    topic = TopicNames(prefix).deal_events
+    if expect is None:
+        await interpreted(bootstrap, prefix)
+        records = await read_published(bootstrap, topic)
+    else:
+        records = await read_topic(bootstrap, topic, expect=expect, timeout_s=15)
     return sorted(records, key=lambda r: (r.partition, r.offset))
 
 
