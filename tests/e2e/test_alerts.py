@@ -23,9 +23,11 @@ RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules"
 TEAMS = ("team-0", "team-1", "team-2", "team-3")
 COLLAPSING = "team-2"
 ALERT = "SalesTeamConversionDrop"
+FOR_S = 2
+"""Every alert's shortened ``for`` (and ``keep_firing_for``), in seconds."""
 
 
-def shortened_rules(workdir: Path, seconds: int = 3) -> list[Path]:
+def shortened_rules(workdir: Path, seconds: int = FOR_S) -> list[Path]:
     """The shipped rule files with every ``for``/``keep_firing_for`` shortened to ``seconds``."""
     paths = []
     for source in sorted(RULES.glob("*.yml")):
@@ -119,8 +121,9 @@ def follow_collapsing_alert(prometheus: PrometheusServer, seen: list[str]) -> li
     return seen
 
 
-def test_a_team_whose_conversion_collapses_pages_and_the_other_teams_do_not(make_stack, tmp_path):
-    stack = make_stack(workers=2)
+@pytest.mark.stack(workers=2, wait_workers=False)
+def test_a_team_whose_conversion_collapses_pages_and_the_other_teams_do_not(own_stack, tmp_path):
+    stack = own_stack  # ingest ready, the workers still starting: Prometheus starts meanwhile
     deals, now = DealFactory(), datetime.now(UTC)
     post(stack.ingest.url, steady_history(deals, now))
     targets = {
@@ -134,6 +137,7 @@ def test_a_team_whose_conversion_collapses_pages_and_the_other_teams_do_not(make
         scrape_interval="1s",
         evaluation_interval="1s",
     ) as prometheus:
+        stack.wait_all_ready()
         prometheus.wait_for_targets_up()
         wait_until(
             lambda: prometheus.query('team:sales_conversion:ratio{window="24h"}'),
@@ -142,7 +146,7 @@ def test_a_team_whose_conversion_collapses_pages_and_the_other_teams_do_not(make
             "team conversion recorded for every team",
             until=lambda series: len(series) >= len(TEAMS),
         )
-        time.sleep(5)  # longer than `for`: a steady team would have fired by now
+        time.sleep(FOR_S + 2)  # longer than `for`: a steady team would have fired by now
         assert alert_states(prometheus) == {}
 
         collapse = [e for n in range(30) for e in deals.deal(COLLAPSING, datetime.now(UTC), None)]

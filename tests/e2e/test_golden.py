@@ -23,8 +23,9 @@ from tests.support.kpis import compare_all, eventually, scrape_kpi_series
 pytestmark = pytest.mark.e2e
 
 
-def test_golden_events_posted_through_the_api_give_every_expected_kpi(make_stack):
-    stack = make_stack(workers=1)
+@pytest.mark.stack(workers=1)
+def test_golden_events_posted_through_the_api_give_every_expected_kpi(own_stack):
+    stack = own_stack
     expected = golden_expected()
 
     refused = post_golden_through_api(stack.ingest.url)
@@ -46,10 +47,11 @@ def test_golden_events_posted_through_the_api_give_every_expected_kpi(make_stack
     assert topics[internal["state"]].get("cleanup.policy") == "compact", topics
 
 
-def test_golden_lines_produced_straight_onto_the_topics_give_the_same_kpis(make_stack):
+@pytest.mark.stack(workers=1, ingest=False)
+def test_golden_lines_produced_straight_onto_the_topics_give_the_same_kpis(own_stack):
     from events.topics import TopicNames
 
-    stack = make_stack(workers=1, ingest=False)
+    stack = own_stack
     names = TopicNames(stack.prefix)
     lines = golden_lines()
     messages = golden_messages(names)
@@ -72,11 +74,14 @@ def test_golden_lines_produced_straight_onto_the_topics_give_the_same_kpis(make_
         assert int(record.headers[DLQ_SOURCE_OFFSET]) >= 0
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_golden_v2_through_the_api_gives_every_v2_kpi_from_any_worker(make_stack, workers):
+@pytest.mark.parametrize(
+    "workers", [pytest.param(n, marks=pytest.mark.stack(workers=n)) for n in (1, 2)]
+)
+def test_golden_v2_through_the_api_gives_every_v2_kpi_from_any_worker(own_stack, workers):
     """Contract v2 whole: segments, probabilities and open deals, with 1 and 2 workers (each
     answers every key, forwarding to the owner; every name of the file is compared)."""
-    stack = make_stack(workers=workers)
+    stack = own_stack
+    assert len(stack.workers) == workers
     expected = golden_v2_expected()
 
     refused = post_golden_through_api(stack.ingest.url, golden_v2_lines())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import uuid
 
 import httpx
 import orjson
@@ -16,33 +15,25 @@ from tests.support.cli import run_cli
 from tests.support.golden import golden_expected, golden_messages
 from tests.support.kafka import produce_raw
 from tests.support.kpis import compare_all, eventually, kpi_mismatches, vocabulary
-from tests.support.stack import StackFactory
 
 pytestmark = pytest.mark.e2e
 
 
+GOLDEN_STACK = pytest.mark.stack(name="golden", workers=2, ingest=False)
+"""The mark of the tests that read the two-worker stack fed the golden log (golden_stack)."""
+
+
 @pytest.fixture(scope="module")
-def golden_stack(kafka_bootstrap, tmp_path_factory):
-    """A one-worker stack that has folded the whole golden log, shared by the module's tests
-    that only read it (a stack and its fold per test cost most of their time)."""
-    factory = StackFactory(
-        lambda: kafka_bootstrap,
-        f"t-tools-kpis-golden-{uuid.uuid4().hex[:8]}.",
-        tmp_path_factory.mktemp("golden-stack"),
-    )
-    try:
-        yield _folded_golden(factory.build(workers=1, ingest=False))
-    finally:
-        factory.stop_all()
-
-
-def _folded_golden(stack):
+def golden_stack(stacks_ahead):
+    """A two-worker stack that has folded the whole golden log, shared by the module's tests,
+    which only read it (a stack and its fold per test cost most of their time): ``kpis`` may ask
+    either worker, each answers every key (the last test checks it)."""
+    stack = stacks_ahead.get(GOLDEN_STACK.mark.kwargs["name"])
     asyncio.run(produce_raw(stack.bootstrap, golden_messages(TopicNames(stack.prefix))))
     expected = golden_expected()
-    assert (
-        eventually(lambda: compare_all(stack.workers[0].url, expected["kpis"], expected["as_of"]))
-        == []
-    )
+    for worker in stack.workers:
+        check = lambda w=worker: compare_all(w.url, expected["kpis"], expected["as_of"])  # noqa: E731
+        assert eventually(check) == []
     return stack
 
 
@@ -54,6 +45,7 @@ def expected_for(scope: str, window: str) -> dict[str, dict]:
     }
 
 
+@GOLDEN_STACK
 def test_kpis_as_json_lists_every_team_ranked_by_revenue_with_the_golden_values(golden_stack):
     as_of = golden_expected()["as_of"]
     result = run_cli(
@@ -74,6 +66,7 @@ def test_kpis_as_json_lists_every_team_ranked_by_revenue_with_the_golden_values(
         assert kpi_mismatches(got, want[row["id"]]) == []
 
 
+@GOLDEN_STACK
 @pytest.mark.parametrize(("fmt", "scope"), [("csv", "rep"), ("table", "channel")])
 def test_kpis_as_csv_or_table_has_one_line_per_known_id(golden_stack, fmt, scope):
     result = run_cli(
@@ -104,9 +97,9 @@ def test_kpis_with_an_unreachable_worker_exits_3_and_a_bad_window_exits_2():
     assert "--window" in bad_window.stderr
 
 
-def test_each_of_two_workers_lists_every_key_of_both_and_kpis_ranks_them_all(make_stack):
-    stack = make_stack(workers=2, ingest=False)
-    asyncio.run(produce_raw(stack.bootstrap, golden_messages(TopicNames(stack.prefix))))
+@GOLDEN_STACK
+def test_each_of_two_workers_lists_every_key_of_both_and_kpis_ranks_them_all(golden_stack):
+    stack = golden_stack
     expected = golden_expected()
     for worker in stack.workers:
         check = lambda w=worker: compare_all(w.url, expected["kpis"], expected["as_of"])  # noqa: E731

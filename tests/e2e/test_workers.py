@@ -17,8 +17,9 @@ from tests.support.kpis import compare_all, eventually, scrape_kpi_series
 pytestmark = pytest.mark.e2e
 
 
-def test_either_of_two_workers_answers_every_golden_kpi_exactly(make_stack):
-    stack = make_stack(workers=2)
+@pytest.mark.stack(workers=2)
+def test_either_of_two_workers_answers_every_golden_kpi_exactly(own_stack):
+    stack = own_stack
     expected = golden_expected()
 
     post_golden_through_api(stack.ingest.url)
@@ -41,8 +42,9 @@ def expected_series(events: list[dict], now: datetime) -> dict[tuple[str, str, s
     return series
 
 
-def test_each_live_kpi_series_is_exported_by_exactly_one_of_two_workers(make_stack):
-    stack = make_stack(workers=2)
+@pytest.mark.stack(workers=2)
+def test_each_live_kpi_series_is_exported_by_exactly_one_of_two_workers(own_stack):
+    stack = own_stack
     company = DemoCompany(now=datetime.now(UTC), seed=3)
     events = company.backfill(days=3) + company.live(datetime.now(UTC), 20)
     with httpx.Client(base_url=stack.ingest.url, timeout=30) as client:
