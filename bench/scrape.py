@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
 from bench.stats import Figure, format_ms, format_ratio, ratio
@@ -174,8 +175,9 @@ def worker_registries(*collectors: Collector) -> list[CollectorRegistry]:
     telemetry.batch_done("apply-kpis", [time.time() - 0.05])
     for registry, collector in zip(registries, collectors, strict=True):
         if registry is not registries[0]:
-            for metric in (telemetry.processed, telemetry.dead_letters, telemetry.latency):
-                registry.register(metric)
+            for metric in vars(telemetry).values():
+                if isinstance(metric, MetricWrapperBase):
+                    registry.register(metric)
         registry.register(collector)
         register_build_info(registry)
     return registries
