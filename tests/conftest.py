@@ -1,11 +1,12 @@
 """Fixtures shared by the whole suite.
 
 ``kafka_bootstrap`` (session): "host:port" of a real Apache Kafka broker. With
-``SALESPULSE_TEST_KAFKA_BOOTSTRAP`` set, that cluster is used as is. Otherwise a dedicated test
-broker is started with ``deploy/kafka/kafka.sh`` on 127.0.0.1:19092 (controller 19093, state in
-``.local/test-kafka``, wiped at session start), apart from any dev stack on 9092, and stopped at
-session end, pass or fail. Only tests that request it start the broker: unit tests need no Java.
-Two sessions in one checkout take turns (a lock file), so one never wipes the other's broker.
+``SALESPULSE_TEST_KAFKA_BOOTSTRAP`` set, that cluster is used as is, and the topics this session
+created under its prefixes (``new_topic_prefix``) are deleted at its end. Otherwise a dedicated
+test broker is started with ``deploy/kafka/kafka.sh`` on 127.0.0.1:19092 (controller 19093, state
+in ``.local/test-kafka``, wiped at session start), apart from any dev stack on 9092, and stopped
+at session end, pass or fail. Only tests that request it start the broker: unit tests need no
+Java. Two sessions in one checkout take turns (a lock file), so one never wipes the other's broker.
 
 ``topic_prefix`` (function): a topic-name prefix unique to the test, ``t-<test-name>-<uuid8>.``;
 tests create the topics they need under it, so they never see each other's data.
@@ -16,17 +17,16 @@ tests create the topics they need under it, so they never see each other's data.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
-import re
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.kafka import run_broker_script
+from tests.support.kafka import delete_topics_of_session, new_topic_prefix, run_broker_script
 from tests.support.polling import poll
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,6 +66,7 @@ def kafka_bootstrap() -> Iterator[str]:
     external = os.environ.get("SALESPULSE_TEST_KAFKA_BOOTSTRAP")
     if external:
         yield external
+        asyncio.run(delete_topics_of_session(external))
         return
     lock_path = REPO / ".local" / "test-kafka.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,5 +115,4 @@ def _dedicated_broker() -> Iterator[str]:
 
 @pytest.fixture
 def topic_prefix(request: pytest.FixtureRequest) -> str:
-    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:48].strip("-")
-    return f"t-{name}-{uuid.uuid4().hex[:8]}."
+    return new_topic_prefix(request.node.name)

@@ -11,13 +11,13 @@ its own; tests that only read a stack may share one by giving their marks the sa
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from tests.support.kafka import new_topic_prefix
 from tests.support.stack import Service, Stack, StackFactory
 
 STACK_MARK = "stack"
@@ -69,7 +69,7 @@ class StacksAhead:
 
     def start(self, name: str, options: dict) -> None:
         factory = StackFactory(
-            lambda: self._bootstrap, f"t-{name[:40]}-{uuid.uuid4().hex[:8]}.", self._workdir(name)
+            lambda: self._bootstrap, new_topic_prefix(name[:40]), self._workdir(name)
         )
         self._factories[name] = factory
         self._starts[name] = self._pool.submit(_start_stack, factory, **options)

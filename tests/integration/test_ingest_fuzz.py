@@ -42,7 +42,7 @@ from tests.support.crm import (
     SALESFORCE_TOKEN,
     basic_auth,
 )
-from tests.support.kafka import create_event_topics, read_topic
+from tests.support.kafka import create_event_topics, new_topic_prefix, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -114,7 +114,7 @@ schema.config.checks.negative_data_rejection.expected_statuses = [
 @pytest.fixture(scope="module")
 def fuzz_prefix() -> str:
     """Topic prefix of the fuzzed app: every record under it comes from this module's requests."""
-    return f"t-fuzz-{uuid.uuid4().hex[:8]}."
+    return new_topic_prefix("fuzz")
 
 
 @pytest.fixture(scope="module")

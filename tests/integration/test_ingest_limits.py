@@ -29,6 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from events.ingest_api import create_ingest_app
 from events.publisher import EventPublisher
 from events.settings import Settings
+from tests.support.kafka import new_topic_prefix
 from tests.support.native import call_logged, cost_incurred, deal_created
 from tests.support.polling import wait_until
 from tests.support.stack import SALESPULSE, free_port
@@ -276,7 +277,7 @@ def ingest_process(kafka_bootstrap: str, tmp_path_factory) -> Iterator[IngestPro
     env = {
         **os.environ,
         "SALESPULSE_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "SALESPULSE_TOPIC_PREFIX": f"t-limits-{uuid.uuid4().hex[:8]}.",
+        "SALESPULSE_TOPIC_PREFIX": new_topic_prefix("limits"),
         "SALESPULSE_PARTITIONS": "2",
         "SALESPULSE_LOG_LEVEL": "DEBUG",
         "SALESPULSE_INGEST_TOKEN": TOKEN,

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from events.kafka_admin import ensure_topics
 from events.topics import TopicNames
@@ -155,3 +158,35 @@ async def topics_under(bootstrap: str, prefix: str) -> dict[str, dict[str, str]]
         return configs
     finally:
         await admin.close()
+
+
+_PREFIXES_HANDED_OUT: set[str] = set()
+"""Every topic prefix ``new_topic_prefix`` gave this test session (``delete_topics_of_session``)."""
+
+
+def new_topic_prefix(name: str) -> str:
+    """A topic-name prefix of its own, ``t-<name>-<uuid8>.``, remembered so that the session can
+    delete what was created under it from a shared broker."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower())[:48].strip("-")
+    prefix = f"t-{slug}-{uuid.uuid4().hex[:8]}."
+    _PREFIXES_HANDED_OUT.add(prefix)
+    return prefix
+
+
+async def delete_topics_of_session(bootstrap: str) -> int:
+    """Delete the topics under every prefix this session handed out (a developer's broker,
+    ``SALESPULSE_TEST_KAFKA_BOOTSTRAP``, would otherwise gather thousands of test topics, each
+    a few open files, until it runs out); another session's topics are left alone. Returns how
+    many went."""
+    prefixes = tuple(_PREFIXES_HANDED_OUT)
+    if not prefixes:
+        return 0
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    await admin.start()
+    try:
+        doomed = [topic for topic in await admin.list_topics() if topic.startswith(prefixes)]
+        for start in range(0, len(doomed), 100):
+            await admin.delete_topics(doomed[start : start + 100], timeout_ms=30000)
+    finally:
+        await admin.close()
+    return len(doomed)
