@@ -17,21 +17,16 @@ When the writers are known to be done, reading up to the end offsets is the whol
 from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from events.crm.interpreter import interpreter_group
 from events.topics import TopicNames
-from tests.support.kafka import Record
+from tests.support.kafka import Record, kafka_admin
 from tests.support.polling import await_until
 
 
 async def _partitions(bootstrap: str, topics: list[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    async with kafka_admin(bootstrap) as admin:
         described = await admin.describe_topics(topics)
-    finally:
-        await admin.close()
     found = {item["topic"]: item for item in described if not item["error_code"]}
     missing = [topic for topic in topics if not found.get(topic, {}).get("partitions")]
     assert not missing, f"no such topics: {missing}"
@@ -103,12 +98,8 @@ async def interpreted(bootstrap: str, prefix: str, timeout_s: float = 30) -> Non
     group = interpreter_group(prefix)
 
     async def behind() -> dict[TopicPartition, int]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
+        async with kafka_admin(bootstrap) as admin:
             committed = await admin.list_consumer_group_offsets(group)
-        finally:
-            await admin.close()
         done = {tp: meta.offset for tp, meta in committed.items()}
         return {tp: end - done.get(tp, 0) for tp, end in stored.items() if end > done.get(tp, 0)}
 

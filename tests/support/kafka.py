@@ -9,7 +9,8 @@ import re
 import subprocess
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -137,16 +138,25 @@ async def produce_raw(
         await producer.stop()
 
 
+@asynccontextmanager
+async def kafka_admin(bootstrap: str, **options: Any) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client of ``bootstrap`` (``options`` as the client takes them), closed
+    on the way out."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **options)
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
 async def topics_under(bootstrap: str, prefix: str) -> dict[str, dict[str, str]]:
     """Every topic whose name starts with ``prefix``, with the configuration set on the topic
     itself (not the broker's defaults)."""
-    from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
     TOPIC_CONFIG = 1  # DescribeConfigs' config_source of a topic's own (dynamic) setting
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    async with kafka_admin(bootstrap) as admin:
         names = sorted(name for name in await admin.list_topics() if name.startswith(prefix))
         resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
         configs: dict[str, dict[str, str]] = {name: {} for name in names}
@@ -156,8 +166,6 @@ async def topics_under(bootstrap: str, prefix: str) -> dict[str, dict[str, str]]
                     key: value for key, value, _, source, *_ in entries if source == TOPIC_CONFIG
                 }
         return configs
-    finally:
-        await admin.close()
 
 
 _PREFIXES_HANDED_OUT: set[str] = set()
@@ -181,12 +189,8 @@ async def delete_topics_of_session(bootstrap: str) -> int:
     prefixes = tuple(_PREFIXES_HANDED_OUT)
     if not prefixes:
         return 0
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
-    await admin.start()
-    try:
+    async with kafka_admin(bootstrap, request_timeout_ms=30000) as admin:
         doomed = [topic for topic in await admin.list_topics() if topic.startswith(prefixes)]
         for start in range(0, len(doomed), 100):
             await admin.delete_topics(doomed[start : start + 100], timeout_ms=30000)
-    finally:
-        await admin.close()
     return len(doomed)
