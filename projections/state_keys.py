@@ -108,7 +108,12 @@ def text_of_key(key: bytes) -> str:
     return decode_text(key)
 
 
-# deal_ix, seen, day_ix: day first, for retention's range scans.
+# deal_ix, seen, day_ix: day first, for retention's range scans. Only ``day_ix_key`` is written
+# today (``streams.state.tables.DayTable``); ``deal_ix`` and ``seen`` are written by agents whose
+# tables are text-keyed JSON (``streams.state.tables.StoredTable``), so they hold the same
+# day-then-id order as text (``streams.retention.day_text`` + id: ``streams.deal_memory``,
+# ``streams.retention.seen_index_key``). ``deal_ix_key`` and ``seen_key`` are the typed layout's
+# (``projections.state_records``), for when those tables become typed.
 
 
 def _day_then_text(day: int, text: str) -> bytes:
