@@ -72,7 +72,7 @@ class StacksAhead:
             lambda: self._bootstrap, new_topic_prefix(name[:40]), self._workdir(name)
         )
         self._factories[name] = factory
-        self._starts[name] = self._pool.submit(_start_stack, factory, **options)
+        self._starts[name] = self._pool.submit(factory.build, **options)
 
     def get(self, name: str) -> Stack:
         """The stack started as ``name``, once ready (its start's error, if it failed)."""
@@ -95,25 +95,6 @@ class StacksAhead:
         for name in self._starts:
             self.stop(name)
         self._pool.shutdown(wait=True)
-
-
-def _start_stack(
-    factory: StackFactory,
-    workers: int = 1,
-    ingest: bool = True,
-    wait_workers: bool = True,
-    **options,
-) -> Stack:
-    """``StackFactory.build``'s order (workers spawned, then ingest started and ready), the
-    workers' readiness awaited only if ``wait_workers``."""
-    stack = factory.build(workers=0, ingest=False, **options)
-    for _ in range(workers):
-        stack.start_worker(wait=False)
-    if ingest:
-        stack.start_ingest()
-    if wait_workers:
-        stack.wait_all_ready()
-    return stack
 
 
 def _stop_together(services: list[Service]) -> None:

@@ -208,8 +208,15 @@ class StackFactory:
     stacks: list[Stack] = field(default_factory=list)
 
     def build(
-        self, workers: int = 1, ingest: bool = True, bootstrap: str | None = None, **options
+        self,
+        workers: int = 1,
+        ingest: bool = True,
+        bootstrap: str | None = None,
+        wait_workers: bool = True,
+        **options,
     ) -> Stack:
+        """A stack under the next prefix: workers spawned, then ingest started and ready, then
+        (``wait_workers``) the workers ready too."""
         options["extra_env"] = {**self.extra_env, **options.get("extra_env", {})}
         index = len(self.stacks)
         stack = Stack(
@@ -224,7 +231,8 @@ class StackFactory:
             stack.start_worker(wait=False)
         if ingest:
             stack.start_ingest()
-        stack.wait_all_ready()
+        if wait_workers:
+            stack.wait_all_ready()
         return stack
 
     def stop_all(self, show_logs: bool = False) -> None:
