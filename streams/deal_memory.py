@@ -29,7 +29,7 @@ from typing import Any
 
 from projections.deal import OPEN, DealEvent, fold_deal
 from streams.fold_values import deal_events_from_wire
-from streams.retention import advance_clock, day_text, mark_pruned, utc_day
+from streams.retention import DAY_TEXT_DIGITS, advance_clock, day_text, mark_pruned, utc_day
 
 DEFAULT_CLOSED_DEAL_MEMORY_DAYS = 400
 """A closed deal is kept this many days after its latest event (setting
@@ -37,7 +37,6 @@ DEFAULT_CLOSED_DEAL_MEMORY_DAYS = 400
 DEAL_CLOCK_KEY = "\U0010ffffstream-time"
 """Key of the fold-deals clock in its partition's ``deal_ix`` table: above every entry (those
 start with the ten digits of ``day_text``)."""
-_DAY_DIGITS = len(day_text(0))
 
 
 def closed_day(events: Mapping[str, DealEvent]) -> int | None:
@@ -57,7 +56,7 @@ def forget_closed_deals(
     start = day_text(lower) if lower is not None else ""
     forgotten = 0
     for entry in index.keys_between(start, day_text(below)):
-        deal_id = entry[_DAY_DIGITS:]
+        deal_id = entry[DAY_TEXT_DIGITS:]
         day = closed_day(deal_events_from_wire(deals.get(deal_id)))
         if day is not None and day < below:
             del deals[deal_id]

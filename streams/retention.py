@@ -42,7 +42,8 @@ SEEN_CLOCK_KEY = "\x01stream-time"
 SEEN_INDEX = "\x00"
 """First character of a seen-index key: sorts below every seen id and the clock."""
 _DAY_OFFSET = 1 << 31
-_DAY_DIGITS = 10
+DAY_TEXT_DIGITS = 10
+"""Length of ``day_text``: an index key's id starts after it."""
 
 
 class RangeTable(Protocol):
@@ -125,7 +126,7 @@ def max_stream_us(times: Iterable[int | None]) -> int | None:
 
 def day_text(day: int) -> str:
     """A day as fixed-width digits: text order is numeric order, negative days included."""
-    return f"{day + _DAY_OFFSET:0{_DAY_DIGITS}d}"
+    return f"{day + _DAY_OFFSET:0{DAY_TEXT_DIGITS}d}"
 
 
 def seen_index_key(day: int, key: str) -> str:
@@ -172,7 +173,7 @@ def prune_seen(seen: Any, below: int, lower: int | None) -> int:
     start = SEEN_INDEX + (day_text(lower) if lower is not None else "")
     dropped = 0
     for index_key in seen.keys_between(start, SEEN_INDEX + day_text(below)):
-        key = index_key[1 + _DAY_DIGITS :]
+        key = index_key[1 + DAY_TEXT_DIGITS :]
         value = seen.get(key)
         day = None if value is None else SeenId.from_wire(value).day
         if day is not None and day < below:
