@@ -127,8 +127,14 @@ def encoded(events: Sequence[dict], names: TopicNames, route) -> list[tuple[str,
 class LagProbe:
     """Committed-offset lag of one consumer group over whole topics (every partition)."""
 
-    def __init__(self, bootstrap: str, group: str, topics: Sequence[str]) -> None:
+    def __init__(
+        self, bootstrap: str, group: str, topics: Sequence[str], watch: Sequence[str] = ()
+    ) -> None:
+        """``watch``: topics whose summed lag each look also records in ``backlog``, as
+        (monotonic time, records left), for ``bench.stats.middle_rate``."""
         self.group, self.topics = group, list(topics)
+        self.watch = set(watch)
+        self.backlog: list[tuple[float, int]] = []
         self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
 
@@ -150,7 +156,11 @@ class LagProbe:
         ]
         ends = await self.consumer.end_offsets(tps)
         committed = await self.admin.list_consumer_group_offsets(self.group)
-        return sum(uncommitted_per_topic(tps, ends, committed).values())
+        per_topic = uncommitted_per_topic(tps, ends, committed)
+        if self.watch:
+            left = sum(n for topic, n in per_topic.items() if topic in self.watch)
+            self.backlog.append((time.monotonic(), left))
+        return sum(per_topic.values())
 
     async def wait_zero(
         self, timeout_s: float, every_s: float = 0.25, quiet_s: float = 1.0

@@ -60,7 +60,7 @@ async def run(bootstrap: str, scale: float, env: dict[str, str] | None = None) -
     log = history(round(FULL_HISTORY_EVENTS * scale), history_end(), shape)
     await infra.produce(bootstrap, infra.encoded(log, names, route_of))
     timeout_s = fold_timeout(len(log))
-    seconds, stack = await time_product(bootstrap, names, prefix, env=env, timeout_s=timeout_s)
+    seconds, stack, _ = await time_product(bootstrap, names, prefix, env=env, timeout_s=timeout_s)
     try:
         rss, peak = infra.rss_mb(stack.workers[0].process.pid)
         disk = infra.disk_bytes(stack.data_dir(0))

@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from bench import infra
 from bench.exact import expected_kpis, mismatches
 from bench.naive_app import changelog_topics
-from bench.stats import Figure, format_rate, format_ratio, rate, ratio
+from bench.stats import Figure, format_rate, format_ratio, middle_rate, rate, ratio
 from bench.workload import Shape, history, route_of
 from tests.support.stack import Service, free_port
 
@@ -102,7 +102,8 @@ async def time_product(
     env=None,
     timeout_s: float = TIMEOUT_S,
 ):
-    """(seconds from launch to lag 0, the stack with its workers still running)."""
+    """(seconds from launch to lag 0, the stack with its workers still running, the input
+    backlog seen on the way: ``infra.LagProbe.backlog``)."""
     stack = infra.stack(bootstrap, prefix, **(env or {}))
     launched = time.monotonic()
     services = [stack.start_worker(wait=False) for _ in range(workers)]
@@ -110,7 +111,8 @@ async def time_product(
     try:
         await infra.wait_assigned(services)
         topics = infra.worker_topics(prefix)
-        async with infra.LagProbe(bootstrap, infra.worker_group(prefix), topics) as probe:
+        group = infra.worker_group(prefix)
+        async with infra.LagProbe(bootstrap, group, topics, names.event_topics) as probe:
             done = await probe.wait_zero(timeout_s)
     except BaseException:
         stack.stop()
@@ -119,7 +121,7 @@ async def time_product(
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(60)
-    return done - launched, stack
+    return done - launched, stack, probe.backlog
 
 
 async def time_naive(bootstrap, names, prefix, expect: int, budget_s: float) -> tuple[int, float]:
@@ -183,13 +185,15 @@ async def run(
 
     raw_s = await raw_consume(bootstrap, list(names.event_topics), n)
     print(f"pipeline: raw consume {raw_s:.1f}s ({format_rate(rate(n, raw_s))})")
-    product_s, stack = await time_product(
+    product_s, stack, backlog = await time_product(
         bootstrap, names, prefix, profile=profile, env=worker_env or {}
     )
+    steady = middle_rate(backlog, n)
     worker = stack.workers[0]
     rss, _ = infra.rss_mb(worker.process.pid)
     print(
-        f"pipeline: worker {product_s:.1f}s ({format_rate(rate(n, product_s))}), RSS {rss:.0f} MiB"
+        f"pipeline: worker {product_s:.1f}s ({format_rate(rate(n, product_s))}; "
+        f"{format_rate(steady)} from 90 % to 10 % of the input left), RSS {rss:.0f} MiB"
     )
     figures = []
     try:
@@ -237,6 +241,11 @@ async def run(
         Figure("pipeline", "raw aiokafka consume + orjson", format_rate(raw)),
         Figure("pipeline", f"naive Faust ({naive_n:,} events)", format_rate(naive_rate)),
         Figure("pipeline", "salespulse worker, 1 process", format_rate(product)),
+        Figure(
+            "pipeline",
+            "worker between 90 % and 10 % of the input left (no start-up, no tail)",
+            format_rate(steady),
+        ),
         Figure(
             "pipeline",
             "worker / naive Faust",

@@ -196,7 +196,7 @@ async def build_history(bootstrap: str, events: int, env: dict[str, str]):
     log = history(events, end, Shape())
     await infra.produce(bootstrap, infra.encoded(log, names, route_of))
     timeout_s = fold_timeout(len(log))
-    seconds, stack = await time_product(bootstrap, names, prefix, env=env, timeout_s=timeout_s)
+    seconds, stack, _ = await time_product(bootstrap, names, prefix, env=env, timeout_s=timeout_s)
     return prefix, end, log, seconds, stack
 
 

@@ -20,7 +20,7 @@ async def run(bootstrap: str, events: int) -> list[Figure]:
         prefix = infra.new_prefix(f"scaleout{workers}")
         names = await infra.create_topics(bootstrap, prefix)
         await infra.produce(bootstrap, infra.encoded(log, names, route_of))
-        seconds, stack = await time_product(bootstrap, names, prefix, workers=workers)
+        seconds, stack, _ = await time_product(bootstrap, names, prefix, workers=workers)
         stack.stop()
         rates[workers] = rate(len(log), seconds)
         print(

@@ -28,6 +28,25 @@ def rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else math.nan
 
 
+def middle_rate(
+    backlog: Sequence[tuple[float, int]], total: int, first: float = 0.9, last: float = 0.1
+) -> float:
+    """Items per second while the backlog went from ``first`` to ``last`` of ``total``:
+    the rate of a long backfill, without the start-up before it and the tail after it.
+
+    ``backlog`` is (monotonic time, items left) as sampled, in time order; the rate is taken
+    between the first samples at or below each bound. ``nan`` when the samples never show
+    both, or show them at the same instant (a run too short for the sampling)."""
+
+    def first_at_most(bound: float) -> tuple[float, int] | None:
+        return next(((at, left) for at, left in backlog if left <= bound), None)
+
+    start, end = first_at_most(first * total), first_at_most(last * total)
+    if start is None or end is None or end[0] <= start[0]:
+        return math.nan
+    return (start[1] - end[1]) / (end[0] - start[0])
+
+
 def ratio(numerator: float, denominator: float) -> float:
     """``numerator / denominator``; ``nan`` when the denominator is zero or unknown."""
     if not denominator or math.isnan(denominator) or math.isnan(numerator):

@@ -7,7 +7,17 @@ import math
 import pytest
 
 from bench.profile import OTHER, categorize, parse, summary
-from bench.stats import Figure, format_ms, format_rate, format_ratio, percentile, rate, ratio, table
+from bench.stats import (
+    Figure,
+    format_ms,
+    format_rate,
+    format_ratio,
+    middle_rate,
+    percentile,
+    rate,
+    ratio,
+    table,
+)
 
 
 def test_percentile_interpolates_between_closest_ranks_like_numpy():
@@ -70,3 +80,26 @@ def test_profile_samples_are_summed_into_the_first_matching_category():
     text = summary(samples)
     assert "| 50.0% | producer network I/O (aiokafka sender task) |" in text
     assert "| 30.0% | table writes -> changelog records |" in text
+
+
+@pytest.mark.parametrize(
+    ("backlog", "expected"),
+    [
+        # start-up (nothing folded for 10 s), then 100 items/s, then a slow tail
+        ([(0, 1000), (10, 1000), (11, 900), (19, 100), (30, 0)], 100.0),
+        # the first look already below 90 %: the rate runs from that look
+        ([(5, 800), (10, 300), (12, 100)], 700 / 7),
+        # between the looks the backlog jumps past a bound: the first look at or below it
+        ([(0, 1000), (2, 950), (4, 500), (6, 50), (8, 0)], (500 - 50) / 2),
+    ],
+)
+def test_middle_rate_measures_the_backlog_between_ninety_and_ten_percent(backlog, expected):
+    assert middle_rate(backlog, 1000) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "backlog",
+    [[], [(0, 1000), (5, 950)], [(3, 50), (4, 0)], [(2, 0)]],
+)
+def test_middle_rate_is_unknown_without_two_looks_across_the_bounds(backlog):
+    assert math.isnan(middle_rate(backlog, 1000))
