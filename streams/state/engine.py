@@ -21,11 +21,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
 from streams.state.faults import kill_switch
 from streams.state.options import StoreLimits
+from streams.state.snapshot import Restored
 from streams.state.snapshot_shipper import SnapshotShipper
 from streams.state.store import StateStore, open_store
 from streams.state.tables import DayTable, StockTable, StoredTable
@@ -33,7 +35,8 @@ from streams.state.tables import DayTable, StockTable, StoredTable
 log = logging.getLogger(__name__)
 
 RESTORE_TIMEOUT_S = 120.0
-"""Longest a take-over reads one partition's snapshot before it replays the logs instead."""
+"""Longest a take-over reads and restores one partition's snapshot before that partition and
+the ones not read yet replay the logs instead."""
 
 LIVE_KEYS = "keys"
 """Column family of the scope keys that ever had a bucket (the apply agent's live keys)."""
@@ -173,28 +176,40 @@ class StateEngine:
             return
         owned = sorted(set(partitions))
         shipper.assigned(owned)
-        store = self.store
-        for partition in owned:
-            if not store.checkpoint_seq(partition):
-                await self._restore(shipper, store, partition)
+        missing = [partition for partition in owned if not self.store.checkpoint_seq(partition)]
+        if missing:
+            await self._restore(shipper, missing)
 
-    async def _restore(self, shipper: SnapshotShipper, store: StateStore, partition: int) -> None:
+    async def _restore(self, shipper: SnapshotShipper, partitions: list[int]) -> None:
+        """The partitions restored one after the other, each within ``RESTORE_TIMEOUT_S``; a
+        partition whose restore failed, and every one left when reading fails, replays."""
+        left = list(partitions)
         try:
-            restored = await asyncio.wait_for(shipper.restore(store, partition), RESTORE_TIMEOUT_S)
+            async with aclosing(shipper.restore_each(self.store, partitions)) as restores:
+                while left:
+                    partition, outcome = await asyncio.wait_for(anext(restores), RESTORE_TIMEOUT_S)
+                    left.remove(partition)
+                    self._restored(shipper, partition, outcome)
         except Exception as exc:  # noqa: BLE001 - any failure: the logs still hold everything
-            store.drop_partition(partition)
-            restored = None
+            for partition in left:
+                self._restored(shipper, partition, exc)
+
+    def _restored(
+        self, shipper: SnapshotShipper, partition: int, outcome: Restored | None | Exception
+    ) -> None:
+        if isinstance(outcome, Exception):
+            self.store.drop_partition(partition)
             shipper.counters.restore_failures += 1
-            log.warning("state restore: partition %d not restored, replays: %r", partition, exc)
+            log.warning("state restore: partition %d not restored, replays: %r", partition, outcome)
         # Views made before (the live keys) hold the replaced state.
         self._views = {k: v for k, v in self._views.items() if k[1] != partition}
-        if restored is not None:
+        if isinstance(outcome, Restored):
             log.info(
                 "state restore: partition %d from snapshot generation %d seq %d, %d entries",
                 partition,
-                restored.generation,
-                restored.seq,
-                restored.entries,
+                outcome.generation,
+                outcome.seq,
+                outcome.entries,
             )
 
     def resume_offsets(

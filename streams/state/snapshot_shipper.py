@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -47,7 +48,9 @@ class StateTopic(Protocol):
 
     async def send_all(self, partition: int, records: Sequence[Record]) -> None: ...
 
-    async def read_partition(self, partition: int) -> list[Record]: ...
+    def read_partitions(self, partitions: Sequence[int]) -> AsyncIterator[tuple[int, list[Record]]]:
+        """Each partition's records, one partition after the other, in the order asked."""
+        ...
 
 
 @dataclass
@@ -176,14 +179,33 @@ class SnapshotShipper:
         for partition in set(self._last) - self._owned:
             del self._last[partition]
 
-    async def restore(self, store: StateStore, partition: int) -> Restored | None:
-        """Replace the partition's local state by its best complete chain on the topic (None:
-        there is none; the store is untouched). The chain continues from it."""
+    async def restore_each(
+        self, store: StateStore, partitions: Sequence[int]
+    ) -> AsyncIterator[tuple[int, Restored | None | Exception]]:
+        """Replace each partition's local state by its best complete chain on the topic, one
+        partition after the other as they are read, yielding what each got: ``Restored`` (the
+        chain continues from it), ``None`` (no chain; the store is untouched), or the error
+        that refused its records (the store may hold part of them). An error reading the topic
+        ends the iteration: the partitions not yielded yet got nothing. Close it
+        (``contextlib.aclosing``) when leaving early."""
         started = time.perf_counter()
-        records = await self.topic.read_partition(partition)
-        restored = restore_partition(records, partition, store)
+        async with aclosing(self.topic.read_partitions(partitions)) as chains:
+            async for partition, records in chains:
+                outcome = self._restore_records(store, partition, records)
+                del records  # one partition's records in memory at a time
+                if isinstance(outcome, Restored):
+                    self.counters.restored += 1
+                    self.counters.restore_seconds += time.perf_counter() - started
+                yield partition, outcome
+                started = time.perf_counter()
+
+    def _restore_records(
+        self, store: StateStore, partition: int, records: list[Record]
+    ) -> Restored | None | Exception:
+        try:
+            restored = restore_partition(records, partition, store)
+        except Exception as exc:  # noqa: BLE001 - the caller decides: the partition replays
+            return exc
         if restored is not None:
             self._chains[partition] = restored.chain
-            self.counters.restored += 1
-            self.counters.restore_seconds += time.perf_counter() - started
         return restored

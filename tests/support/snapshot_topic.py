@@ -12,7 +12,7 @@ flight, acknowledgements that may come after later checkpoints, failed sends.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 
 from streams.state import StateStore
 from streams.state.layout import VALUE_FAMILIES
@@ -148,5 +148,8 @@ class StateTopicPartitions:
             raise ConnectionError("broker unavailable")
         self.of(partition).send(records)
 
-    async def read_partition(self, partition: int) -> list[Record]:
-        return list(self.of(partition).read())
+    async def read_partitions(
+        self, partitions: list[int]
+    ) -> AsyncIterator[tuple[int, list[Record]]]:
+        for partition in partitions:
+            yield partition, list(self.of(partition).read())

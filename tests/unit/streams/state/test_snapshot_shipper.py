@@ -8,6 +8,7 @@ A real ``StateEngine`` on disk, the state topic faked per partition
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 
 import pytest
@@ -281,8 +282,9 @@ def test_a_partition_lost_in_a_rebalance_gets_no_final_snapshot_from_its_old_own
 
 
 class BrokenTopic(StateTopicPartitions):
-    async def read_partition(self, partition: int) -> list:
+    async def read_partitions(self, partitions: list[int]) -> AsyncIterator[tuple[int, list]]:
         raise ConnectionError("state topic unreadable")
+        yield  # an async generator, as the Kafka one
 
 
 def test_a_restore_that_fails_leaves_the_partition_to_replay_from_the_start(tmp_path):
@@ -292,3 +294,35 @@ def test_a_restore_that_fails_leaves_the_partition_to_replay_from_the_start(tmp_
     assert resumed == {DEALS0: 0, KPI0: 0}
     assert engine.snapshots.counters.restore_failures == 1
     engine.close()
+
+
+class TopicLostAfterOnePartition(StateTopicPartitions):
+    """Reads the first partition asked, then the broker goes away."""
+
+    def __init__(self, shared: StateTopicPartitions) -> None:
+        super().__init__()
+        self.partitions = shared.partitions
+
+    async def read_partitions(self, partitions: list[int]) -> AsyncIterator[tuple[int, list]]:
+        yield partitions[0], list(self.of(partitions[0]).read())
+        raise ConnectionError("state topic unreachable")
+
+
+def test_partitions_are_restored_one_after_the_other_and_those_not_read_replay(
+    make_worker, topic, tmp_path
+):
+    owner, _ = make_worker("owner", interval_s=0)
+    owner.table("deals", 0)["deal-1"] = {"events": [["e1", 7, 3, "deal.created", {}]]}
+    owner.table("deals", 1)["deal-2"] = {"events": [["e2", 8, 4, "deal.created", {}]]}
+    commit(owner, {DEALS0: 4, DEALS1: 5})
+
+    fresh = StateEngine("memory://", tmp_path / "fresh", KPI)
+    fresh.snapshots = SnapshotShipper(TopicLostAfterOnePartition(topic), 60)
+    resumed = asyncio.run(Consumer(fresh, {DEALS0, DEALS1}, {}).seek_to_committed())
+
+    assert resumed == {DEALS0: 4, DEALS1: 0}, "partition 1 was never read: it replays"
+    assert "deal-1" in fresh.table("deals", 0)
+    assert "deal-2" not in fresh.table("deals", 1)
+    counters = fresh.snapshots.counters
+    assert (counters.restored, counters.restore_failures) == (1, 1)
+    fresh.close()
