@@ -52,6 +52,7 @@ async def ensure_topics(
     internal_topics: tuple[str, ...] = (),
     client_options: Mapping[str, Any] | None = None,
     crm_deliveries: str | None = None,
+    configured_topics: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[str]:
     """Create missing topics; return the names that were created now.
 
@@ -60,7 +61,8 @@ async def ensure_topics(
     default the one beside ``dead_letter_topic``) is created like the event topics: a webhook
     delivery is acknowledged to its CRM once it is there, so it is kept like the events.
     ``client_options``: the security options of ``kafka_client_options(settings)`` (None:
-    PLAINTEXT). A broker that cannot be reached or refuses the credentials is a
+    PLAINTEXT). ``configured_topics``: more topics, each with its own configuration (the
+    workers' state topic). A broker that cannot be reached or refuses the credentials is a
     ``TopicCreationFailed`` naming the brokers, not a bare client error.
     """
     wanted = [
@@ -70,6 +72,10 @@ async def ensure_topics(
     wanted += [
         NewTopic(name, partitions, replication_factor, topic_configs=INTERNAL_TOPIC_CONFIG)
         for name in internal_topics
+    ]
+    wanted += [
+        NewTopic(name, partitions, replication_factor, topic_configs=dict(config))
+        for name, config in (configured_topics or {}).items()
     ]
     deliveries = crm_deliveries or crm_deliveries_beside(dead_letter_topic)
     if deliveries is not None and deliveries not in event_topics:

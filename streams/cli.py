@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -27,7 +28,11 @@ def _settings(**overrides) -> Settings:
     return Settings(**{name: value for name, value in overrides.items() if value is not None})
 
 
-def _ensure_topics(settings: Settings, internal: tuple[str, ...] = ()) -> list[str]:
+def _ensure_topics(
+    settings: Settings,
+    internal: tuple[str, ...] = (),
+    configured: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[str]:
     """Create the topics, with the configured Kafka security; a refusal exits 1 with the reason.
 
     Unreachable brokers and refused credentials are an operator's error, not a traceback.
@@ -48,6 +53,7 @@ def _ensure_topics(settings: Settings, internal: tuple[str, ...] = ()) -> list[s
                 settings.replication_factor,
                 internal_topics=internal,
                 client_options=kafka_client_options(settings),
+                configured_topics=configured,
             )
         )
     except TopicCreationFailed as exc:
@@ -73,12 +79,14 @@ def worker(
 
     from streams.app import create_app
     from streams.faust_ext.worker_logging import service_worker
+    from streams.state.snapshot_kafka import STATE_TOPIC_CONFIG
 
     settings = _settings(worker_web_port=web_port, data_dir=data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # The internal topics too: a group that assigns partitions before Faust has created them
-    # leaves them to nobody until a metadata refresh (docs/GUARANTEES.md).
-    _ensure_topics(settings, settings.internal_topics)
+    # leaves them to nobody until a metadata refresh (docs/GUARANTEES.md). And the state topic,
+    # which a take-over reads first thing: created then, its leaders were not elected yet.
+    _ensure_topics(settings, settings.internal_topics, {settings.state_topic: STATE_TOPIC_CONFIG})
     # uvloop: 1.3x the folding throughput of asyncio's own loop (docs/BENCHMARKS.md).
     asyncio.set_event_loop(uvloop.new_event_loop())
     app = create_app(settings)
