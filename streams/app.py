@@ -254,7 +254,12 @@ def _snapshot_shipper(app: faust.App, settings: Settings, engine: StateEngine) -
         kafka_client_options(settings),
         topic.maybe_declare,
     )
-    return SnapshotShipper(kafka, settings.snapshot_interval_s, faults=engine.faults)
+    return SnapshotShipper(
+        kafka,
+        settings.snapshot_interval_s,
+        faults=engine.faults,
+        records_between=settings.snapshot_every_records or None,
+    )
 
 
 def _utcnow() -> datetime:

@@ -86,6 +86,14 @@ class StateHistorySettings(BaseModel):
         "data dir, memory://) restores the latest complete snapshot and replays only the logs "
         "after it. 0: after every checkpoint with changes.",
     )
+    snapshot_every_records: int = Field(
+        5000,
+        ge=0,
+        description="A partition's snapshot is also written before the interval has passed once "
+        "its inputs moved this many records past its last snapshot: what a worker taking it over "
+        "after a crash replays, even during a backfill or a catch-up, when a minute holds far "
+        "more input than it does live. 0: by the interval only.",
+    )
     snapshots_enabled: bool = Field(
         True,
         description="Write and restore partition snapshots on the state topic. Off: a worker "

@@ -73,12 +73,19 @@ class SnapshotShipper:
         policy: RebasePolicy | None = None,
         faults: FaultSwitch = NO_FAULTS,
         clock: Callable[[], float] = time.monotonic,
+        records_between: int | None = None,
     ) -> None:
+        """``records_between``: a partition's snapshot is also due, inside the interval, once
+        its inputs moved that many records past the offsets of its last snapshot (None: by
+        time only)."""
         self.topic, self.interval_s = topic, interval_s
+        self.records_between = records_between
         self.policy = policy or RebasePolicy()
         self.faults, self._clock = faults, clock
         self._chains: dict[int, ChainState] = {}
         self._last: dict[int, float] = {}
+        self._last_offsets: dict[int, dict[str, int]] = {}
+        """The input offsets of each partition's last snapshot written by this worker."""
         self._in_flight: dict[int, asyncio.Task] = {}
         self._store: StateStore | None = None
         self._generation = 0
@@ -99,9 +106,22 @@ class SnapshotShipper:
         task = self._in_flight.get(partition)
         if task is not None and not task.done():
             return False
-        if now - self._last.get(partition, float("-inf")) < self.interval_s:
+        recent = now - self._last.get(partition, float("-inf")) < self.interval_s
+        if recent and not self._far_ahead(store, partition):
             return False
         return next(iter(store.scan(PENDING, partition)), None) is not None
+
+    def _far_ahead(self, store: StateStore, partition: int) -> bool:
+        """Whether the partition folded ``records_between`` records since its last snapshot:
+        what a crash now would make its next owner replay. The interval alone let a worker
+        catching up (a backfill, a restart under load) fold a minute of input after the one
+        snapshot it took at its first checkpoint."""
+        last = self._last_offsets.get(partition)
+        if self.records_between is None or last is None:
+            return False
+        now = store.offsets(partition)
+        moved = sum(max(0, offset - last.get(topic, 0)) for topic, offset in now.items())
+        return moved >= self.records_between
 
     def _start(self, store: StateStore, partition: int, gen: int, now: float) -> None:
         chain = self._chains.get(partition, ChainState())
@@ -114,6 +134,7 @@ class SnapshotShipper:
             log.warning("snapshot of partition %d skipped: generation %d is stale", partition, gen)
             return
         self._last[partition] = now
+        self._last_offsets[partition] = store.offsets(partition)
         self._in_flight[partition] = asyncio.ensure_future(self._ship(store, partition, snapshot))
 
     async def _ship(self, store: StateStore, partition: int, snapshot: Snapshot) -> None:
@@ -178,6 +199,8 @@ class SnapshotShipper:
             del self._chains[partition]
         for partition in set(self._last) - self._owned:
             del self._last[partition]
+        for partition in set(self._last_offsets) - self._owned:
+            del self._last_offsets[partition]
 
     async def restore_each(
         self, store: StateStore, partitions: Sequence[int]

@@ -90,11 +90,12 @@ FIELDS_BEFORE_THE_SPLIT = (
     "retention_days",
     "closed_deal_memory_days",
     "snapshot_interval_s",
+    "snapshot_every_records",
     "snapshots_enabled",
     "log_level",
 )
 """``Settings.model_fields`` in order: those of ``streams/settings.py`` before the split, and
-``state_memory_mb`` and ``apply_within_s`` added after it."""
+``state_memory_mb``, ``apply_within_s`` and ``snapshot_every_records`` added after it."""
 
 
 def runtime_imports(path: Path, root: Path = REPO) -> list[str]:

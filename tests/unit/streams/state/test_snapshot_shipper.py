@@ -50,10 +50,16 @@ def make_worker(tmp_path, topic):
     """A worker's engine (own data dir) with snapshots on the shared ``topic``."""
     engines = []
 
-    def make(name: str = "a", url: str = "rocksdb://", interval_s: float = 60.0, faults=None):
+    def make(
+        name: str = "a",
+        url: str = "rocksdb://",
+        interval_s: float = 60.0,
+        faults=None,
+        records_between: int | None = None,
+    ):
         engine = StateEngine(url, tmp_path / name, KPI)
         clock = Clock()
-        shipper = SnapshotShipper(topic, interval_s, clock=clock)
+        shipper = SnapshotShipper(topic, interval_s, clock=clock, records_between=records_between)
         if faults is not None:
             shipper.faults = faults
         engine.snapshots = shipper
@@ -101,6 +107,22 @@ def test_no_second_snapshot_is_written_before_the_interval_has_passed(make_worke
     clock.now = 60
     commit(engine, {DEALS0: 3})
     assert engine.snapshots.counters.written == 2
+
+
+def test_a_partition_far_ahead_of_its_last_snapshot_gets_the_next_one_before_the_interval(
+    make_worker,
+):
+    engine, clock = make_worker(interval_s=60, records_between=100)
+    deals = engine.table("deals", 0)
+    deals["deal-1"] = {"events": []}
+    commit(engine, {DEALS0: 10})
+    deals["deal-2"] = {"events": []}
+    clock.now = 5
+    commit(engine, {DEALS0: 109})
+    assert engine.snapshots.counters.written == 1, "99 records since the last one: not yet"
+    deals["deal-3"] = {"events": []}
+    commit(engine, {DEALS0: 110})
+    assert engine.snapshots.counters.written == 2, "100 records past it, 5 s into the interval"
 
 
 def test_a_worker_without_a_checkpoint_restores_the_snapshot_and_resumes_from_its_offsets(
