@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from events.crm.interpreter import interpreter_group
 from events.topics import TopicNames
-from tests.support.kafka import Record, kafka_admin
+from tests.support.kafka import Record, kafka_admin, record_of
 from tests.support.polling import await_until
 
 
@@ -71,11 +71,7 @@ async def read_published(bootstrap: str, *topics: str, timeout_s: float = 20) ->
             """Partitions not read to their end yet."""
             batch = await consumer.getmany(timeout_ms=200)
             for tp, messages in batch.items():
-                records.extend(
-                    Record(m.topic, m.partition, m.offset, m.key, m.value, dict(m.headers or ()))
-                    for m in messages
-                    if m.offset < ends[tp]
-                )
+                records.extend(record_of(m) for m in messages if m.offset < ends[tp])
             return [tp for tp in partitions if await consumer.position(tp) < ends[tp]]
 
         await await_until(

@@ -109,14 +109,15 @@ class _Reading:
         """Read what arrived; True once the reading is complete."""
         batch = await self.consumer.getmany(timeout_ms=300)
         for messages in batch.values():
-            self.records += [_record(m) for m in messages]
+            self.records += [record_of(m) for m in messages]
             self.last_read = time.monotonic()
         if self.expect is not None:
             return len(self.records) >= self.expect
         return time.monotonic() - self.last_read > self.QUIET_S
 
 
-def _record(m) -> Record:
+def record_of(m) -> Record:
+    """A consumed message as a ``Record``."""
     return Record(m.topic, m.partition, m.offset, m.key, m.value, dict(m.headers or ()))
 
 
