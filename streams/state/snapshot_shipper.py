@@ -195,12 +195,9 @@ class SnapshotShipper:
         someone else's: no final snapshot of it at stop (its keys would collide with the new
         owner's chain), and if it comes back its chain starts again with a base."""
         self._owned = set(partitions)
-        for partition in set(self._chains) - self._owned:
-            del self._chains[partition]
-        for partition in set(self._last) - self._owned:
-            del self._last[partition]
-        for partition in set(self._last_offsets) - self._owned:
-            del self._last_offsets[partition]
+        for per_partition in (self._chains, self._last, self._last_offsets):
+            for partition in set(per_partition) - self._owned:
+                del per_partition[partition]
 
     async def restore_each(
         self, store: StateStore, partitions: Sequence[int]
