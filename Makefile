@@ -17,10 +17,17 @@ help: ## list the targets
 
 install: $(STAMP) ## .venv with salespulse and its dev tools (re-run when pyproject.toml changes)
 
-$(STAMP): pyproject.toml
+# The compiled apply core (native/, PyO3): the tests require it, a worker without it falls back
+# to the interpreted path. Cargo comes from rustup (~/.cargo/bin), the crates from crates.io.
+NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock native/pyproject.toml $(wildcard native/src/*.rs)
+export PATH := $(PATH):$(HOME)/.cargo/bin
+
+$(STAMP): pyproject.toml $(NATIVE_SOURCES)
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV) \
 	  || { echo "could not create $(VENV): on Debian, apt-get install python3-venv" >&2; exit 1; }
 	$(VENV)/bin/python -m pip install -q -e '.[dev]'
+	@command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup to build native/" >&2; exit 1; }
+	$(VENV)/bin/python -m pip install -q ./native
 	@touch $@
 
 kafka-start: ## start the local Kafka broker alone (127.0.0.1:9092)

@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from bench.fold_agents import (
+    APPLY,
+    DELTAS_CODEC,
     FOLD_STAGES,
     STAGES,
     InProcessWorker,
@@ -43,6 +45,7 @@ from projections.kpis import OpenStock
 from projections.recompute import recompute
 from projections.state_types import DayValue
 from projections.timebase import BucketGrid
+from streams.kpi_apply import kpi_apply_of
 from tests.support.kpis import kpi_mismatches
 
 PARTITIONS = 8
@@ -161,15 +164,18 @@ def run_fold(
     shape: Shape = BACKFILL,
     sample: int = SAMPLE_KEYS,
     profiler: cProfile.Profile | None = None,
+    engine: str = "auto",
 ) -> FoldRun:
-    """One pass over a fresh worker; pure and in process, so tests call it on tiny workloads."""
+    """One pass over a fresh worker, applying kpi-deltas through ``engine``
+    (``streams.kpi_apply``); pure and in process, so tests call it on tiny workloads."""
     names = TopicNames("bench-fold")
     policy = EventPolicy(clock=lambda: END + timedelta(minutes=1))
     topics = event_records(history(events, END, shape), names)
     arrival = [r for topic in topics.values() for r in topic.records]
     baseline_s = baseline_seconds(topics)
     clock = StageClock(profiler=profiler)
-    worker = InProcessWorker(names, PARTITIONS, BucketGrid("UTC"), policy, clock, BATCH)
+    grid = BucketGrid("UTC")
+    worker = InProcessWorker(names, PARTITIONS, grid, policy, clock, BATCH, kpi_apply_of(engine))
     started = time.perf_counter()
     drive(worker, topics, names)
     total_s = time.perf_counter() - started
@@ -181,10 +187,11 @@ def run_fold(
     )
 
 
-def profile_top(events: int, shape: Shape = BACKFILL, top: int = 20) -> str:
-    """cProfile of the fold stages of a second pass, ``top`` functions by cumulative time."""
+def profile_top(events: int, shape: Shape = BACKFILL, top: int = 20, engine: str = "python") -> str:
+    """cProfile of the fold stages of a second pass, ``top`` functions by cumulative time
+    (the interpreted apply by default: the compiled one is one opaque call)."""
     profiler = cProfile.Profile()
-    run_fold(events, shape, sample=1, profiler=profiler)
+    run_fold(events, shape, sample=1, profiler=profiler, engine=engine)
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("cumulative").print_stats(top)
     return out.getvalue()
@@ -237,12 +244,31 @@ def _rate_us(count: int, seconds: float) -> str:
     return f"{format_rate(rate(count, seconds))} ({seconds * 1e6 / count:.1f} µs/event)"
 
 
+def engine_figures(python: FoldRun, native: FoldRun) -> list[Figure]:
+    """The compiled apply against the interpreted one, both measured in this run."""
+    apply_gain = ratio(python.clock.seconds[APPLY], native.clock.seconds[APPLY])
+    read_gain = ratio(python.clock.seconds[DELTAS_CODEC], native.clock.seconds[DELTAS_CODEC])
+    total_gain = ratio(python.total_s, native.total_s)
+    return [
+        Figure(
+            "fold", "interpreted apply, all stages", _rate_us(python.events, python.total_s)
+        ),
+        Figure("fold", "compiled vs interpreted: apply-kpis", f"{format_ratio(apply_gain)} faster"),
+        Figure(
+            "fold", "compiled vs interpreted: kpi-deltas codec", f"{format_ratio(read_gain)} faster"
+        ),
+        Figure("fold", "compiled vs interpreted: all stages", f"{format_ratio(total_gain)} faster"),
+    ]
+
+
 async def run(events: int, profile: bool = False) -> list[Figure]:
-    """The ``python -m bench fold`` entry: one timed pass, then the profile if asked for."""
-    result = run_fold(events)
-    for problem in result.problems[:10]:
+    """The ``python -m bench fold`` entry: a pass with the interpreted apply, one with the
+    compiled one (the product's default), then the profile if asked for."""
+    python = run_fold(events, engine="python")
+    result = run_fold(events, engine="native")
+    for problem in (python.problems + result.problems)[:10]:
         print(f"fold: differs: {problem}")
     print(f"fold: {result.events:,} events through every stage in {result.total_s:.1f}s")
     if profile:
         print(profile_top(events))
-    return figures(result)
+    return figures(result) + engine_figures(python, result)

@@ -2,9 +2,10 @@
 
 Each handler does what ``streams.pipeline.Pipeline`` does with a batch, with the same functions
 (``placed_event``, ``deal_event_of``, the batch folds of ``streams.folds``, the kpi-deltas and
-customer-wins codecs), on dict tables instead of Faust tables and ``MemoryTopic`` logs instead of
-Kafka. Left out: Faust, the producer and consumer, telemetry and dead-letter sends (an invalid
-event is only counted). Every step is timed under the name of its stage (``StageClock``).
+customer-wins codecs, either apply path of ``streams.kpi_apply``), on dict tables instead of Faust
+tables and ``MemoryTopic`` logs instead of Kafka. Left out: Faust, the producer and consumer,
+telemetry and dead-letter sends (an invalid event is only counted). Every step is timed under the
+name of its stage (``StageClock``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from types import SimpleNamespace
 
 from events.models import EventPolicy, InvalidEvent
 from events.topics import TopicNames
-from projections.day_values import apply_day_batch, day_entries_of
 from projections.normalize import deal_event_of
 from projections.timebase import BucketGrid
 from streams.corrections import Corrections
@@ -29,7 +29,8 @@ from streams.folds import (
     fold_customer_batch,
     fold_deal_batch,
 )
-from streams.kpi_deltas import decode_kpi_deltas, encode_kpi_deltas
+from streams.kpi_apply import KpiApply
+from streams.kpi_deltas import encode_kpi_deltas
 from streams.pipeline import activity_of, placed_event
 from streams.routing import partition_of
 
@@ -117,8 +118,10 @@ class InProcessWorker:
         policy: EventPolicy,
         clock: StageClock,
         batch_size: int,
+        kpi_apply: KpiApply,
     ) -> None:
         self.names, self.grid, self.policy, self.clock = names, grid, policy, clock
+        self.kpi_apply = kpi_apply
         self.partitions, self.apply_max_keys = partitions, batch_size
         self.tables = SimpleNamespace(
             deals={}, customers={}, seen={}, days={}, stocks={}, live_keys={}
@@ -174,25 +177,36 @@ class InProcessWorker:
         self.send_corrections(corrections)
 
     def on_kpi_batch(self, records: list[Record]) -> None:
-        """``Pipeline.on_kpi_batch``: decode message by message, apply ``apply_max_keys`` scope
-        keys at a time."""
-        corrections: list = []
+        """``Pipeline.on_kpi_batch``: read message by message (``KpiApply.read``), apply
+        ``apply_max_keys`` scope keys at a time (``KpiApply.apply``)."""
+        found: dict[int, list] = {}
+        pending = 0
         for r in records:
             with self.clock.stage(DELTAS_CODEC, 1):
-                corrections += decode_kpi_deltas(r.value, r.partition, self.partitions)
-            if len(corrections) >= self.apply_max_keys:
-                self._apply(corrections)
-                corrections = []
-        self._apply(corrections)
+                read = self.kpi_apply.read(r.value, r.partition, self.partitions)
+            found.setdefault(r.partition, []).extend(read.scopes)
+            pending += len(read.scopes)
+            if pending >= self.apply_max_keys:
+                self._apply(found)
+                found, pending = {}, 0
+        self._apply(found)
 
-    def _apply(self, corrections: list) -> None:
-        with self.clock.stage(APPLY, sum(len(entries) for _, entries in corrections)):
-            live = self.tables.live_keys
-            for key, _ in corrections:
-                if key not in live:
-                    live[key] = 1
-            day_corrections = [(key, day_entries_of(entries)) for key, entries in corrections]
-            apply_day_batch(self.tables.days, day_corrections, self.grid, self.tables.stocks)
+    def _apply(self, found: dict[int, list]) -> None:
+        items = sum(len(entries) for scopes in found.values() for _, entries in scopes)
+        with self.clock.stage(APPLY, items):
+            for partition, scopes in found.items():
+                self.kpi_apply.apply(self, partition, scopes, [None], self.grid, None)
+
+    def days(self, partition: int) -> dict:
+        """The apply tables as ``streams.pipeline.AgentState`` hands them out: one dict for
+        every partition (scope keys never meet across partitions)."""
+        return self.tables.days
+
+    def stocks(self, partition: int) -> dict:
+        return self.tables.stocks
+
+    def live_keys(self, partition: int) -> dict:
+        return self.tables.live_keys
 
     def send_corrections(self, corrections: Corrections) -> None:
         """``Pipeline.send_corrections``: one kpi-deltas message per destination partition."""

@@ -38,6 +38,7 @@ from projections.timebase import BucketGrid
 from streams.catch_up import CatchUp, records_behind
 from streams.faust_credentials import faust_broker_credentials
 from streams.faust_ext.checkpointing_app import SalespulseApp
+from streams.kpi_apply import kpi_apply_of
 from streams.ownership import Ownership
 from streams.pipeline import Pipeline, WorkerTopics
 from streams.state.engine import StateEngine
@@ -156,6 +157,7 @@ def _build_worker(app: faust.App, settings: Settings, engine: StateEngine) -> Wo
         closed_deal_memory_days=settings.deal_memory_days,
         apply_max_keys=settings.batch_max_events,
         keys_changed=ownership.mark_changed,
+        kpi_apply=kpi_apply_of(settings.apply_engine),
     )
     _declare_agents(app, settings, topics, pipeline)
     selection = ExportSelection.parse(

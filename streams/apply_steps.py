@@ -128,15 +128,22 @@ def apply_part(
     """Apply-kpis: a partition's corrections (``read_day_entries``) applied after moving its
     clock to the latest stream time they carried, so parts for days beyond the horizon are
     dropped, not stored (design §8); a scope key is listed live when they leave a trace."""
-    latest = max_stream_us(stream_times)
-    clock = StreamClock()
-    if retention_days is not None:
-        clock = apply_horizon(state, partition, latest, retention_days)
+    clock = apply_clock(state, partition, stream_times, retention_days)
     live = state.live_keys(partition)
     for key, entries in found:
         if key not in live and leaves_a_trace(entries, clock.horizon):
             live[key] = 1
     apply_day_batch(state.days(partition), found, grid, state.stocks(partition), clock.horizon)
+
+
+def apply_clock(
+    state: Any, partition: int, stream_times: Iterable[int | None], retention_days: int | None
+) -> StreamClock:
+    """Apply-kpis, before a partition's corrections: its clock moved to the latest stream time
+    they carried (retention off: no clock, no horizon)."""
+    if retention_days is None:
+        return StreamClock()
+    return apply_horizon(state, partition, max_stream_us(stream_times), retention_days)
 
 
 def prune_part(state: Any, partition: int) -> set[str]:

@@ -38,7 +38,7 @@ agent that folded the source partition, so Kafka keeps them in that order too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -102,16 +102,29 @@ def with_stream_time(value: bytes, stream_us: int) -> bytes:
     return _TWO_FIELDS + value[len(BODY_HEADER) :] + _ENCODER.encode(stream_us)
 
 
-def _wire_scope(scope_key: str, corrections: list[Correction]) -> WireScope[Any]:
+def _wire_scope(
+    scope_key: str, corrections: list[Correction], counts_of: Callable[[dict], dict] | None = None
+) -> WireScope[Any]:
     """A scope key's corrections (or plain ``(source, offset, quarter, tally)`` tuples) as
-    their arrays; ``str`` turns a ``Source`` into the label msgspec can encode."""
+    their arrays; ``str`` turns a ``Source`` into the label msgspec can encode. Counts go
+    through ``counts_of`` (default: ``_wire``, the form msgpack carries)."""
+    counts_of = counts_of or _wire
     wires = [
         WireCorrection(
-            str(source), offset, quarter, _wire(t.counts), _wire(t.reps), _wire(t.customers)
+            str(source),
+            offset,
+            quarter,
+            counts_of(t.counts),
+            counts_of(t.reps),
+            counts_of(t.customers),
         )
         for source, offset, quarter, t in corrections
     ]
     return WireScope(scope_key, wires)
+
+
+def _exact(values: dict[str, int]) -> dict[str, int]:
+    return values
 
 
 def _wire(values: dict[str, int]) -> dict[str, int | str]:
@@ -175,6 +188,27 @@ def read_day_entries(value: bytes | None, partition: int, partitions: int) -> Da
         return DayKpiDeltas([(key, day_entries_of(entries)) for key, entries in scopes], stream_us)
     except (TypeError, KeyError, ValueError) as exc:  # an unknown count name or source label
         raise MalformedKpiDeltas(str(exc)) from None
+
+
+def read_wire_scopes(
+    value: bytes | None, partition: int, partitions: int
+) -> tuple[list[WireScope[int]], int | None]:
+    """A message's scopes as their wire Structs, each owned by ``partition``, and its stream
+    time: what the compiled apply reads (``streams.kpi_apply``), which checks the corrections
+    themselves. Messages of the first format or with counts beyond 64 bits (rare) are read
+    through ``read_kpi_deltas`` and given back in the same form."""
+    if value and value[0] == MSGPACK_FORMAT:
+        try:
+            decoded = _DECODER.decode(memoryview(value)[1:])
+        except msgspec.DecodeError:
+            pass
+        else:
+            _expect_event_time(decoded.st_us, "st_us")
+            for scope in decoded.scopes:
+                _expect_owned(scope.scope_key, partition, partitions)
+            return decoded.scopes, decoded.st_us
+    scopes, stream_us = read_kpi_deltas(value, partition, partitions)
+    return [_wire_scope(key, entries, _exact) for key, entries in scopes], stream_us
 
 
 def _day_scopes(

@@ -32,7 +32,6 @@ from projections.state_types import Carry, DayValue
 from projections.timebase import BucketGrid, to_us
 from streams.apply_steps import (
     DealMemory,
-    apply_part,
     fold_activity_parts,
     fold_customer_parts,
     fold_deal_parts,
@@ -47,7 +46,8 @@ from streams.customer_wins import (
 from streams.deal_memory import DEFAULT_CLOSED_DEAL_MEMORY_DAYS
 from streams.faust_ext.direct_send import DirectSender
 from streams.folds import IncomingCall, IncomingCost, IncomingDealEvent
-from streams.kpi_deltas import MalformedKpiDeltas, encode_kpi_deltas, read_day_entries
+from streams.kpi_apply import KpiApply, kpi_apply_of
+from streams.kpi_deltas import MalformedKpiDeltas, encode_kpi_deltas
 from streams.retention import DEFAULT_RETENTION_DAYS
 from streams.telemetry import WorkerTelemetry
 
@@ -107,6 +107,7 @@ class Pipeline:
         closed_deal_memory_days: int = DEFAULT_CLOSED_DEAL_MEMORY_DAYS,
         apply_max_keys: int = APPLY_MAX_KEYS,
         keys_changed: Callable[[Iterable[str]], None] = lambda keys: None,
+        kpi_apply: KpiApply | None = None,
     ) -> None:
         self.names, self.topics, self.state = names, topics, state
         self.grid, self.policy, self.telemetry = grid, policy, telemetry
@@ -119,6 +120,8 @@ class Pipeline:
         passes its ``batch_max_events``, the most messages per batch when each carried one."""
         self.keys_changed = keys_changed
         """Told the scope keys whose day values a batch changed (``Ownership.mark_changed``)."""
+        self.kpi_apply = kpi_apply or kpi_apply_of("auto")
+        """How kpi-deltas are read and applied (setting ``apply_engine``, ``streams.kpi_apply``)."""
         self.partitions: int = topics.kpi_deltas.partitions
         """Partitions of kpi-deltas (all topics have as many): where each scope key is sent."""
         self.customer_wins_out = DirectSender(topics.customer_wins)
@@ -196,7 +199,7 @@ class Pipeline:
         for event in events:
             message = event.message
             try:
-                found, stream_us = read_day_entries(
+                found, stream_us = self.kpi_apply.read(
                     message.value, message.partition, self.partitions
                 )
             except MalformedKpiDeltas as exc:
@@ -215,10 +218,12 @@ class Pipeline:
             self.state.note_applied(event.message.partition, event.message.offset + 1)
 
     def _apply(self, corrections: dict[int, list], times: dict[int, list[int | None]]) -> None:
-        """Apply each partition's corrections with its retention (``apply_part``)."""
+        """Apply each partition's corrections with its retention (``KpiApply.apply``)."""
         for partition, carried in times.items():
             found = corrections.get(partition, [])
-            apply_part(self.state, partition, found, carried, self.grid, self.retention_days)
+            self.kpi_apply.apply(
+                self.state, partition, found, carried, self.grid, self.retention_days
+            )
             self.keys_changed(key for key, _ in found)
 
     def _prune_days(self, partition: int) -> None:

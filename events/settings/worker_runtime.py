@@ -7,6 +7,8 @@ together at start, since the broker would only refuse them at the first join.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field, model_validator
 
 FAULT_POINTS = ("before-checkpoint-write", "after-checkpoint-write", "in-spill", "in-snapshot")
@@ -32,6 +34,13 @@ class WorkerRuntimeSettings(BaseModel):
         description="Longest the apply agent waits to fill a batch of kpi-deltas messages. Each "
         "message already carries a fold batch's corrections for its partition, so waiting adds "
         "latency (freshness) more than it saves work; under a backlog batches fill at once.",
+    )
+    apply_engine: Literal["auto", "native", "python"] = Field(
+        "auto",
+        description="How the apply agent applies kpi-deltas: 'native' through the compiled core "
+        "(native/, built by make install; the worker refuses to start without it), 'python' "
+        "interpreted, 'auto' the compiled core when installed, else interpreted (logged). Both "
+        "give the same state; the compiled one applies ~4x faster (docs/BENCHMARKS.md).",
     )
     worker_session_timeout_s: float = Field(
         10.0,

@@ -3,9 +3,9 @@
 Why a module of their own: they are the part that must match ``streams.pipeline``, so they take
 the pipeline's own steps (``streams.apply_steps``: the folds per partition, the clocks, pruning,
 the apply) and read and write its encodings (customer-wins batched per partition through
-``streams.customer_wins``, kpi-deltas through ``streams.kpi_deltas``, read back with
-``read_day_entries``); only the Kafka plumbing around them is left out, while the model around
-them moves records, states and crashes.
+``streams.customer_wins``, kpi-deltas through ``streams.kpi_deltas``, read back and applied by
+either path of ``streams.kpi_apply``); only the Kafka plumbing around them is left out, while
+the model around them moves records, states and crashes.
 A handler takes the agent's tables (mappings, as the folds want them) and a batch of
 ``(partition, offset, record)``, updates the tables, and returns what the agent would send.
 """
@@ -20,7 +20,6 @@ from typing import Any
 from projections.normalize import deal_event_of, is_deal_event
 from projections.timebase import BucketGrid
 from streams.apply_steps import (
-    apply_part,
     by_partition,
     fold_activity_parts,
     fold_customer_parts,
@@ -30,10 +29,12 @@ from streams.apply_steps import (
 from streams.corrections import Corrections
 from streams.customer_wins import decode_customer_wins, encode_customer_wins
 from streams.folds import IncomingDealEvent
-from streams.kpi_deltas import encode_kpi_deltas, read_day_entries
+from streams.kpi_apply import KpiApply, PythonApply
+from streams.kpi_deltas import encode_kpi_deltas
 from streams.pipeline import activity_of
 
 Batch = list[tuple[int, int, Any]]
+INTERPRETED = PythonApply()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,15 +137,16 @@ def apply_kpis(
     partitions: int,
     grid: BucketGrid,
     retention_days: int | None = None,
+    kpi_apply: KpiApply = INTERPRETED,
 ) -> list[Output]:
     """``Pipeline.on_kpi_batch`` in one chunk: every partition's messages read as the agent reads
-    them (``read_day_entries``) and applied, then every partition of the batch pruned."""
+    them (``kpi_apply.read``) and applied, then every partition of the batch pruned."""
     state = PartState(tables)
     records = by_partition(batch, lambda record: record[0])
     for p, part in records.items():
-        read = [read_day_entries(value, p, partitions) for _, _, (_, value) in part]
+        read = [kpi_apply.read(value, p, partitions) for _, _, (_, value) in part]
         found = [pair for deltas in read for pair in deltas.scopes]
-        apply_part(state, p, found, [d.stream_us for d in read], grid, retention_days)
+        kpi_apply.apply(state, p, found, [d.stream_us for d in read], grid, retention_days)
     for p in records:
         prune_part(state, p)
     return []

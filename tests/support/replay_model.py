@@ -25,9 +25,17 @@ from functools import partial
 from typing import Any
 
 from projections.timebase import BucketGrid
+from streams.kpi_apply import KpiApply
 from streams.routing import parse_composite_key, partition_of
 from tests.support.agent_fakes import DayDict, RangeDict
-from tests.support.replay_agents import HANDLERS, Batch, Output, placement
+from tests.support.replay_agents import (
+    HANDLERS,
+    INTERPRETED,
+    Batch,
+    Output,
+    apply_kpis,
+    placement,
+)
 
 AGENTS = ("fold-deals", "fold-calls", "fold-costs", "fold-customers", "apply-kpis")
 """In the order a drain runs them: every agent's inputs come from the agents before it."""
@@ -198,26 +206,25 @@ class Worker:
     """The five agents over their logs; ``run`` plays a schedule, ``drain`` reaches quiet."""
 
     def __init__(
-        self, events: list, partitions: int, grid: BucketGrid, retention_days: int | None = None
+        self,
+        events: list,
+        partitions: int,
+        grid: BucketGrid,
+        retention_days: int | None = None,
+        kpi_apply: KpiApply = INTERPRETED,
     ) -> None:
-        """``retention_days`` None: the agents keep everything (the model before retention)."""
+        """``retention_days`` None: the agents keep everything (the model before retention);
+        ``kpi_apply``: how apply-kpis reads and applies (``streams.kpi_apply``)."""
         self.partitions, self.grid = partitions, grid
         self.logs = {topic: Log(partitions) for topic in SOURCES.values()}
         for event in events:
             topic, routing_key = placement(event)
             self.logs[topic].append(partition_of(routing_key, partitions), event)
+        common = {"partitions": partitions, "grid": grid, "retention_days": retention_days}
+        handlers = {name: partial(HANDLERS[name], **common) for name in AGENTS}
+        handlers["apply-kpis"] = partial(apply_kpis, **common, kpi_apply=kpi_apply)
         self.agents = {
-            name: Agent(
-                name,
-                self.logs[SOURCES[name]],
-                partial(
-                    HANDLERS[name],
-                    partitions=partitions,
-                    grid=grid,
-                    retention_days=retention_days,
-                ),
-            )
-            for name in AGENTS
+            name: Agent(name, self.logs[SOURCES[name]], handlers[name]) for name in AGENTS
         }
 
     def run(self, schedule: list[Step]) -> Worker:

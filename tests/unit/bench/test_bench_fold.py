@@ -14,6 +14,7 @@ from bench.workload import Shape, history
 from events.models import EventPolicy
 from events.topics import TopicNames
 from projections.timebase import BucketGrid
+from streams.kpi_apply import PythonApply
 
 SMALL = Shape(reps=20, teams=4, customers=50, days=10)
 WORKLOADS = [
@@ -52,7 +53,8 @@ def test_the_exactness_check_notices_a_worker_that_folded_nothing(sample):
     topics = event_records(history(300, END, SMALL), names)
     records = [record for topic in topics.values() for record in topic.records]
     policy = EventPolicy(clock=lambda: END)
-    idle = InProcessWorker(names, PARTITIONS, BucketGrid("UTC"), policy, StageClock(), 2000)
+    grid, clock = BucketGrid("UTC"), StageClock()
+    idle = InProcessWorker(names, PARTITIONS, grid, policy, clock, 2000, PythonApply())
 
     checked, differing, problems = check_exact(idle, records, policy, sample)
 

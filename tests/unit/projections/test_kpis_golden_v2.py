@@ -19,6 +19,7 @@ from projections.day_values import HOURS_PER_DAY
 from projections.recompute import recompute
 from projections.timebase import BucketGrid
 from projections.windows import WINDOWS
+from tests.support.apply_engines import ENGINES, kpi_apply_named
 from tests.support.factories import FoldTables
 from tests.support.golden import GOLDEN_AS_OF, golden_v2_expected, golden_v2_lines
 from tests.support.golden import is_invalid_golden_line as invalid
@@ -99,10 +100,12 @@ CRASHES = [Step("batch", agent, 7, (3, 1, 4, 1)) for agent in AGENTS] + [
 """Each agent folds a few batches, then each crashes back to a durable state of its own."""
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(
     ("partitions", "schedule"), [(3, []), (4, CRASHES * 3)], ids=["calm", "crashes"]
 )
-def test_the_workers_day_values_give_every_golden_v2_kpi(partitions, schedule):
-    worker = Worker(valid_events(), partitions, UTC_GRID).run(schedule).drain()
+def test_the_workers_day_values_give_every_golden_v2_kpi(engine, partitions, schedule):
+    worker = Worker(valid_events(), partitions, UTC_GRID, None, kpi_apply_named(engine))
+    worker = worker.run(schedule).drain()
     assert differences(worker_report(worker), golden_v2_expected()["kpis"]) == []
     assert {key.split("|")[2] for key in worker_report(worker)} == set(WINDOWS)

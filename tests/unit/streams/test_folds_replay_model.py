@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from projections.timebase import BucketGrid
+from tests.support.apply_engines import ENGINES, kpi_apply_named
 from tests.support.factories import call, cost, created, event_streams, store_of, validated, won
 from tests.support.replay_audit import (
     apply_differences,
@@ -54,8 +55,11 @@ FIXED_STREAM = [
 """Two deals won by one customer, calls and costs of two partitions, three redeliveries."""
 
 
-def quiet_worker(stream: list[dict], partitions: int, zone: str, schedule: list[Step]) -> Worker:
-    return Worker(validated(stream), partitions, BucketGrid(zone)).run(schedule).drain()
+def quiet_worker(
+    stream: list[dict], partitions: int, zone: str, schedule: list[Step], engine: str = "python"
+) -> Worker:
+    worker = Worker(validated(stream), partitions, BucketGrid(zone), None, kpi_apply_named(engine))
+    return worker.run(schedule).drain()
 
 
 def all_differences(worker: Worker, stream: list[dict], zone: str) -> list[str]:
@@ -87,10 +91,11 @@ def upstream_of(agent: str) -> list[Step]:
     zone=st.sampled_from(["UTC", "Asia/Kolkata"]),
     schedule=SCHEDULES,
 )
+@pytest.mark.parametrize("engine", ENGINES)
 def test_any_schedule_of_crashes_and_restores_leaves_the_kpis_of_a_recompute(
-    stream, partitions, zone, schedule
+    engine, stream, partitions, zone, schedule
 ):
-    worker = quiet_worker(stream, partitions, zone, schedule)
+    worker = quiet_worker(stream, partitions, zone, schedule, engine)
     assert all_differences(worker, stream, zone) == []
 
 
@@ -102,8 +107,9 @@ def test_any_schedule_of_crashes_and_restores_leaves_the_kpis_of_a_recompute(
         pytest.param("spill", [("spill", 0, (255,) * 4), ("crash", 99, LATEST)], id="ahead"),
     ],
 )
+@pytest.mark.parametrize("engine", ENGINES)
 def test_an_agent_restored_behind_its_progress_replays_into_the_kpis_of_a_recompute(
-    agent, restored, moves
+    engine, agent, restored, moves
 ):
     schedule = upstream_of(agent) + [
         Step("batch", agent, 0, ONE),
@@ -111,7 +117,7 @@ def test_an_agent_restored_behind_its_progress_replays_into_the_kpis_of_a_recomp
         Step("batch", agent, 9, ALL),
         *(Step(action, agent, size, picks) for action, size, picks in moves),
     ]
-    worker = quiet_worker(FIXED_STREAM, 2, "UTC", schedule)
+    worker = quiet_worker(FIXED_STREAM, 2, "UTC", schedule, engine)
     assert f"restored {restored}" in [image.kind for image in worker.agents[agent].history[0]]
     assert all_differences(worker, FIXED_STREAM, "UTC") == []
     sent = sent_corrections(worker)

@@ -4,6 +4,8 @@ A worker must read both (JSON ones may sit on the topic at an upgrade), refuse a
 either before applying anything, and carry sums beyond 64 bits exactly, as decimal strings.
 """
 
+from collections.abc import Callable
+
 import msgspec
 import orjson
 import pytest
@@ -23,6 +25,7 @@ from streams.kpi_deltas import (
 )
 from streams.routing import partition_of
 from tests.support.agent_fakes import expected_days, pipeline, record
+from tests.support.apply_engines import ENGINES, kpi_apply_named
 from tests.support.factories import us
 
 
@@ -113,12 +116,21 @@ ENCODINGS = {"json": orjson.dumps, "msgpack": msgpack_value}
 COMPANY_PARTITION = partition_of(COMPANY, 8)
 
 
+READERS = ("corrections", *ENGINES)
+"""What reads a message: ``decode_kpi_deltas``, or the read step of an apply path."""
+
+
+def reader(name: str) -> Callable[[bytes, int, int], object]:
+    return decode_kpi_deltas if name == "corrections" else kpi_apply_named(name).read
+
+
+@pytest.mark.parametrize("read", READERS)
 @pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("body", BAD_BODIES.values(), ids=BAD_BODIES.keys())
-def test_a_malformed_body_is_refused_in_either_format(encoding, body):
+def test_a_malformed_body_is_refused_in_either_format(read, encoding, body):
     assert partition_of("rep|not-here", 8) != COMPANY_PARTITION
     with pytest.raises(MalformedKpiDeltas):
-        decode_kpi_deltas(ENCODINGS[encoding](body), COMPANY_PARTITION, 8)
+        reader(read)(ENCODINGS[encoding](body), COMPANY_PARTITION, 8)
 
 
 def test_the_good_entry_of_the_malformed_cases_is_accepted_in_either_format():
@@ -216,21 +228,24 @@ def test_day_entries_keep_the_stream_time_a_message_carries():
     assert read_day_entries(message.value, 0, 1).stream_us == 1_771_000_000_000_000
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize(
     "body",
     [*BAD_BODIES.values(), [[COMPANY, [[*GOOD_ENTRY[:3], {"bonus_points": 1}, {}, {}]]]]],
     ids=[*BAD_BODIES.keys(), "unknown-count"],
 )
-def test_a_body_the_day_values_cannot_take_is_refused_before_anything_is_applied(encoding, body):
+def test_a_body_the_day_values_cannot_take_is_refused_before_anything_is_applied(
+    engine, encoding, body
+):
     with pytest.raises(MalformedKpiDeltas):
-        read_day_entries(ENCODINGS[encoding](body), COMPANY_PARTITION, 8)
+        reader(engine)(ENCODINGS[encoding](body), COMPANY_PARTITION, 8)
 
 
 BAD_SOURCES = {"unknown-letter": "q0", "no-partition": "k", "empty": "", "past-the-cap": "k1024"}
 
 
-@pytest.mark.parametrize("read", [decode_kpi_deltas, read_day_entries])
+@pytest.mark.parametrize("read", READERS)
 @pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("label", BAD_SOURCES.values(), ids=BAD_SOURCES.keys())
 def test_a_source_label_naming_no_input_partition_is_refused_by_either_reader(
@@ -238,7 +253,7 @@ def test_a_source_label_naming_no_input_partition_is_refused_by_either_reader(
 ):
     body = [[COMPANY, [[label, *GOOD_ENTRY[1:]]]]]
     with pytest.raises(MalformedKpiDeltas):
-        read(ENCODINGS[encoding](body), COMPANY_PARTITION, 8)
+        reader(read)(ENCODINGS[encoding](body), COMPANY_PARTITION, 8)
 
 
 OUT_OF_TIME = {
@@ -253,10 +268,10 @@ OUT_OF_TIME = {
 }
 
 
-@pytest.mark.parametrize("read", [decode_kpi_deltas, read_day_entries])
+@pytest.mark.parametrize("read", READERS)
 @pytest.mark.parametrize("value", OUT_OF_TIME.values(), ids=OUT_OF_TIME.keys())
 def test_times_outside_every_event_time_are_refused_before_a_day_key_or_the_horizon_moves(
     read, value
 ):
     with pytest.raises(MalformedKpiDeltas, match="out of event-time range"):
-        read(value, COMPANY_PARTITION, 8)
+        reader(read)(value, COMPANY_PARTITION, 8)

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from projections.timebase import BucketGrid
+from tests.support.apply_engines import ENGINES, kpi_apply_named
 from tests.support.factories import call, created, event_streams, store_of, validated
 from tests.support.replay_audit import kpi_differences, resend_differences
 from tests.support.replay_model import AGENTS, Step, Worker
@@ -37,8 +38,11 @@ def as_ofs(stream: list[dict]) -> list[datetime]:
 SCHEDULES = schedules(min_rounds=0, max_rounds=10)
 
 
-def quiet_worker(stream: list[dict], partitions: int, zone: str, schedule: list[Step]) -> Worker:
-    worker = Worker(validated(stream), partitions, BucketGrid(zone), RETENTION_DAYS)
+def quiet_worker(
+    stream: list[dict], partitions: int, zone: str, schedule: list[Step], engine: str = "python"
+) -> Worker:
+    grid = BucketGrid(zone)
+    worker = Worker(validated(stream), partitions, grid, RETENTION_DAYS, kpi_apply_named(engine))
     return worker.run(schedule).drain()
 
 
@@ -54,10 +58,11 @@ def differences(worker: Worker, stream: list[dict], zone: str) -> list[str]:
     zone=st.sampled_from(["UTC", "Asia/Kolkata", "America/New_York"]),
     schedule=SCHEDULES,
 )
+@pytest.mark.parametrize("engine", ENGINES)
 def test_over_histories_longer_than_retention_any_crashes_leave_the_kpis_of_a_recompute(
-    stream, partitions, zone, schedule
+    engine, stream, partitions, zone, schedule
 ):
-    worker = quiet_worker(stream, partitions, zone, schedule)
+    worker = quiet_worker(stream, partitions, zone, schedule, engine)
     assert differences(worker, stream, zone) == []
 
 
@@ -80,14 +85,17 @@ created late for a day the apply agent no longer keeps."""
         [("checkpoint", 0, (0,) * 4), ("crash", 99, (1,) * 4)],
     ],
 )
-def test_an_agent_restored_behind_its_progress_keeps_retained_kpis_and_stocks_exact(agent, moves):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_agent_restored_behind_its_progress_keeps_retained_kpis_and_stocks_exact(
+    engine, agent, moves
+):
     schedule = [
         Step("batch", agent, 2, (1,) * 4),
         Step("checkpoint", agent),
         Step("batch", agent, 9, (9,) * 4),
         *(Step(action, agent, size, picks) for action, size, picks in moves),
     ]
-    worker = quiet_worker(LONG_STREAM, 2, "UTC", schedule)
+    worker = quiet_worker(LONG_STREAM, 2, "UTC", schedule, engine)
     assert differences(worker, LONG_STREAM, "UTC") == []
     days = worker.agents["apply-kpis"].tables["days"]
     horizon = (START + timedelta(days=DAYS[-1])).date() - timedelta(days=RETENTION_DAYS)
