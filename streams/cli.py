@@ -79,6 +79,7 @@ def worker(
 
     from streams.app import create_app
     from streams.faust_ext.worker_logging import service_worker
+    from streams.gc_policy import tune_collector
     from streams.state.snapshot_kafka import STATE_TOPIC_CONFIG
 
     settings = _settings(worker_web_port=web_port, data_dir=data_dir)
@@ -90,6 +91,7 @@ def worker(
     # uvloop: 1.3x the folding throughput of asyncio's own loop (docs/BENCHMARKS.md).
     asyncio.set_event_loop(uvloop.new_event_loop())
     app = create_app(settings)
+    tune_collector(settings.worker_gc_young_threshold)
     service_worker(app, settings.log_level).execute_from_commandline()
 
 

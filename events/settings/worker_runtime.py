@@ -42,6 +42,14 @@ class WorkerRuntimeSettings(BaseModel):
         "interpreted, 'auto' the compiled core when installed, else interpreted (logged). Both "
         "give the same state; the compiled one applies ~4x faster (docs/BENCHMARKS.md).",
     )
+    worker_gc_young_threshold: int = Field(
+        50_000,
+        ge=0,
+        description="Container allocations between two young garbage collections of a worker "
+        "(CPython's default is 700); objects built at start-up are frozen out of collection. "
+        "With the default, the collector took ~13 % of a backfill's main thread; with this, "
+        "~1 % (docs/BENCHMARKS.md). 0: CPython's defaults.",
+    )
     worker_session_timeout_s: float = Field(
         10.0,
         ge=6,

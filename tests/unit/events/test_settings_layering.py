@@ -80,6 +80,7 @@ FIELDS_BEFORE_THE_SPLIT = (
     "batch_within_s",
     "apply_within_s",
     "apply_engine",
+    "worker_gc_young_threshold",
     "worker_session_timeout_s",
     "worker_heartbeat_interval_s",
     "worker_request_timeout_s",
@@ -96,8 +97,8 @@ FIELDS_BEFORE_THE_SPLIT = (
     "log_level",
 )
 """``Settings.model_fields`` in order: those of ``streams/settings.py`` before the split, and
-``state_memory_mb``, ``apply_within_s``, ``apply_engine`` and ``snapshot_every_records`` added
-after it."""
+``state_memory_mb``, ``apply_within_s``, ``apply_engine``, ``worker_gc_young_threshold`` and
+``snapshot_every_records`` added after it."""
 
 
 def runtime_imports(path: Path, root: Path = REPO) -> list[str]:
