@@ -1,8 +1,10 @@
 """Pipeline throughput: N pre-produced events until every KPI table reflects them.
 
-Three consumers of the same topics, in the same run: a raw aiokafka consumer that reads and
+Four consumers of the same topics, in the same run: a raw aiokafka consumer that reads and
 JSON-decodes every message (the physical limit of a Python consumer here), one real
-``salespulse worker`` process, and the naive Faust baseline (``bench.naive_app``). Completion of a
+``salespulse worker`` process, Faust's own floor (``bench.faust_floor``: agents that only take
+their events, timed by what they took) and the naive Faust baseline (``bench.naive_app``).
+Completion of a
 Faust app is its consumer group's committed lag reaching 0 on every topic it reads (input and
 internal); its clock starts when its process is launched, so start-up (topic checks, group join,
 table recovery of empty changelogs: about 5-10 s here) is counted, which favours no one: every
@@ -14,6 +16,7 @@ worker answers is compared with ``projections.recompute``.
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 import subprocess
 import sys
@@ -124,41 +127,61 @@ async def time_product(
     return done - launched, stack, probe.backlog
 
 
+FLOOR_BUDGET_S = 120.0
+"""Longest the Faust floor may take (it takes 100k events in seconds)."""
+
+
 async def time_naive(bootstrap, names, prefix, expect: int, budget_s: float) -> tuple[int, float]:
     """(events, seconds) the naive app got through: all of them, or what it had taken from its
     stream when ``budget_s`` ran out (it is slow; its rate does not depend on how many are left).
     """
     await infra.create_compacted(bootstrap, changelog_topics(prefix))
+    samples = await time_baseline_app("bench.naive_app", bootstrap, prefix, expect, budget_s)
+    launched, (at, processed) = samples[0][0], samples[-1]
+    return processed, at - launched
+
+
+async def time_floor(bootstrap, prefix, expect: int, budget_s: float) -> tuple[float, float]:
+    """(launch to every event taken, rate between 90 % and 10 % left) of Faust's own floor
+    (``bench.faust_floor``): agents that only take and ack the events."""
+    samples = await time_baseline_app("bench.faust_floor", bootstrap, prefix, expect, budget_s)
+    launched, (at, processed) = samples[0][0], samples[-1]
+    taken_s = at - launched if processed >= expect else math.nan
+    backlog = [(when, expect - done) for when, done in samples]
+    return taken_s, middle_rate(backlog, expect)
+
+
+async def time_baseline_app(
+    module: str, bootstrap: str, prefix: str, expect: int, budget_s: float, poll_s: float = 0.25
+) -> list[tuple[float, int]]:
+    """(monotonic time, events processed) of a baseline app process (``module``, timed by its
+    ``GET /progress``), from its launch (processed 0) until it has ``expect`` or ``budget_s``
+    ran out."""
     port = free_port()
     workdir = infra.run_dir(prefix)
-    log_path = workdir / "naive.log"
+    name = module.rpartition(".")[2]
+    log_path = workdir / f"{name}.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bench.naive_app",
-                bootstrap,
-                prefix,
-                str(port),
-                str(workdir / "naive-state"),
-            ],
+            [sys.executable, "-m", module, bootstrap, prefix, str(port), str(workdir / name)],
             cwd=infra.REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    service = Service("naive", f"http://127.0.0.1:{port}", process, log_path)
+    service = Service(name, f"http://127.0.0.1:{port}", process, log_path)
     launched = time.monotonic()
+    samples = [(launched, 0)]
     try:
         await infra.wait_assigned([service])
         deadline = launched + budget_s
         processed = 0
         async with httpx.AsyncClient(timeout=30) as client:
             while processed < expect and time.monotonic() < deadline:
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(poll_s)
                 processed = (await client.get(f"{service.url}/progress")).json()["processed"]
-        return processed, time.monotonic() - launched
+                samples.append((time.monotonic(), processed))
+        return samples
     finally:
         service.stop()
 
@@ -221,6 +244,11 @@ async def run(
         )
     finally:
         stack.stop()
+    floor_s, floor_steady = await time_floor(bootstrap, prefix, n, FLOOR_BUDGET_S)
+    print(
+        f"pipeline: Faust floor (agents that only take events) {floor_s:.1f}s "
+        f"({format_rate(rate(n, floor_s))}; {format_rate(floor_steady)} from 90 % to 10 % left)"
+    )
     naive_n, naive_s = 0, float("nan")
     if naive_budget_s > 0:
         naive_n, naive_s = await time_naive(bootstrap, names, prefix, n, naive_budget_s)
@@ -239,6 +267,11 @@ async def run(
             f"{n:,} at {format_rate(rate(n, produce_s))}",
         ),
         Figure("pipeline", "raw aiokafka consume + orjson", format_rate(raw)),
+        Figure(
+            "pipeline",
+            "Faust floor: agents that only take events (launch to all; 90 % to 10 % left)",
+            f"{format_rate(rate(n, floor_s))}; {format_rate(floor_steady)}",
+        ),
         Figure("pipeline", f"naive Faust ({naive_n:,} events)", format_rate(naive_rate)),
         Figure("pipeline", "salespulse worker, 1 process", format_rate(product)),
         Figure(
@@ -254,6 +287,11 @@ async def run(
             None if naive_budget_s <= 0 else vs_naive >= 10,
         ),
         Figure("pipeline", "worker / raw consume", f"{vs_raw:.1%}", "≥ 20 %", vs_raw >= 0.2),
+        Figure(
+            "pipeline",
+            "worker / Faust floor (launch to all; 90 % to 10 % left)",
+            f"{ratio(product, rate(n, floor_s)):.0%}; {ratio(steady, floor_steady):.0%}",
+        ),
         Figure("pipeline", "worker RSS after the run", f"{rss:.0f} MiB"),
         Figure(
             "pipeline",

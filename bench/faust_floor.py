@@ -1,0 +1,77 @@
+"""Faust's own floor: agents that only take and ack their events, nothing else.
+
+What the worker's rate is bounded by before any salespulse code runs: the same three event
+topics, one agent each, ``stream.take_events`` in batches of 2000 within 0.2 s as the worker's
+fold agents take them, uvloop and the worker's garbage-collector policy, and no decoding, folding,
+state or sending. ``bench.pipeline`` times it on the same pre-produced events, by the events its
+agents have taken (``GET /progress``), so the worker's rate reads against it.
+
+Run as its own process: ``python -m bench.faust_floor BOOTSTRAP PREFIX WEB_PORT DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import faust
+
+from events.topics import TopicNames
+from streams.gc_policy import tune_collector
+
+PARTITIONS = 8
+BATCH, WITHIN_S = 2000, 0.2
+GC_YOUNG_THRESHOLD = 50_000
+"""The worker's default (setting ``worker_gc_young_threshold``)."""
+
+
+def create_floor_app(bootstrap: str, prefix: str, web_port: int, data_dir: str) -> faust.App:
+    app = faust.App(
+        f"{prefix}floor",
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        datadir=data_dir,
+        web_port=web_port,
+        web_host="127.0.0.1",
+        topic_partitions=PARTITIONS,
+        consumer_auto_offset_reset="earliest",
+        autodiscover=False,
+        web_in_thread=False,
+    )
+    progress = {"processed": 0}
+    for name in TopicNames(prefix).event_topics:
+        topic = app.topic(name, key_serializer="raw", value_serializer="raw")
+
+        async def take_only(stream):
+            async for events in stream.take_events(BATCH, WITHIN_S):
+                progress["processed"] += len(events)
+
+        take_only.__name__ = take_only.__qualname__ = f"take-{name}"
+        app.agent(topic, name=f"take-{name}")(take_only)
+
+    @app.page("/progress")
+    async def progress_page(web, request):
+        return web.json(progress)
+
+    @app.page("/readyz")
+    async def readyz(web, request):
+        partitions = sorted({tp.partition for tp in app.assignor.assigned_actives()})
+        ready = not app.rebalancing and partitions
+        return web.json({"partitions": partitions}, status=200 if ready else 503)
+
+    return app
+
+
+def main(argv: list[str]) -> None:
+    import uvloop
+    from faust.worker import Worker
+
+    bootstrap, prefix, web_port, data_dir = argv
+    asyncio.set_event_loop(uvloop.new_event_loop())
+    app = create_floor_app(bootstrap, prefix, int(web_port), data_dir)
+    tune_collector(GC_YOUNG_THRESHOLD)
+    Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
