@@ -3,9 +3,10 @@
 Why two: the apply was ~40 % of a worker's main thread during a backfill (docs/BENCHMARKS.md),
 ~8 µs of interpreted Python per correction. ``salespulse_native`` (the ``native/`` crate, built by
 ``make install``) takes the same steps on the same Python objects (day values, stock totals, live
-keys), so the state, its snapshots and every reader are unchanged; the property tests run the
-replay model through both (``tests/unit/streams/test_replay_model.py``). A worker installed
-without it (no Rust toolchain) uses the interpreted path, and says so in its log.
+keys), so the state, its snapshots and every reader are unchanged; the replay-model property
+tests run whole workers through both (``tests/unit/streams/test_folds_replay_model.py``,
+``test_retention_replay_model.py``) and ``test_kpi_apply.py`` compares them case by case. A
+worker installed without it (no Rust toolchain) uses the interpreted path, and says so in its log.
 
 Setting ``SALESPULSE_APPLY_ENGINE``: ``auto`` (compiled when installed), ``native``, ``python``.
 """

@@ -40,7 +40,7 @@ class WorkerRuntimeSettings(BaseModel):
         description="How the apply agent applies kpi-deltas: 'native' through the compiled core "
         "(native/, built by make install; the worker refuses to start without it), 'python' "
         "interpreted, 'auto' the compiled core when installed, else interpreted (logged). Both "
-        "give the same state; the compiled one applies ~4x faster (docs/BENCHMARKS.md).",
+        "give the same state; the compiled one applies ~3x faster (docs/BENCHMARKS.md).",
     )
     worker_gc_young_threshold: int = Field(
         50_000,
