@@ -16,29 +16,18 @@ import sys
 
 import faust
 
+from bench.naive_app import baseline_app
 from events.topics import TopicNames
 from streams.gc_policy import tune_collector
 
-PARTITIONS = 8
 BATCH, WITHIN_S = 2000, 0.2
 GC_YOUNG_THRESHOLD = 50_000
 """The worker's default (setting ``worker_gc_young_threshold``)."""
 
 
 def create_floor_app(bootstrap: str, prefix: str, web_port: int, data_dir: str) -> faust.App:
-    app = faust.App(
-        f"{prefix}floor",
-        broker=f"kafka://{bootstrap}",
-        store="memory://",
-        datadir=data_dir,
-        web_port=web_port,
-        web_host="127.0.0.1",
-        topic_partitions=PARTITIONS,
-        consumer_auto_offset_reset="earliest",
-        autodiscover=False,
-        web_in_thread=False,
-    )
     progress = {"processed": 0}
+    app = baseline_app("floor", bootstrap, prefix, web_port, data_dir, progress)
     for name in TopicNames(prefix).event_topics:
         topic = app.topic(name, key_serializer="raw", value_serializer="raw")
 
@@ -48,17 +37,6 @@ def create_floor_app(bootstrap: str, prefix: str, web_port: int, data_dir: str) 
 
         take_only.__name__ = take_only.__qualname__ = f"take-{name}"
         app.agent(topic, name=f"take-{name}")(take_only)
-
-    @app.page("/progress")
-    async def progress_page(web, request):
-        return web.json(progress)
-
-    @app.page("/readyz")
-    async def readyz(web, request):
-        partitions = sorted({tp.partition for tp in app.assignor.assigned_actives()})
-        ready = not app.rebalancing and partitions
-        return web.json({"partitions": partitions}, status=200 if ready else 503)
-
     return app
 
 

@@ -250,9 +250,7 @@ def engine_figures(python: FoldRun, native: FoldRun) -> list[Figure]:
     read_gain = ratio(python.clock.seconds[DELTAS_CODEC], native.clock.seconds[DELTAS_CODEC])
     total_gain = ratio(python.total_s, native.total_s)
     return [
-        Figure(
-            "fold", "interpreted apply, all stages", _rate_us(python.events, python.total_s)
-        ),
+        Figure("fold", "interpreted apply, all stages", _rate_us(python.events, python.total_s)),
         Figure("fold", "compiled vs interpreted: apply-kpis", f"{format_ratio(apply_gain)} faster"),
         Figure(
             "fold", "compiled vs interpreted: kpi-deltas codec", f"{format_ratio(read_gain)} faster"

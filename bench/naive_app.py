@@ -51,9 +51,14 @@ def changelog_topics(prefix: str) -> list[str]:
     return [f"{prefix}naive-{table}-changelog" for table in TABLES]
 
 
-def create_naive_app(bootstrap: str, prefix: str, web_port: int, data_dir: str) -> faust.App:
+def baseline_app(
+    name: str, bootstrap: str, prefix: str, web_port: int, data_dir: str, progress: dict
+) -> faust.App:
+    """A Faust app of the bench's baselines (this one, ``bench.faust_floor``): their options,
+    and the pages ``bench.pipeline`` polls: ``/progress`` (``progress``, events taken) and
+    ``/readyz`` (partitions assigned)."""
     app = faust.App(
-        f"{prefix}naive",
+        f"{prefix}{name}",
         broker=f"kafka://{bootstrap}",
         store="memory://",
         datadir=data_dir,
@@ -65,13 +70,29 @@ def create_naive_app(bootstrap: str, prefix: str, web_port: int, data_dir: str) 
         autodiscover=False,
         web_in_thread=False,
     )
+
+    @app.page("/progress")
+    async def progress_page(web, request):
+        return web.json(progress)
+
+    @app.page("/readyz")
+    async def readyz(web, request):
+        partitions = sorted({tp.partition for tp in app.assignor.assigned_actives()})
+        ready = not app.rebalancing and app.tables.actives_ready and partitions
+        return web.json({"partitions": partitions}, status=200 if ready else 503)
+
+    return app
+
+
+def create_naive_app(bootstrap: str, prefix: str, web_port: int, data_dir: str) -> faust.App:
+    progress = {"processed": 0}
+    app = baseline_app("naive", bootstrap, prefix, web_port, data_dir, progress)
     names = TopicNames(prefix)
     source = app.topic(*names.event_topics, key_serializer="raw", value_serializer="raw")
     seen, deals, customers, buckets = (
         app.Table(name, partitions=PARTITIONS, key_type=str) for name in TABLES
     )
     policy, grid = EventPolicy(), BucketGrid("UTC")
-    progress = {"processed": 0}
 
     def fold_deal_event(event, offset: int, deltas: QuarterHourCorrections) -> None:
         stored = deals.get(event.deal_id) or []
@@ -135,16 +156,6 @@ def create_naive_app(bootstrap: str, prefix: str, web_port: int, data_dir: str) 
                     tally = Tally.from_json(buckets.get(bucket))
                     tally.add(update)
                     buckets[bucket] = tally.to_json()
-
-    @app.page("/progress")
-    async def progress_page(web, request):
-        return web.json(progress)
-
-    @app.page("/readyz")
-    async def readyz(web, request):
-        partitions = sorted({tp.partition for tp in app.assignor.assigned_actives()})
-        ready = not app.rebalancing and app.tables.actives_ready and partitions
-        return web.json({"partitions": partitions}, status=200 if ready else 503)
 
     return app
 

@@ -175,14 +175,9 @@ def read_day_entries(value: bytes | None, partition: int, partitions: int) -> Da
     """``read_kpi_deltas`` straight into ``DayCorrection``s: the apply agent's hot path, which
     skips the ``Tally`` step for msgpack messages of 64-bit counts (nearly all); the others go
     through ``read_kpi_deltas``."""
-    if value and value[0] == MSGPACK_FORMAT:
-        try:
-            decoded = _DECODER.decode(memoryview(value)[1:])
-        except msgspec.DecodeError:
-            pass
-        else:
-            _expect_event_time(decoded.st_us, "st_us")
-            return DayKpiDeltas(_day_scopes(decoded.scopes, partition, partitions), decoded.st_us)
+    decoded = _fast_body(value)
+    if decoded is not None:
+        return DayKpiDeltas(_day_scopes(decoded.scopes, partition, partitions), decoded.st_us)
     scopes, stream_us = read_kpi_deltas(value, partition, partitions)
     try:
         return DayKpiDeltas([(key, day_entries_of(entries)) for key, entries in scopes], stream_us)
@@ -197,18 +192,26 @@ def read_wire_scopes(
     time: what the compiled apply reads (``streams.kpi_apply``), which checks the corrections
     themselves. Messages of the first format or with counts beyond 64 bits (rare) are read
     through ``read_kpi_deltas`` and given back in the same form."""
-    if value and value[0] == MSGPACK_FORMAT:
-        try:
-            decoded = _DECODER.decode(memoryview(value)[1:])
-        except msgspec.DecodeError:
-            pass
-        else:
-            _expect_event_time(decoded.st_us, "st_us")
-            for scope in decoded.scopes:
-                _expect_owned(scope.scope_key, partition, partitions)
-            return decoded.scopes, decoded.st_us
+    decoded = _fast_body(value)
+    if decoded is not None:
+        for scope in decoded.scopes:
+            _expect_owned(scope.scope_key, partition, partitions)
+        return decoded.scopes, decoded.st_us
     scopes, stream_us = read_kpi_deltas(value, partition, partitions)
     return [_wire_scope(key, entries, _exact) for key, entries in scopes], stream_us
+
+
+def _fast_body(value: bytes | None) -> KpiDeltasBody[int] | None:
+    """The body of a msgpack message of 64-bit counts (nearly all), its stream time checked;
+    None for any other message, which ``read_kpi_deltas`` reads (or refuses)."""
+    if not value or value[0] != MSGPACK_FORMAT:
+        return None
+    try:
+        decoded = _DECODER.decode(memoryview(value)[1:])
+    except msgspec.DecodeError:
+        return None
+    _expect_event_time(decoded.st_us, "st_us")
+    return decoded
 
 
 def _day_scopes(
