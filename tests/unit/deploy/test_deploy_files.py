@@ -161,3 +161,14 @@ def test_compose_takes_secrets_from_the_environment_only():
     assert services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"].startswith(
         "${GRAFANA_ADMIN_PASSWORD:?"
     )
+
+
+def test_the_image_builds_the_compiled_apply_core_and_its_workers_require_it():
+    dockerfile = (REPO / "deploy" / "docker" / "Dockerfile").read_text()
+    ignored = (REPO / ".dockerignore").read_text().split()
+
+    assert "COPY native /native" in dockerfile
+    assert re.search(r"maturin build --release --manifest-path /native/Cargo.toml", dockerfile)
+    assert re.search(r"pip install \. /wheels/\*\.whl", dockerfile)
+    assert "ENV SALESPULSE_APPLY_ENGINE=native" in dockerfile
+    assert {"native/target/", ".venv/", ".local/"} <= set(ignored)
