@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import faust
-from faust.tables import TableManager
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 
 from streams.faust_ext.checkpointed_offsets import CheckpointedOffsets, CheckpointedState
@@ -20,20 +19,6 @@ from streams.faust_ext.ordered_delivery import SeekFencedDelivery
 
 class SalespulseConsumer(CheckpointedOffsets, SeekFencedDelivery, AIOKafkaConsumer):
     """Faust's aiokafka consumer with the state engine's offsets and the delivery fence."""
-
-
-class TablelessManager(TableManager):
-    """Faust's table manager without the second it sleeps at start.
-
-    Faust waits 1 s before finalising the tables, so that agents starting late can still declare
-    theirs. The worker declares none (its state is the engine's, ``streams.state``), and that
-    second was paid at every start before the group was even joined: in the ready time of every
-    restart, take-over and deploy."""
-
-    async def on_start(self) -> None:
-        if not self.should_stop:
-            await self._update_channels()
-            await self.recovery.start()
 
 
 class SalespulseApp(faust.App):
@@ -46,7 +31,6 @@ class SalespulseApp(faust.App):
     def __init__(
         self, id: str, *, state_engine: CheckpointedState | None = None, **options: Any
     ) -> None:
-        options.setdefault("TableManager", TablelessManager)
         super().__init__(id, **options)
         self.state_engine = state_engine
 

@@ -59,12 +59,6 @@ PRIVATE_HOOKS: tuple[Hook, ...] = (
         "called: moves a partition to its checkpoint's offset (rebalance protocol, step 4)",
     ),
     Hook(
-        "faust.tables.manager",
-        "TableManager",
-        "_update_channels",
-        "called: what TableManager.on_start does after its sleep",
-    ),
-    Hook(
         "faust.worker",
         "Worker",
         "_setup_spinner_handler",
@@ -83,12 +77,6 @@ OVERRIDDEN_HOOKS: tuple[Hook, ...] = (
     ),
     Hook(AIOKAFKA_CONSUMER, "Consumer", "getmany", "overridden: the delivery fence"),
     Hook("faust.app.base", "App", "on_shutdown", "overridden: snapshots in flight finish"),
-    Hook(
-        "faust.tables.manager",
-        "TableManager",
-        "on_start",
-        "overridden: its body without the 1 s sleep (TablelessManager)",
-    ),
 )
 """Public methods this package overrides: Faust must still call them where it does."""
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import faust
 import pytest
 
-from streams.faust_ext.checkpointing_app import SalespulseApp, TablelessManager
+from streams.faust_ext.checkpointing_app import SalespulseApp
 from streams.faust_ext.hooks import (
     APP_INTERNALS,
     INTERNAL_NAMES,
@@ -66,27 +66,6 @@ def test_faust_flushes_the_producer_before_the_commit_hook_that_checkpoints():
         "faust.transport.consumer.Consumer._commit_offsets no longer flushes the producer before "
         "awaiting _commit: step 2 of the commit protocol (streams.faust_ext) does not hold"
     )
-
-
-def test_faust_starts_its_table_manager_with_a_sleep_then_what_ours_does_without_it(tmp_path):
-    from faust.tables import TableManager
-
-    def statements(function) -> list[str]:
-        body = ast.parse(textwrap.dedent(inspect.getsource(function))).body[0].body
-        return [ast.unparse(node) for node in body if not _is_docstring(node)]
-
-    faust_start, our_start = (
-        statements(TableManager.on_start),
-        statements(TablelessManager.on_start),
-    )
-    assert faust_start[0] == "await self.sleep(1.0)"
-    assert faust_start[1:] == our_start, "Faust's TableManager.on_start changed: mirror it"
-    app = SalespulseApp("t-tableless", broker="kafka://127.0.0.1:1", datadir=tmp_path)
-    assert isinstance(app.tables, TablelessManager)
-
-
-def _is_docstring(node: ast.stmt) -> bool:
-    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
 
 
 def test_our_consumer_gets_every_argument_faust_gives_its_own():
