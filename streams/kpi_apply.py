@@ -42,8 +42,6 @@ class KpiApply(Protocol):
     """The apply agent's two steps: a message read and checked (``MalformedKpiDeltas`` before
     anything is applied), then a partition's corrections applied after its clock moved."""
 
-    name: str
-
     def read(self, value: bytes | None, partition: int, partitions: int) -> DayKpiDeltas: ...
 
     def apply(
@@ -59,8 +57,6 @@ class KpiApply(Protocol):
 
 class PythonApply:
     """The interpreted path: ``read_day_entries`` and ``apply_part``."""
-
-    name = "python"
 
     def read(self, value: bytes | None, partition: int, partitions: int) -> DayKpiDeltas:
         return read_day_entries(value, partition, partitions)
@@ -80,8 +76,6 @@ class PythonApply:
 class NativeApply:
     """The compiled path: the message's wire Structs read into the core's corrections (checked
     there), then applied by it onto the partition's mappings."""
-
-    name = "native"
 
     def __init__(self, native: ModuleType) -> None:
         self._core = native.DayApplier(

@@ -17,29 +17,11 @@ from streams import kpi_apply
 from streams.corrections import Corrections
 from streams.kpi_apply import NativeApply, PythonApply, kpi_apply_of
 from streams.kpi_deltas import encode_kpi_deltas
+from tests.support.agent_fakes import DictState
 from tests.support.apply_engines import kpi_apply_named
 from tests.support.factories import us
 
 PARTITIONS = 2
-
-
-class DictState:
-    """A partition's apply tables as plain dicts (``streams.pipeline.AgentState``)."""
-
-    def __init__(self) -> None:
-        self.tables: dict[tuple[str, int], dict] = {}
-
-    def table(self, name: str, partition: int) -> dict:
-        return self.tables.setdefault((name, partition), {})
-
-    def days(self, partition: int) -> dict:
-        return self.table("days", partition)
-
-    def stocks(self, partition: int) -> dict:
-        return self.table("stocks", partition)
-
-    def live_keys(self, partition: int) -> dict:
-        return self.table("live", partition)
 
 
 def corrections_of(*changes: tuple) -> Corrections:
@@ -133,7 +115,7 @@ def test_days_beyond_the_horizon_are_dropped_but_their_stock_changes_kept_on_bot
     assert all(not t for (name, _), t in tables.items() if name == "days")
     stocks = {k: v for (name, _), t in tables.items() if name == "stocks" for k, v in t.items()}
     assert stocks["team|t1"].open_deals == 1
-    live = {k for (name, _), t in tables.items() if name == "live" for k in t}
+    live = {k for (name, _), t in tables.items() if name == "keys" for k in t}
     assert live == {"team|t1"}
 
 
