@@ -52,12 +52,18 @@ def changelog_topics(prefix: str) -> list[str]:
 
 
 def baseline_app(
-    name: str, bootstrap: str, prefix: str, web_port: int, data_dir: str, progress: dict
+    name: str,
+    bootstrap: str,
+    prefix: str,
+    web_port: int,
+    data_dir: str,
+    progress: dict,
+    app_class: type[faust.App] = faust.App,
 ) -> faust.App:
     """A Faust app of the bench's baselines (this one, ``bench.faust_floor``): their options,
     and the pages ``bench.pipeline`` polls: ``/progress`` (``progress``, events taken) and
     ``/readyz`` (partitions assigned)."""
-    app = faust.App(
+    app = app_class(
         f"{prefix}{name}",
         broker=f"kafka://{bootstrap}",
         store="memory://",
@@ -77,7 +83,9 @@ def baseline_app(
 
     @app.page("/readyz")
     async def readyz(web, request):
-        partitions = sorted({tp.partition for tp in app.assignor.assigned_actives()})
+        # The consumer's assignment, not the assignor's actives: an app without tables (the
+        # floor) gets aiokafka's round-robin assignor, whose actives Faust never records.
+        partitions = sorted({tp.partition for tp in app.consumer.assignment()})
         ready = not app.rebalancing and app.tables.actives_ready and partitions
         return web.json({"partitions": partitions}, status=200 if ready else 503)
 

@@ -1,16 +1,16 @@
 """Pipeline throughput: N pre-produced events until every KPI table reflects them.
 
-Four consumers of the same topics, in the same run: a raw aiokafka consumer that reads and
+Five consumers of the same topics, in the same run: a raw aiokafka consumer that reads and
 JSON-decodes every message (the physical limit of a Python consumer here), one real
-``salespulse worker`` process, Faust's own floor (``bench.faust_floor``: agents that only take
-their events, timed by what they took) and the naive Faust baseline (``bench.naive_app``).
-Completion of a
-Faust app is its consumer group's committed lag reaching 0 on every topic it reads (input and
-internal); its clock starts when its process is launched, so start-up (topic checks, group join,
-table recovery of empty changelogs: about 5-10 s here) is counted, which favours no one: every
-Faust app pays it. The naive app, far slower, gets a time budget and is timed by the events it has
-taken from its stream (its commits stall behind its changelog traffic). Afterwards every KPI the
-worker answers is compared with ``projections.recompute``.
+``salespulse worker`` process, Faust's own floor twice (``bench.faust_floor``: agents that only
+take their events, timed by what they took, with Faust's consumer and with the worker's) and the
+naive Faust baseline (``bench.naive_app``). Completion of a Faust app is its consumer group's
+committed lag reaching 0 on every topic it reads (input and internal); its clock starts when its
+process is launched, so start-up (topic checks, group join, table recovery of empty changelogs:
+about 5-10 s here) is counted, which favours no one: every Faust app pays it. The naive app, far
+slower, gets a time budget and is timed by the events it has taken from its stream (its commits
+stall behind its changelog traffic). Afterwards every KPI the worker answers is compared with
+``projections.recompute``.
 """
 
 from __future__ import annotations
@@ -130,6 +130,9 @@ async def time_product(
 FLOOR_BUDGET_S = 120.0
 """Longest the Faust floor may take (it takes 100k events in seconds)."""
 
+FLOOR_CONSUMERS = {"faust": "Faust's consumer", "worker": "the worker's consumer"}
+"""The floor's two runs (``bench.faust_floor``): Faust's fetch loop, and the worker's."""
+
 
 async def time_naive(bootstrap, names, prefix, expect: int, budget_s: float) -> tuple[int, float]:
     """(events, seconds) the naive app got through: all of them, or what it had taken from its
@@ -141,10 +144,15 @@ async def time_naive(bootstrap, names, prefix, expect: int, budget_s: float) -> 
     return processed, at - launched
 
 
-async def time_floor(bootstrap, prefix, expect: int, budget_s: float) -> tuple[float, float]:
+async def time_floor(
+    bootstrap, prefix, expect: int, budget_s: float, consumer: str
+) -> tuple[float, float]:
     """(launch to every event taken, rate between 90 % and 10 % left) of Faust's own floor
-    (``bench.faust_floor``): agents that only take and ack the events."""
-    samples = await time_baseline_app("bench.faust_floor", bootstrap, prefix, expect, budget_s)
+    (``bench.faust_floor``): agents that only take and ack the events, with ``consumer``
+    (``faust`` or ``worker``)."""
+    samples = await time_baseline_app(
+        "bench.faust_floor", bootstrap, prefix, expect, budget_s, args=(consumer,)
+    )
     launched, (at, processed) = samples[0][0], samples[-1]
     taken_s = at - launched if processed >= expect else math.nan
     backlog = [(when, expect - done) for when, done in samples]
@@ -152,18 +160,33 @@ async def time_floor(bootstrap, prefix, expect: int, budget_s: float) -> tuple[f
 
 
 async def time_baseline_app(
-    module: str, bootstrap: str, prefix: str, expect: int, budget_s: float, poll_s: float = 0.25
+    module: str,
+    bootstrap: str,
+    prefix: str,
+    expect: int,
+    budget_s: float,
+    poll_s: float = 0.25,
+    args: tuple[str, ...] = (),
 ) -> list[tuple[float, int]]:
-    """(monotonic time, events processed) of a baseline app process (``module``, timed by its
-    ``GET /progress``), from its launch (processed 0) until it has ``expect`` or ``budget_s``
-    ran out."""
+    """(monotonic time, events processed) of a baseline app process (``module`` with ``args``
+    after the usual four, timed by its ``GET /progress``), from its launch (processed 0) until it
+    has ``expect`` or ``budget_s`` ran out."""
     port = free_port()
     workdir = infra.run_dir(prefix)
-    name = module.rpartition(".")[2]
+    name = "-".join((module.rpartition(".")[2], *args))
     log_path = workdir / f"{name}.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", module, bootstrap, prefix, str(port), str(workdir / name)],
+            [
+                sys.executable,
+                "-m",
+                module,
+                bootstrap,
+                prefix,
+                str(port),
+                str(workdir / name),
+                *args,
+            ],
             cwd=infra.REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -244,11 +267,16 @@ async def run(
         )
     finally:
         stack.stop()
-    floor_s, floor_steady = await time_floor(bootstrap, prefix, n, FLOOR_BUDGET_S)
-    print(
-        f"pipeline: Faust floor (agents that only take events) {floor_s:.1f}s "
-        f"({format_rate(rate(n, floor_s))}; {format_rate(floor_steady)} from 90 % to 10 % left)"
-    )
+    floors = {}
+    for consumer in ("faust", "worker"):
+        floor_s, floor_steady = floors[consumer] = await time_floor(
+            bootstrap, prefix, n, FLOOR_BUDGET_S, consumer
+        )
+        print(
+            f"pipeline: Faust floor (agents that only take events), {FLOOR_CONSUMERS[consumer]}, "
+            f"{floor_s:.1f}s ({format_rate(rate(n, floor_s))}; "
+            f"{format_rate(floor_steady)} from 90 % to 10 % left)"
+        )
     naive_n, naive_s = 0, float("nan")
     if naive_budget_s > 0:
         naive_n, naive_s = await time_naive(bootstrap, names, prefix, n, naive_budget_s)
@@ -267,10 +295,14 @@ async def run(
             f"{n:,} at {format_rate(rate(n, produce_s))}",
         ),
         Figure("pipeline", "raw aiokafka consume + orjson", format_rate(raw)),
-        Figure(
-            "pipeline",
-            "Faust floor: agents that only take events (launch to all; 90 % to 10 % left)",
-            f"{format_rate(rate(n, floor_s))}; {format_rate(floor_steady)}",
+        *(
+            Figure(
+                "pipeline",
+                f"Faust floor, {FLOOR_CONSUMERS[consumer]}: agents that only take events "
+                "(launch to all; 90 % to 10 % left)",
+                f"{format_rate(rate(n, floor_s))}; {format_rate(floor_steady)}",
+            )
+            for consumer, (floor_s, floor_steady) in floors.items()
         ),
         Figure("pipeline", f"naive Faust ({naive_n:,} events)", format_rate(naive_rate)),
         Figure("pipeline", "salespulse worker, 1 process", format_rate(product)),
@@ -289,8 +321,9 @@ async def run(
         Figure("pipeline", "worker / raw consume", f"{vs_raw:.1%}", "≥ 20 %", vs_raw >= 0.2),
         Figure(
             "pipeline",
-            "worker / Faust floor (launch to all; 90 % to 10 % left)",
-            f"{ratio(product, rate(n, floor_s)):.0%}; {ratio(steady, floor_steady):.0%}",
+            "worker / Faust floor with the worker's consumer (launch to all; 90 % to 10 % left)",
+            f"{ratio(product, rate(n, floors['worker'][0])):.0%}; "
+            f"{ratio(steady, floors['worker'][1]):.0%}",
         ),
         Figure("pipeline", "worker RSS after the run", f"{rss:.0f} MiB"),
         Figure(

@@ -1,9 +1,10 @@
 """The worker's Faust app class and its consumer: where the two protocols are plugged in.
 
 Faust builds its consumer in ``App._new_consumer``; this app builds one whose class adds the
-checkpoints (``checkpointed_offsets``) and the delivery fence (``ordered_delivery``) to Faust's
-aiokafka consumer, wired to the app exactly as Faust wires its own. The protocols themselves
-are in the package docstring (``streams.faust_ext``).
+checkpoints (``checkpointed_offsets``), the delivery fence (``ordered_delivery``) and the inline
+hand-over of fetched records (``inline_delivery``) to Faust's aiokafka consumer, wired to the app
+exactly as Faust wires its own. The protocols themselves are in the package docstring
+(``streams.faust_ext``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import faust
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 
 from streams.faust_ext.checkpointed_offsets import CheckpointedOffsets, CheckpointedState
+from streams.faust_ext.inline_delivery import InlineDelivery
 from streams.faust_ext.ordered_delivery import SeekFencedDelivery
 
 
-class SalespulseConsumer(CheckpointedOffsets, SeekFencedDelivery, AIOKafkaConsumer):
-    """Faust's aiokafka consumer with the state engine's offsets and the delivery fence."""
+class SalespulseConsumer(CheckpointedOffsets, SeekFencedDelivery, InlineDelivery, AIOKafkaConsumer):
+    """Faust's aiokafka consumer with the state engine's offsets, the delivery fence and the
+    inline hand-over."""
 
 
 class SalespulseApp(faust.App):

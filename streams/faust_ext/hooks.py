@@ -59,6 +59,18 @@ PRIVATE_HOOKS: tuple[Hook, ...] = (
         "called: moves a partition to its checkpoint's offset (rebalance protocol, step 4)",
     ),
     Hook(
+        "faust.transport.consumer",
+        "Consumer",
+        "_drain_messages",
+        "overridden: Faust's fetch loop with the inline hand-over (inline_delivery)",
+    ),
+    Hook(
+        "faust.transport.consumer",
+        "Consumer",
+        "_add_gap",
+        "called: the fetch loop records a gap in a partition's offsets as Faust's does",
+    ),
+    Hook(
         "faust.worker",
         "Worker",
         "_setup_spinner_handler",
