@@ -8,6 +8,8 @@ this package touches a private attribute of Faust, mode or aiokafka.
 - ``checkpointing_app``: the worker's app class and its consumer, where both protocols plug in;
 - ``checkpointed_offsets``: the checkpoint inside each commit, the seek to the checkpoint;
 - ``ordered_delivery``: the fence that keeps each partition in offset order across a seek;
+- ``inline_delivery``: Faust's fetch loop, handing each record to its agent without new tasks
+  unless the hand-over has to wait;
 - ``direct_send``: the agents' ready bytes straight to the app's producer;
 - ``introspect``: rebalances, the assignment, the peers and the lag, as the business code asks;
 - ``web_server``, ``worker_logging``: Faust's web server and worker as a service needs them.
