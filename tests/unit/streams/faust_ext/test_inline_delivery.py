@@ -70,13 +70,19 @@ async def test_a_record_whose_agent_has_room_is_handed_over_without_a_task():
     assert loop.tasks_awaited == 0
 
 
-async def test_a_record_whose_agent_is_full_is_handed_over_once_there_is_room():
-    loop = FetchLoop(room=1)
+async def handing_to_a_full_agent(loop: FetchLoop) -> asyncio.Task:
+    """Record 7 being handed over, waiting, to an agent whose one place record 6 holds."""
     loop.queue.put_nowait(record(6))
-
     handing = asyncio.create_task(loop.deliver(loop.callback, record(7)))
     await asyncio.sleep(0.01)
     assert not handing.done()
+    return handing
+
+
+async def test_a_record_whose_agent_is_full_is_handed_over_once_there_is_room():
+    loop = FetchLoop(room=1)
+
+    handing = await handing_to_a_full_agent(loop)
     loop.queue.get_nowait()
     await asyncio.wait_for(handing, 1)
 
@@ -86,10 +92,8 @@ async def test_a_record_whose_agent_is_full_is_handed_over_once_there_is_room():
 
 async def test_a_stopped_flow_abandons_a_hand_over_that_waits():
     loop = FetchLoop(room=1)
-    loop.queue.put_nowait(record(6))
 
-    handing = asyncio.create_task(loop.deliver(loop.callback, record(7)))
-    await asyncio.sleep(0.01)
+    handing = await handing_to_a_full_agent(loop)
     loop.suspend_flow.set()
     await asyncio.wait_for(handing, 1)
 
