@@ -4,7 +4,7 @@ Faust's fetch loop (``Consumer._drain_messages``, faust-streaming 0.15.3) hands 
 with ``await self.wait_first(callback(message), self.suspend_flow.wait())``. mode's ``wait_first``
 wraps that callback, the flow-stop wait and the service's stopped and crashed waits in four new
 tasks, awaits ``asyncio.wait`` and cancels three of them: several event-loop turns for each
-record, 40-47 % of what a Faust worker does per record when its agents do nothing (Faust's
+record, 38-48 % of what a Faust worker does per record when its agents do nothing (Faust's
 floor in ``bench pipeline``, docs/BENCHMARKS.md). The wait exists for one case: a callback that
 has to wait, because its agent's queue is full, must be abandoned when a rebalance stops the
 flow. Nearly always it does not wait at all.
