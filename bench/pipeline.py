@@ -23,10 +23,12 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench import infra
 from bench.exact import expected_kpis, mismatches
@@ -130,6 +132,8 @@ async def time_product(
 FLOOR_BUDGET_S = 120.0
 """Longest the Faust floor may take (it takes 100k events in seconds)."""
 
+LATENCY_METRIC = "salespulse_processing_latency_seconds"
+
 FLOOR_CONSUMERS = {"faust": "Faust's consumer", "worker": "the worker's consumer"}
 """The floor's two runs (``bench.faust_floor``): Faust's fetch loop, and the worker's."""
 
@@ -209,6 +213,39 @@ async def time_baseline_app(
         service.stop()
 
 
+class ApplyWait(NamedTuple):
+    """How long the worker's kpi-deltas messages waited between sent and applied, from its
+    ``salespulse_processing_latency_seconds{agent="apply-kpis"}``: how far the KPIs trailed the
+    folds during the run (docs/BENCHMARKS.md, "the apply agent lags during a backfill")."""
+
+    messages: int
+    mean_s: float
+    within_5_s: int
+
+
+def apply_wait_of(metrics_text: str) -> ApplyWait:
+    """The apply agent's wait in a worker's ``/metrics`` page."""
+    found: dict[tuple[str, str | None], float] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name != LATENCY_METRIC:
+            continue
+        for sample in family.samples:
+            if sample.labels.get("agent") == "apply-kpis":
+                found[sample.name[len(LATENCY_METRIC) :], sample.labels.get("le")] = sample.value
+    messages = int(found.get(("_count", None), 0))
+    total_s = found.get(("_sum", None), 0.0)
+    return ApplyWait(
+        messages,
+        total_s / messages if messages else math.nan,
+        int(found.get(("_bucket", "5.0"), 0)),
+    )
+
+
+async def apply_wait(base_url: str) -> ApplyWait:
+    async with httpx.AsyncClient(timeout=30) as client:
+        return apply_wait_of((await client.get(f"{base_url}/metrics")).text)
+
+
 async def run(
     bootstrap: str,
     events: int,
@@ -248,6 +285,18 @@ async def run(
         print(
             f"pipeline: exactness: {len(expected):,} (scope, id, window) compared, "
             f"{len(problems)} differ" + "".join(f"\n  {p}" for p in problems[:10])
+        )
+        waited = await apply_wait(worker.url)
+        print(
+            f"pipeline: kpi-deltas messages waited {waited.mean_s:.1f}s on average between sent "
+            f"and applied ({waited.messages:,} messages, {waited.within_5_s:,} within 5 s)"
+        )
+        figures.append(
+            Figure(
+                "pipeline",
+                "kpi-deltas sent → applied during the run (mean; within 5 s)",
+                f"{waited.mean_s:.1f} s; {waited.within_5_s:,} of {waited.messages:,}",
+            )
         )
         written = await infra.records_written(bootstrap, prefix, names.event_topics)
         per_event = sum(written.values()) / n
