@@ -35,6 +35,7 @@ from bench.exact import expected_kpis, mismatches
 from bench.naive_app import changelog_topics
 from bench.stats import Figure, format_rate, format_ratio, middle_rate, rate, ratio
 from bench.workload import Shape, history, route_of
+from streams.telemetry import PROCESSING_LATENCY_METRIC
 from tests.support.stack import Service, free_port
 
 TIMEOUT_S = 900
@@ -132,8 +133,6 @@ async def time_product(
 FLOOR_BUDGET_S = 120.0
 """Longest the Faust floor may take (it takes 100k events in seconds)."""
 
-LATENCY_METRIC = "salespulse_processing_latency_seconds"
-
 FLOOR_CONSUMERS = {"faust": "Faust's consumer", "worker": "the worker's consumer"}
 """The floor's two runs (``bench.faust_floor``): Faust's fetch loop, and the worker's."""
 
@@ -227,11 +226,12 @@ def apply_wait_of(metrics_text: str) -> ApplyWait:
     """The apply agent's wait in a worker's ``/metrics`` page."""
     found: dict[tuple[str, str | None], float] = {}
     for family in text_string_to_metric_families(metrics_text):
-        if family.name != LATENCY_METRIC:
+        if family.name != PROCESSING_LATENCY_METRIC:
             continue
         for sample in family.samples:
             if sample.labels.get("agent") == "apply-kpis":
-                found[sample.name[len(LATENCY_METRIC) :], sample.labels.get("le")] = sample.value
+                suffix = sample.name.removeprefix(PROCESSING_LATENCY_METRIC)
+                found[suffix, sample.labels.get("le")] = sample.value
     messages = int(found.get(("_count", None), 0))
     total_s = found.get(("_sum", None), 0.0)
     return ApplyWait(

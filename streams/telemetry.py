@@ -19,6 +19,9 @@ from prometheus_client.registry import Collector
 
 from streams.faust_ext import introspect
 
+PROCESSING_LATENCY_METRIC = "salespulse_processing_latency_seconds"
+"""Seconds from a message's Kafka timestamp to the end of the batch that folded it, per agent
+(read back by ``bench pipeline`` for the apply agent's wait)."""
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _FIELD = re.compile(r"^([a-z_]+):")
 
@@ -51,7 +54,7 @@ class WorkerTelemetry:
             registry=registry,
         )
         self.latency = Histogram(
-            "salespulse_processing_latency_seconds",
+            PROCESSING_LATENCY_METRIC,
             "From a message's Kafka timestamp to the end of the batch that folded it",
             ["agent"],
             buckets=LATENCY_BUCKETS,

@@ -113,6 +113,7 @@ class InlineDelivery:
         """Faust's inner loop: skip what was read already, record gaps, commit every
         ``commit_every`` acks, hand each record over (``deliver``), yield every 100 records."""
         callback, deliver = self.callback, self.deliver  # type: ignore[attr-defined]
+        log = self.log  # type: ignore[attr-defined]
         read_offsets = self._read_offset  # type: ignore[attr-defined]
         acks_enabled_for = self.app.topics.acks_enabled_for  # type: ignore[attr-defined]
         commit_every = self._commit_every  # type: ignore[attr-defined]
@@ -124,9 +125,7 @@ class InlineDelivery:
                 since_yield = 0
             offset, read = message.offset, read_offsets[tp]
             if read is not None and offset < read:
-                self.log.dev(
-                    "DROPPED MESSAGE ROFF %r: k=%r v=%r", offset, message.key, message.value
-                )  # type: ignore[attr-defined]
+                log.dev("DROPPED MESSAGE ROFF %r: k=%r v=%r", offset, message.key, message.value)
                 continue
             if read and offset - read > 1 and acks_enabled_for(message.topic):
                 await self._add_gap(tp, read + 1, offset)  # type: ignore[attr-defined]
