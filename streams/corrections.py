@@ -9,10 +9,10 @@ KPI bucket keeps, per source, the highest offset it applied and skips correction
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-from projections.effects import QuarterHourCorrections
+from projections.effects import Spread
 from projections.state_types import Source
 from projections.tally import Tally
 
@@ -36,13 +36,20 @@ class Corrections:
     def __init__(self) -> None:
         self.by_key: dict[str, list[Correction]] = {}
 
-    def add(self, source: Source, offset: int, caused: QuarterHourCorrections) -> None:
-        """Tag what the input at ``offset`` of ``source`` caused with that origin."""
-        for key, quarters in caused.items():
-            entries = self.by_key.setdefault(key, [])
-            entries.extend(
-                Correction(source, offset, quarter, tally) for quarter, tally in quarters
-            )
+    def add(self, source: Source, offset: int, caused: Iterable[Spread]) -> None:
+        """Tag what the input at ``offset`` of ``source`` caused with that origin. The keys of a
+        spread share its ``Correction`` objects, which ``encode_kpi_deltas`` encodes once."""
+        by_key = self.by_key
+        for keys, quarters in caused:
+            tagged = [Correction(source, offset, quarter, tally) for quarter, tally in quarters]
+            if not tagged:
+                continue
+            for key in keys:
+                entries = by_key.get(key)
+                if entries is None:
+                    by_key[key] = tagged.copy()
+                else:
+                    entries.extend(tagged)
 
     def absorb(self, other: Corrections) -> None:
         """Take in another fold's corrections (of other partitions: its sources are its own)."""

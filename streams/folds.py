@@ -37,9 +37,9 @@ from projections.deal import (
 from projections.effects import (
     QuarterHourCorrections,
     add_acquisition,
-    add_call,
-    add_cost,
-    add_deal,
+    call_spread,
+    cost_spread,
+    deal_change,
 )
 from projections.state_types import Source, SourceKind
 from streams.corrections import Corrections
@@ -132,9 +132,7 @@ def fold_deal_batch(
             before = _contribution_before(events, offset, inclusive=False)
             after = _contribution_before(events, offset, inclusive=True)
             if before != after:
-                caused = QuarterHourCorrections()
-                add_deal(caused, before, -1)
-                add_deal(caused, after, +1)
+                caused = deal_change(before, after)
                 result.corrections.add(Source.of(SourceKind.DEAL, item.partition), offset, caused)
                 result.customer_changes.extend(_win_changes(deal_id, before, after, offset))
         if changed:
@@ -203,7 +201,7 @@ def fold_customer_batch(
                 add_acquisition(caused, before, -1)
                 add_acquisition(caused, after, +1)
                 source = Source.of(SourceKind.CUSTOMER, change.partition)
-                corrections.add(source, change.offset, caused)
+                corrections.add(source, change.offset, caused.spreads())
         customers[customer_id] = customer_history_to_wire(history)
     return corrections
 
@@ -256,21 +254,15 @@ def fold_activity_batch(
             _remember(seen, key, item, horizon_day)
         if first != item.offset:
             continue
-        caused = QuarterHourCorrections()
         if isinstance(item, IncomingCall):
-            add_call(caused, item.at_us, item.rep_id, item.team_id)
-            corrections.add(Source.of(SourceKind.CALL, item.partition), item.offset, caused)
+            caused = call_spread(item.at_us, item.rep_id, item.team_id)
+            source = Source.of(SourceKind.CALL, item.partition)
         else:
-            add_cost(
-                caused,
-                item.at_us,
-                item.category,
-                item.amount,
-                item.team_id,
-                item.channel,
-                item.segment,
+            caused = cost_spread(
+                item.at_us, item.category, item.amount, item.team_id, item.channel, item.segment
             )
-            corrections.add(Source.of(SourceKind.COST, item.partition), item.offset, caused)
+            source = Source.of(SourceKind.COST, item.partition)
+        corrections.add(source, item.offset, [caused])
     return corrections
 
 

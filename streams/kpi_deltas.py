@@ -85,7 +85,10 @@ def encode_kpi_deltas(
     """The messages carrying ``corrections`` (scope key, its corrections in order), per
     partition, each with the sender's stream time ``stream_us`` when given."""
     encode = _ENCODER.encode
-    items = ((key, encode(_wire_scope(key, entries))) for key, entries in corrections)
+    shared: dict[int, tuple[Correction, WireCorrection[Any]]] = {}
+    items = (
+        (key, encode(_wire_scope(key, entries, shared=shared))) for key, entries in corrections
+    )
     messages = pack_messages(items, partitions, max_bytes=max_bytes)
     if stream_us is None:
         return messages
@@ -103,24 +106,41 @@ def with_stream_time(value: bytes, stream_us: int) -> bytes:
 
 
 def _wire_scope(
-    scope_key: str, corrections: list[Correction], counts_of: Callable[[dict], dict] | None = None
+    scope_key: str,
+    corrections: list[Correction],
+    counts_of: Callable[[dict], dict] | None = None,
+    shared: dict[int, tuple[Correction, WireCorrection[Any]]] | None = None,
 ) -> WireScope[Any]:
     """A scope key's corrections (or plain ``(source, offset, quarter, tally)`` tuples) as
     their arrays; ``str`` turns a ``Source`` into the label msgspec can encode. Counts go
-    through ``counts_of`` (default: ``_wire``, the form msgpack carries)."""
+    through ``counts_of`` (default: ``_wire``, the form msgpack carries). ``shared`` remembers
+    each correction's array by identity, so a correction that several scope keys share (one
+    input's ``Spread``) is built into its array once; it holds the correction, so no identity
+    is reused while it lives."""
     counts_of = counts_of or _wire
-    wires = [
-        WireCorrection(
-            str(source),
-            offset,
-            quarter,
-            counts_of(t.counts),
-            counts_of(t.reps),
-            counts_of(t.customers),
-        )
-        for source, offset, quarter, t in corrections
-    ]
+    if shared is None:
+        return WireScope(scope_key, [_wire_correction(c, counts_of) for c in corrections])
+    wires = []
+    for correction in corrections:
+        known = shared.get(id(correction))
+        if known is None:
+            known = shared[id(correction)] = (correction, _wire_correction(correction, counts_of))
+        wires.append(known[1])
     return WireScope(scope_key, wires)
+
+
+def _wire_correction(
+    correction: Correction, counts_of: Callable[[dict], dict]
+) -> WireCorrection[Any]:
+    source, offset, quarter, tally = correction
+    return WireCorrection(
+        str(source),
+        offset,
+        quarter,
+        counts_of(tally.counts),
+        counts_of(tally.reps),
+        counts_of(tally.customers),
+    )
 
 
 def _exact(values: dict[str, int]) -> dict[str, int]:

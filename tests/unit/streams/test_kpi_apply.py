@@ -37,7 +37,7 @@ def corrections_of(*changes: tuple) -> Corrections:
             tally.customer(name[9:], delta)
         else:
             tally.count(name, delta)
-        corrections.add(Source.of(SourceKind.DEAL, partition), offset, caused)
+        corrections.add(Source.of(SourceKind.DEAL, partition), offset, caused.spreads())
     return corrections
 
 

@@ -25,7 +25,7 @@ def calls(*origins: tuple[str, int, str, str]) -> Corrections:
     for label, offset, rep, hour in origins:
         caused = QuarterHourCorrections()
         add_call(caused, us(f"2026-02-12T{hour}:00:00Z"), rep, f"team-of-{rep}")
-        corrections.add(Source.parse(label), offset, caused)
+        corrections.add(Source.parse(label), offset, caused.spreads())
     return corrections
 
 

@@ -37,10 +37,10 @@ def activity() -> Corrections:
         at = us(f"2026-02-12T{i % 24:02d}:15:00Z")
         if i % 3:
             add_call(caused, at, f"rep-{i % 5}", f"team-{i % 2}")
-            corrections.add(Source.of(SourceKind.CALL, i % 2), 100 + i, caused)
+            corrections.add(Source.of(SourceKind.CALL, i % 2), 100 + i, caused.spreads())
         else:
             add_cost(caused, at, "marketing", 1_000_000 * (i + 1), f"team-{i % 2}", "email")
-            corrections.add(Source.of(SourceKind.COST, 3), 7 + i, caused)
+            corrections.add(Source.of(SourceKind.COST, 3), 7 + i, caused.spreads())
     return corrections
 
 
@@ -212,7 +212,7 @@ def test_the_apply_agent_reads_the_day_entries_the_corrections_give_in_every_for
     if era == "beyond-64-bits":
         big = QuarterHourCorrections()
         big.at("company|", 7000).count("revenue", 10**40)
-        corrections.add(Source.of(SourceKind.DEAL, 2), 9, big)
+        corrections.add(Source.of(SourceKind.DEAL, 2), 9, big.spreads())
     if era == "json":
         values = json_era_values(corrections, partitions)
     else:

@@ -28,7 +28,7 @@ def some_calls() -> Corrections:
     for i in range(6):
         caused = QuarterHourCorrections()
         add_call(caused, us(f"2026-02-12T1{i}:00:00Z"), f"rep-{i}", "team-1")
-        corrections.add(Source.of(SourceKind.CALL, 0), 10 + i, caused)
+        corrections.add(Source.of(SourceKind.CALL, 0), 10 + i, caused.spreads())
     return corrections
 
 
@@ -79,7 +79,7 @@ def test_a_big_sum_message_keeps_its_stream_time():
     for buckets in caused.by_key.values():
         for tally in buckets.values():
             tally.counts["revenue"] = 2**70
-    corrections.add(Source.of(SourceKind.DEAL, 0), 1, caused)
+    corrections.add(Source.of(SourceKind.DEAL, 0), 1, caused.spreads())
     [message] = encode_kpi_deltas(corrections.items(), 1, stream_us=1234)
     decoded = read_kpi_deltas(message.value, 0, 1)
     assert decoded.stream_us == 1234

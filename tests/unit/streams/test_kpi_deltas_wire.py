@@ -43,14 +43,14 @@ def sample_corrections() -> Corrections:
         caused = QuarterHourCorrections()
         caused.at("company|", 7000).count("calls", 1)
         caused.at("company|", 7000).rep("rep-1", 1)
-        corrections.add(Source.of(kind, partition), offset, caused)
+        corrections.add(Source.of(kind, partition), offset, caused.spreads())
     deal_2 = QuarterHourCorrections()
     deal_2.at("company|", 7000).count("calls", 1)
     deal_2.at("company|", 7000).rep("rep-1", 1)
-    corrections.add(Source.of(SourceKind.DEAL, 2), 9, deal_2)
+    corrections.add(Source.of(SourceKind.DEAL, 2), 9, deal_2.spreads())
     cost = QuarterHourCorrections()
     cost.at("company|", 7001).count("revenue", 2**64)
-    corrections.add(Source.of(SourceKind.COST, 1), 2, cost)
+    corrections.add(Source.of(SourceKind.COST, 1), 2, cost.spreads())
     return corrections
 
 
