@@ -173,21 +173,23 @@ def parse_rfc3339(text: str) -> datetime | None:
     match = _RFC3339.fullmatch(text)
     if match is None:
         return None
-    offset = _offset(match)
-    if offset is None:
-        return None
-    year, month, day, hour, minute, second = (int(match[i]) for i in range(1, 7))
-    micro = int((match[7] or "0")[:6].ljust(6, "0"))
+    if match["utc"]:
+        zone = UTC  # nearly every event: nothing to convert, no conversion that could overflow
+    else:
+        offset = _offset(match)
+        if offset is None:
+            return None
+        zone = timezone(offset)
+    *fields, fraction = match.group(1, 2, 3, 4, 5, 6, 7)
+    micro = int(fraction[:6].ljust(6, "0")) if fraction else 0
     try:
-        local = datetime(year, month, day, hour, minute, second, micro, tzinfo=timezone(offset))
+        moment = datetime(*map(int, fields), micro, tzinfo=zone)
     except ValueError:  # e.g. February 30th, hour 25, year 0
         return None
-    return _to_utc(local)
+    return moment if zone is UTC else _to_utc(moment)
 
 
 def _offset(match: re.Match[str]) -> timedelta | None:
-    if match["utc"]:
-        return timedelta(0)
     hours, minutes = int(match["oh"]), int(match["om"])
     if hours > 23 or minutes > 59:
         return None
