@@ -10,6 +10,9 @@ from projections.effects import (
     add_call,
     add_cost,
     add_deal,
+    call_spread,
+    cost_spread,
+    deal_change,
     scope_key,
     split_scope_key,
 )
@@ -256,3 +259,71 @@ def test_merging_corrections_adds_or_retracts_all_keys():
     one.merge(other, -1)
     one.merge(other, -1)
     assert one.is_empty()
+
+
+def summed(spreads) -> dict[str, dict]:
+    """What spreads add up to per key, shaped like ``touched``."""
+    corrections = QuarterHourCorrections()
+    for spread in spreads:
+        corrections.include(spread)
+    return touched(corrections)
+
+
+def retract_then_add(before, after) -> dict[str, dict]:
+    corrections = QuarterHourCorrections()
+    add_deal(corrections, before, -1)
+    add_deal(corrections, after)
+    return touched(corrections)
+
+
+LATER = AT + 2 * 3600 * 10**6
+DEAL_CHANGES = {
+    "created": (None, deal()),
+    "forgotten": (deal(won=LATER), None),
+    "won": (deal(), deal(won=LATER)),
+    "won in its creation's quarter": (deal(), deal(won=AT + 60 * 10**6)),
+    "win moved": (deal(won=LATER), deal(won=LATER + 900 * 10**6)),
+    "lost instead of won": (deal(won=LATER), deal(lost=LATER)),
+    "amount corrected": (deal(won=LATER), deal(won=LATER, amount=7_000_000)),
+    "rep moved": (deal(), DealContribution("r2", "t1", "email", "c1", 5_000_000, AT, None, None)),
+    "team and channel moved": (
+        deal(won=LATER),
+        DealContribution("r1", "t2", "web", "c1", 5_000_000, AT, LATER, None, "smb"),
+    ),
+    "segment added": (deal(), deal(segment="smb", probability=400_000)),
+    "reopened": (deal(won=LATER), deal()),
+}
+
+
+@pytest.mark.parametrize(("before", "after"), DEAL_CHANGES.values(), ids=DEAL_CHANGES.keys())
+def test_a_deal_change_is_the_retraction_of_the_old_deal_plus_the_new_one(before, after):
+    assert summed(deal_change(before, after)) == retract_then_add(before, after)
+
+
+@pytest.mark.parametrize(("before", "after"), DEAL_CHANGES.values(), ids=DEAL_CHANGES.keys())
+def test_a_deal_change_names_each_key_once_and_only_with_tallies_that_change_something(
+    before, after
+):
+    spreads = deal_change(before, after)
+    keys = [key for spread in spreads for key in spread.keys]
+    assert len(keys) == len(set(keys))
+    assert all(not t.is_empty() for spread in spreads for _, t in spread.quarters)
+    assert all(spread.keys and spread.quarters for spread in spreads)
+
+
+def test_an_unchanged_deal_changes_nothing():
+    assert deal_change(deal(won=LATER), deal(won=LATER)) == []
+    assert deal_change(None, None) == []
+
+
+def test_a_call_and_a_cost_are_one_tally_each_of_their_keys_shares():
+    call = call_spread(AT, "r1", "t1")
+    assert call.keys == ["rep|r1", "team|t1", COMPANY_KEY]
+    assert [(q, t.to_json()) for q, t in call.quarters] == [(Q, [{"calls": 1}, {"r1": 1}, {}])]
+    cost = cost_spread(AT, "marketing", 9, None, "web", "smb")
+    assert cost.keys == [COMPANY_KEY, "channel|web", "segment|smb"]
+    assert [(q, t.to_json()) for q, t in cost.quarters] == [(Q, [{"cost_marketing": 9}, {}, {}])]
+
+
+def test_a_cost_of_zero_changes_no_quarter():
+    assert cost_spread(AT, "sales", 0, "t1", None).quarters == []

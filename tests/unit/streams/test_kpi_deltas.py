@@ -9,8 +9,9 @@ import orjson
 import pytest
 
 from events.topics import DLQ_REASON, DLQ_SOURCE_OFFSET
-from projections.effects import QuarterHourCorrections, add_call
+from projections.effects import QuarterHourCorrections, Spread, add_call, call_spread
 from projections.state_types import Source
+from projections.tally import Tally
 from streams.corrections import Corrections
 from streams.kpi_deltas import MalformedKpiDeltas, decode_kpi_deltas, encode_kpi_deltas
 from streams.routing import partition_of
@@ -41,6 +42,32 @@ def round_trip(corrections: Corrections, partitions: int, max_bytes: int = 512 *
     return messages, [
         pair for m in messages for pair in decode_kpi_deltas(m.value, m.partition, partitions)
     ]
+
+
+def shared_and_copied_calls(partitions: int) -> tuple[list[bytes], list[bytes]]:
+    """The messages of calls whose keys share one tally (as the folds send them), and of the
+    same calls with a tally of its own per key."""
+    shared, copied = Corrections(), Corrections()
+    for offset, hour in ((3, "09"), (4, "09"), (5, "13")):
+        spread = call_spread(us(f"2026-02-12T{hour}:00:00Z"), "rep-1", "team-1")
+        shared.add(Source.parse("k2"), offset, [spread])
+        for key in spread.keys:
+            own = [(q, Tally(dict(t.counts), dict(t.reps))) for q, t in spread.quarters]
+            copied.add(Source.parse("k2"), offset, [Spread([key], own)])
+    return [[m.value for m in encode_kpi_deltas(c.items(), partitions)] for c in (shared, copied)]
+
+
+@pytest.mark.parametrize("partitions", [1, 4])
+def test_corrections_shared_by_several_keys_are_sent_like_a_copy_per_key(partitions):
+    shared, copied = shared_and_copied_calls(partitions)
+    assert shared == copied
+
+
+def test_a_spread_without_quarters_adds_no_scope_key():
+    corrections = Corrections()
+    corrections.add(Source.parse("x0"), 1, [Spread(["company|"], [])])
+    assert corrections.is_empty()
+    assert encode_kpi_deltas(corrections.items(), 2) == []
 
 
 @pytest.mark.parametrize("partitions", [1, 3, 8])
