@@ -276,6 +276,20 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far (user + system, all its threads), from /proc: on a
+    box whose speed varies from run to run, CPU per event compares two codes better than wall
+    time, which also counts waits and the broker's share of the CPUs."""
+    return cpu_seconds_of(Path(f"/proc/{pid}/stat").read_text(), os.sysconf("SC_CLK_TCK"))
+
+
+def cpu_seconds_of(stat: str, ticks_per_second: int) -> float:
+    """``utime + stime`` of a ``/proc/<pid>/stat`` line. The command name (field 2) may hold
+    spaces and parentheses, so the fields are counted from its closing one."""
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / ticks_per_second
+
+
 def disk_bytes(path: Path) -> int:
     """What ``du`` counts under ``path``: allocated blocks of every file (0 if it is missing).
     RocksDB's state on disk is what a worker's data dir holds, SST files and WAL alike."""

@@ -274,9 +274,11 @@ async def run(
     steady = middle_rate(backlog, n)
     worker = stack.workers[0]
     rss, _ = infra.rss_mb(worker.process.pid)
+    cpu_s = infra.cpu_seconds(worker.process.pid)
     print(
         f"pipeline: worker {product_s:.1f}s ({format_rate(rate(n, product_s))}; "
-        f"{format_rate(steady)} from 90 % to 10 % of the input left), RSS {rss:.0f} MiB"
+        f"{format_rate(steady)} from 90 % to 10 % of the input left), RSS {rss:.0f} MiB, "
+        f"CPU {cpu_s:.1f}s"
     )
     figures = []
     try:
@@ -375,6 +377,11 @@ async def run(
             f"{ratio(steady, floors['worker'][1]):.0%}",
         ),
         Figure("pipeline", "worker RSS after the run", f"{rss:.0f} MiB"),
+        Figure(
+            "pipeline",
+            "worker CPU per event, launch to lag 0 (user + system, start-up included)",
+            f"{cpu_s * 1e6 / n:.0f} µs ({cpu_s:.1f} s)",
+        ),
         Figure(
             "pipeline",
             "exact vs recompute",

@@ -1,11 +1,14 @@
 """``bench pipeline`` reads how long kpi-deltas waited before the apply from the worker's own
-metrics page."""
+metrics page, and the worker's CPU time from /proc."""
 
 import math
+import os
 import time
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from bench.infra import cpu_seconds, cpu_seconds_of
 from bench.pipeline import apply_wait_of
 from streams.telemetry import WorkerTelemetry
 
@@ -34,3 +37,21 @@ def test_a_worker_that_applied_nothing_has_no_mean_wait():
 
     assert waited.messages == 0 and waited.within_5_s == 0
     assert math.isnan(waited.mean_s)
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [("salespulse", 1.5), ("a) (b c", 1.5), ("python3", 0.0)],
+)
+def test_cpu_seconds_are_user_plus_system_ticks_whatever_the_command_name(command, expected):
+    utime, stime = (100, 50) if expected else (0, 0)
+    stat = f"4242 ({command}) S 1 4242 4242 0 -1 4194304 1 0 0 0 {utime} {stime} 0 0 20 0 9 0"
+    assert cpu_seconds_of(stat, 100) == expected
+
+
+def test_the_cpu_of_this_process_is_read_from_proc_and_grows_with_work():
+    before = cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.1
+    while time.process_time() < deadline:
+        pass
+    assert cpu_seconds(os.getpid()) > before
