@@ -21,12 +21,13 @@ import sys
 import faust
 
 from bench.naive_app import baseline_app
+from events.settings import Settings
 from events.topics import TopicNames
 from streams.faust_ext.checkpointing_app import SalespulseApp
 from streams.gc_policy import tune_collector
 
 BATCH, WITHIN_S = 2000, 0.2
-GC_YOUNG_THRESHOLD = 50_000
+GC_YOUNG_THRESHOLD: int = Settings.model_fields["worker_gc_young_threshold"].default
 """The worker's default (setting ``worker_gc_young_threshold``)."""
 
 CONSUMERS: dict[str, type[faust.App]] = {"faust": faust.App, "worker": SalespulseApp}

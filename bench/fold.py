@@ -39,12 +39,14 @@ from bench.fold_agents import (
 from bench.stats import Figure, format_rate, format_ratio, rate, ratio
 from bench.workload import Shape, history, route_of
 from events.models import EventPolicy, validate_event
+from events.settings import Settings
 from events.topics import TopicNames
 from projections import day_readout
 from projections.kpis import OpenStock
 from projections.recompute import recompute
 from projections.state_types import DayValue
 from projections.timebase import BucketGrid
+from streams.gc_policy import tune_collector
 from streams.kpi_apply import kpi_apply_of
 from tests.support.kpis import kpi_mismatches
 
@@ -261,7 +263,10 @@ def engine_figures(python: FoldRun, native: FoldRun) -> list[Figure]:
 
 async def run(events: int, profile: bool = False) -> list[Figure]:
     """The ``python -m bench fold`` entry: a pass with the interpreted apply, one with the
-    compiled one (the product's default), then the profile if asked for."""
+    compiled one (the product's default), then the profile if asked for. The garbage collector
+    runs as in a worker (``streams.gc_policy``, the setting's default): with CPython's, its
+    collections fall on whichever stage allocates when they are due and blur the stage figures."""
+    tune_collector(Settings.model_fields["worker_gc_young_threshold"].default)
     python = run_fold(events, engine="python")
     result = run_fold(events, engine="native")
     for problem in (python.problems + result.problems)[:10]:

@@ -12,7 +12,7 @@ corrections retract exactly what was counted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from projections.deal import CustomerWin, DealContribution
@@ -146,7 +146,7 @@ def deal_quarters(deal: DealContribution, sign: int) -> dict[int, Tally]:
     win) at win, lost at loss; rule 6: the deal's open stock from creation to closing. The same
     for each of the deal's scope keys."""
     tallies: dict[int, Tally] = {}
-    moments: tuple[tuple[int | None, Callable[[Tally, DealContribution, int], None]], ...] = (
+    moments = (
         (deal.created_at, _count_creation),
         (deal.won_at, _count_win),
         (deal.lost_at, _count_loss),
