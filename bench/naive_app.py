@@ -33,8 +33,8 @@ from projections.effects import (
     QuarterHourCorrections,
     add_acquisition,
     add_call,
-    add_cost,
     add_deal,
+    cost_spread,
 )
 from projections.normalize import deal_event_of, is_deal_event
 from projections.readout import bucket_updates
@@ -150,14 +150,14 @@ def create_naive_app(bootstrap: str, prefix: str, web_port: int, data_dir: str) 
             elif decoded.type == "call.logged":
                 add_call(deltas, to_us(decoded.occurred_at), decoded.rep_id, decoded.team_id)
             else:
-                add_cost(
-                    deltas,
+                spread = cost_spread(
                     to_us(decoded.occurred_at),
                     decoded.category,
                     to_micros(decoded.amount),
                     decoded.team_id,
                     decoded.channel,
                 )
+                deltas.include(spread)
             for key, quarters in deltas.items():
                 for (grid_name, index), update in bucket_updates(quarters, grid).items():
                     bucket = f"{key}|{grid_name}|{index}"

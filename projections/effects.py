@@ -245,15 +245,3 @@ def cost_spread(
     tally = Tally()
     tally.count(f"cost_{category}", amount)
     return Spread(keys, [] if tally.is_empty() else [(quarter_of(at_us), tally)])
-
-
-def add_cost(
-    corrections: QuarterHourCorrections,
-    at_us: int,
-    category: str,
-    amount: int,
-    team_id: str | None,
-    channel: str | None,
-    segment: str | None = None,
-) -> None:
-    corrections.include(cost_spread(at_us, category, amount, team_id, channel, segment))

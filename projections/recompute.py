@@ -22,8 +22,8 @@ from projections.effects import (
     QuarterHourCorrections,
     add_acquisition,
     add_call,
-    add_cost,
     add_deal,
+    cost_spread,
 )
 from projections.normalize import amount_micros, deal_event_of, is_deal_event
 from projections.readout import BucketStore
@@ -49,8 +49,7 @@ def recompute(
         elif event.type == "call.logged":
             add_call(corrections, to_us(event.occurred_at), event.rep_id, event.team_id)
         elif event.type == "cost.incurred":
-            add_cost(
-                corrections,
+            spread = cost_spread(
                 to_us(event.occurred_at),
                 event.category,
                 amount_micros(event, rates),
@@ -58,6 +57,7 @@ def recompute(
                 event.channel,
                 event.segment,
             )
+            corrections.include(spread)
     wins: dict[str, list[CustomerWin]] = defaultdict(list)
     for deal_id, deal_events in deals.items():
         contribution = contribution_of(fold_deal(deal_events))

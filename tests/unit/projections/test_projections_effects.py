@@ -8,7 +8,6 @@ from projections.effects import (
     QuarterHourCorrections,
     add_acquisition,
     add_call,
-    add_cost,
     add_deal,
     call_spread,
     cost_spread,
@@ -198,7 +197,7 @@ def test_a_cost_counts_for_the_company_and_its_team_and_channel_if_named(
     team, channel, keys, category
 ):
     corrections = QuarterHourCorrections()
-    add_cost(corrections, AT, category, 1_500_000, team, channel)
+    corrections.include(cost_spread(AT, category, 1_500_000, team, channel))
     assert touched(corrections) == {
         key: {Q: [{f"cost_{category}": 1_500_000}, {}, {}]} for key in keys
     }

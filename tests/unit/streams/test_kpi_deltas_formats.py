@@ -12,7 +12,7 @@ import pytest
 
 from events.topics import DLQ_SOURCE_OFFSET
 from projections.day_values import day_entries_of
-from projections.effects import QuarterHourCorrections, add_call, add_cost
+from projections.effects import QuarterHourCorrections, add_call, cost_spread
 from projections.state_types import Source, SourceKind
 from projections.tally import INT64_MAX, INT64_MIN, Tally
 from streams.agent_wire import MSGPACK_FORMAT
@@ -39,8 +39,8 @@ def activity() -> Corrections:
             add_call(caused, at, f"rep-{i % 5}", f"team-{i % 2}")
             corrections.add(Source.of(SourceKind.CALL, i % 2), 100 + i, caused.spreads())
         else:
-            add_cost(caused, at, "marketing", 1_000_000 * (i + 1), f"team-{i % 2}", "email")
-            corrections.add(Source.of(SourceKind.COST, 3), 7 + i, caused.spreads())
+            cost = cost_spread(at, "marketing", 1_000_000 * (i + 1), f"team-{i % 2}", "email")
+            corrections.add(Source.of(SourceKind.COST, 3), 7 + i, [cost])
     return corrections
 
 
