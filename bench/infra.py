@@ -277,9 +277,9 @@ def rss_mb(pid: int) -> tuple[float, float]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time a process has used so far (user + system, all its threads), from /proc: on a
-    box whose speed varies from run to run, CPU per event compares two codes better than wall
-    time, which also counts waits and the broker's share of the CPUs."""
+    """CPU time a process has used so far (user + system, all its threads), from /proc: unlike
+    wall time it leaves out waits and the broker's share of the CPUs, though it still moves
+    with the box's speed (docs/BENCHMARKS.md)."""
     return cpu_seconds_of(Path(f"/proc/{pid}/stat").read_text(), os.sysconf("SC_CLK_TCK"))
 
 
