@@ -114,12 +114,11 @@ def _wire_scope(
     """A scope key's corrections (or plain ``(source, offset, quarter, tally)`` tuples) as
     their arrays; ``str`` turns a ``Source`` into the label msgspec can encode. Counts go
     through ``counts_of`` (default: ``_wire``, the form msgpack carries). ``shared`` remembers
-    each correction's array by identity, so a correction that several scope keys share (one
-    input's ``Spread``) is built into its array once; it holds the correction, so no identity
-    is reused while it lives."""
+    each correction's array by identity (across the calls of one message's encoding), so a
+    correction that several scope keys share (one input's ``Spread``) is built into its array
+    once; it holds the correction, so no identity is reused while it lives."""
     counts_of = counts_of or _wire
-    if shared is None:
-        return WireScope(scope_key, [_wire_correction(c, counts_of) for c in corrections])
+    shared = {} if shared is None else shared
     wires = []
     for correction in corrections:
         known = shared.get(id(correction))
